@@ -1,0 +1,184 @@
+"""The `nst` command: parses arguments and calls the library. Errors print one line, no traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import NSTError
+
+# neural-style flag -> RunParams key
+FLAG_KEYS = {
+    "content_weight": "content_weight", "style_weight": "style_weight",
+    "num_iterations": "iterations", "init": "init", "optimizer": "optimizer",
+    "learning_rate": "lr", "pooling": "pooling", "seed": "seed", "image_size": "size",
+    "content_layers": "content_layers", "style_layers": "style_layers", "device": "device",
+    "weights": "weights", "weights_file": "weights_file", "threads": "threads",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nst", description="Gatys-style neural style transfer runs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="one style-transfer run into OUTDIR")
+    run.add_argument("content", nargs="?", help="content image")
+    run.add_argument("style", nargs="?", help="style image")
+    run.add_argument("-o", "--outdir", required=True, help="folder for image.png, history.csv, run.json")
+    run.add_argument("--preset", default="baseline", help="baseline | revised | tutorial (default: baseline)")
+    run.add_argument("--params", metavar="RUN_JSON", help="re-run from a run.json (or a JSON file of parameters)")
+    run.add_argument("--params-json", metavar="JSON", help="parameters as a JSON object (used by the workflow)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any parameter, repeatable")
+    run.add_argument("--content-weight", type=float)
+    run.add_argument("--style-weight", type=float)
+    run.add_argument("--num-iterations", type=int)
+    run.add_argument("--init", help="content | noise | zeros | style | path to an image")
+    run.add_argument("--optimizer", help="lbfgs | adam | adagrad | sgd")
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--pooling", help="avg | max")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--image-size", type=int)
+    run.add_argument("--content-layers", help="comma-separated, e.g. conv_4 or relu4_2")
+    run.add_argument("--style-layers", help="comma-separated, e.g. conv_1,conv_2,conv_3")
+    run.add_argument("--save-iter", type=int, default=0, help="save a snapshot every N iterations")
+    run.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    run.add_argument("--weights", help="imagenet | random | path to a state dict")
+    run.add_argument("--weights-file", help="local copy of torchvision's ImageNet VGG-19 file")
+    run.add_argument("--threads", type=int, help="CPU threads (0 = torch's default)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+    weights = sub.add_parser("weights", help="fetch or verify the ImageNet VGG-19 weights")
+    weights.add_argument("action", choices=["fetch", "verify"])
+    weights.add_argument("file", nargs="?", help="verify this file (default: the one runs would use)")
+    weights.add_argument("--no-features-only", action="store_true",
+                         help="fetch: do not write the features-only copy")
+
+    sub.add_parser("presets", help="print the presets")
+    return parser
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise NSTError(f"--set {item!r}: expected KEY=VALUE")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def run_params_from_args(args):
+    """(RunParams, content path, style path) from presets, --params, flags and --set."""
+    from .params import RunParams
+    from .presets import preset
+
+    content, style = args.content, args.style
+    if args.params:
+        record = json.loads(Path(args.params).read_text())
+        values = record.get("params", record)
+        content = content or record.get("content", {}).get("path")
+        style = style or record.get("style", {}).get("path")
+        params = RunParams.from_dict(values)
+    else:
+        params = preset(args.preset)
+    if args.params_json:
+        params = RunParams.from_dict(json.loads(args.params_json), base=params)
+    flags = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
+    changes = {**flags, **parse_sets(args.set)}
+    if args.save_iter:
+        iterations = int(changes.get("iterations", params.iterations))
+        changes.setdefault("snapshots", list(range(args.save_iter, iterations + 1, args.save_iter)))
+    if changes:
+        params = RunParams.from_dict(changes, base=params)
+    if not content or not style:
+        raise NSTError("nst run needs CONTENT and STYLE images (or --params with a run.json that names them)")
+    return params, content, style
+
+
+class Progress:
+    """A single updating line on a terminal; silent when stderr is not a TTY."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.last = total, enabled and sys.stderr.isatty(), 0.0
+
+    def __call__(self, row: dict) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.5 and row["iteration"] != self.total):
+            return
+        self.last = now
+        rate = row["iteration"] / max(row["seconds"], 1e-9)
+        sys.stderr.write(
+            f"\r  iter {row['iteration']}/{self.total}  total {row['total']:.4g}  "
+            f"content {row['content']:.4g}  style {row['style']:.4g}  {rate:.1f} it/s "
+        )
+        if row["iteration"] == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_run(args) -> int:
+    from .engine import stylize
+    from .outputs import write_run
+
+    params, content, style = run_params_from_args(args)
+    if params.uses_random_weights:
+        print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
+              "outputs are not real style transfer", file=sys.stderr)
+    result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet))
+    outdir = write_run(result, args.outdir)
+    status = result.status if result.status == "ok" else f"diverged at iteration {result.diverged_at}"
+    print(f"{params.run_id}: {status}, total loss {result.final['total']:.6g}, "
+          f"{result.timing['seconds']:.1f}s on {result.device} -> {outdir}")
+    return 0
+
+
+def cmd_weights(args) -> int:
+    from .vgg import FEATURES_FILE, fetch_imagenet, hub_checkpoint_dir, resolve_imagenet_file, verify_file, write_features_only
+
+    if args.action == "verify":
+        path = Path(args.file) if args.file else resolve_imagenet_file(download=False)
+        digest = verify_file(path, force=True)
+        print(f"ok: {path} (sha256 {digest[:16]}...)")
+        return 0
+    full = hub_checkpoint_dir() / "vgg19-dcbb9e9d.pth"
+    path = full if full.is_file() else fetch_imagenet()
+    verify_file(path, force=True)
+    print(f"ok: {path}")
+    if not args.no_features_only:
+        features = write_features_only(path, path.with_name(FEATURES_FILE))
+        print(f"ok: {features} (features only; runs load this one)")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    import yaml
+
+    from .presets import NOTES, preset
+
+    for name in NOTES:
+        print(f"# {name}: {NOTES[name]}")
+        identity = preset(name).identity()
+        identity.pop("weights")
+        print(yaml.safe_dump({name: identity}, sort_keys=False, default_flow_style=None))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "weights": cmd_weights, "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (NSTError, ValueError, OSError, json.JSONDecodeError) as err:
+        print(f"nst: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nst: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Choosing the device: CUDA, then Apple MPS, then CPU. With several visible GPUs each process
+claims one by an exclusive file lock held until it exits, so parallel jobs on one workstation
+spread over the GPUs instead of piling onto GPU 0."""
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import NSTError
+
+_held_locks: list = []  # file objects kept open (and so locked) for the life of the process
+
+
+def lock_dir() -> Path:
+    return Path(os.environ.get("NST_GPU_LOCK_DIR", tempfile.gettempdir()))
+
+
+def claim_gpu(count: int, directory: Path | None = None) -> int:
+    """Index of a GPU no other process holds; the lock lasts until this process exits."""
+    directory = directory or lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        fh = open(directory / f"nst-gpu-{index}.lock", "w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        fh.write(str(os.getpid()))
+        fh.flush()
+        _held_locks.append(fh)
+        return index
+    raise NSTError(
+        f"all {count} visible GPUs are claimed by other nst processes (locks in {directory}); "
+        f"run fewer jobs at once, e.g. snakemake --resources gpu={count}"
+    )
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """Resolve 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' to a usable torch.device."""
+    if requested == "cpu":
+        return torch.device("cpu")
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise NSTError(f"device {requested!r} asked for, but CUDA is not available here")
+        if ":" in requested:
+            return torch.device(requested)
+        return _claimed_cuda()
+    if requested == "mps":
+        if not _mps_available():
+            raise NSTError("device 'mps' asked for, but Apple MPS is not available here")
+        return torch.device("mps")
+    if torch.cuda.is_available():
+        return _claimed_cuda()
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _claimed_cuda() -> torch.device:
+    count = torch.cuda.device_count()
+    if count <= 1:  # one visible GPU (a SLURM allocation, CUDA_VISIBLE_DEVICES): just use it
+        return torch.device("cuda:0")
+    index = claim_gpu(count)
+    return torch.device(f"cuda:{index}")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())

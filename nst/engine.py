@@ -1,0 +1,234 @@
+"""One style-transfer run: RunParams + two images -> RunResult.
+
+One iteration is one evaluation of the objective and its gradient, for every optimizer
+(L-BFGS is stepped with max_iter=1, which evaluates exactly once per step), so a run with
+`iterations: N` does exactly N evaluations and N updates, and costs compare across optimizers.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import __version__
+from .evaluate import REFERENCE, evaluate
+from .images import ImageInfo, load_image
+from .layers import LAYER_INDEX
+from .losses import gram, layer_losses
+from .params import RunParams
+from .shift import RandomShift
+from .vgg import load_weights, make_extractor
+from .device import pick_device
+
+
+@dataclass
+class RunResult:
+    params: RunParams
+    image: torch.Tensor                    # final image, 1x3xHxW in [0, 1], on the CPU
+    history: list[dict]                    # one row per iteration
+    snapshots: dict[int, torch.Tensor]     # iteration -> image after that many updates
+    status: str                            # "ok" | "diverged"
+    diverged_at: int | None
+    final: dict[str, float]                # the run's own losses of the final image
+    evaluation: dict[str, float]           # the fixed reference evaluation
+    content: ImageInfo
+    style: ImageInfo
+    weights: dict
+    device: str
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """Everything run.json holds."""
+        return {
+            "run_id": self.params.run_id,
+            "status": self.status,
+            "diverged_at": self.diverged_at,
+            "iterations_done": len(self.history),
+            "params": self.params.to_dict(),
+            "final": self.final,
+            "evaluation": self.evaluation,
+            "content": self.content.to_dict(),
+            "style": self.style.to_dict(),
+            "weights": self.weights,
+            "random_weights": bool(self.weights.get("random")),
+            "device": self.device,
+            "timing": self.timing,
+            "versions": library_versions(),
+        }
+
+
+def library_versions() -> dict[str, str]:
+    import kornia
+    import PIL
+    import torchvision
+
+    return {
+        "nst": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "torchvision": torchvision.__version__, "kornia": kornia.__version__, "pillow": PIL.__version__,
+    }
+
+
+# --- pieces of a run -----------------------------------------------------------------------
+def initial_image(params: RunParams, content, style_path, generator) -> torch.Tensor:
+    """The starting image, at the content image's size."""
+    if params.init == "content":
+        return content.clone()
+    if params.init == "noise":  # Gaussian, as the tutorial's torch.randn; clamped at step 1
+        return torch.randn(content.shape, generator=generator)
+    if params.init == "zeros":
+        return torch.zeros_like(content)
+    width, height = content.shape[-1], content.shape[-2]
+    source = style_path if params.init == "style" else params.init
+    image, _ = load_image(source, params.size, params.resize, exact=(width, height))
+    return image
+
+
+def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimizer:
+    if params.optimizer == "lbfgs":
+        return torch.optim.LBFGS([image], lr=params.lr, max_iter=1, history_size=params.lbfgs_history)
+    if params.optimizer == "adam":
+        return torch.optim.Adam([image], lr=params.lr)
+    if params.optimizer == "adagrad":
+        return torch.optim.Adagrad([image], lr=params.lr)
+    return torch.optim.SGD([image], lr=params.lr)
+
+
+def precision_context(params: RunParams, device: torch.device):
+    """fp32 is true fp32 (TF32 off); tf32 lets CUDA matmuls/convs use TF32; bf16 autocasts the
+    VGG forward while Gram matrices and losses stay fp32 (losses.py casts up)."""
+    if device.type == "cuda":
+        allow = params.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = allow
+        torch.backends.cudnn.allow_tf32 = allow
+    if params.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class Objective:
+    """Weighted content + style loss of an image against fixed targets."""
+
+    def __init__(self, params: RunParams, extractor, content, style, shift: RandomShift | None, amp):
+        self.params, self.extractor, self.content, self.shift, self.amp = params, extractor, content, shift, amp
+        self.content_layers, self.style_layers = params.content_layers, params.style_layers
+        with torch.no_grad(), amp:
+            self.style_targets = {n: gram(f) for n, f in extractor(style, set(self.style_layers)).items()}
+            self.fixed_content_targets = self._content_targets(content)
+
+    def _content_targets(self, content):
+        return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
+
+    def __call__(self, image: torch.Tensor, shifted: bool = True) -> dict[str, torch.Tensor]:
+        content_targets = self.fixed_content_targets
+        if shifted and self.shift is not None:
+            image, content = self.shift(image, self.content)
+            with torch.no_grad(), self.amp:
+                content_targets = self._content_targets(content)
+        with self.amp:
+            feats = self.extractor(image)
+        c_layers, s_layers = layer_losses(self.params.loss, feats, content_targets, self.style_targets)
+        content_sum = self.params.content_weight * torch.stack(list(c_layers.values())).sum()
+        style_sum = self.params.style_weight * torch.stack(list(s_layers.values())).sum()
+        terms = {"content": content_sum, "style": style_sum, "total": content_sum + style_sum}
+        terms.update({f"content_{n}": v for n, v in c_layers.items()})
+        terms.update({f"style_{n}": v for n, v in s_layers.items()})
+        return terms
+
+
+def history_columns(params: RunParams) -> list[str]:
+    return (["iteration", "content", "style", "total"]
+            + [f"content_{n}" for n in params.content_layers]
+            + [f"style_{n}" for n in params.style_layers] + ["seconds"])
+
+
+# --- the run -------------------------------------------------------------------------------
+def stylize(params: RunParams, content_path, style_path,
+            progress: Callable[[dict], None] | None = None) -> RunResult:
+    started = time.perf_counter()
+    if params.threads > 0:
+        torch.set_num_threads(params.threads)
+    device = pick_device(params.device)
+    generator = torch.Generator().manual_seed(params.seed)
+    torch.manual_seed(params.seed)
+
+    content_cpu, content_info = load_image(content_path, params.size, params.resize)
+    style_cpu, style_info = load_image(style_path, params.size, params.resize)
+    start_cpu = initial_image(params, content_cpu, style_path, generator)
+
+    state, weights_record = load_weights(params.weights, params.weights_file)
+    extractor = make_extractor(params.content_layers + params.style_layers, params.pooling, state).to(device)
+    content, style = content_cpu.to(device), style_cpu.to(device)
+    amp = precision_context(params, device)
+    shift = RandomShift(params.shift, params.shift_rotation, generator) if params.shift is not None else None
+    objective = Objective(params, extractor, content, style, shift, amp)
+
+    image = start_cpu.to(device).requires_grad_(True)
+    optimizer = make_optimizer(params, image)
+    names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
+    history: list[dict] = []
+    snapshots: dict[int, torch.Tensor] = {}
+    wanted_snapshots = set(params.snapshots)
+    last_good = image.detach().clone().clamp_(0, 1)
+    diverged_at = None
+    loop_start = time.perf_counter()
+
+    for iteration in range(1, params.iterations + 1):
+        def closure():
+            nonlocal last_good, diverged_at
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            optimizer.zero_grad()
+            terms = objective(image)
+            values = torch.stack([terms[n].detach().float() for n in names]).tolist()
+            row = {"iteration": iteration, **dict(zip(names, values)),
+                   "seconds": time.perf_counter() - loop_start}
+            history.append(row)
+            if not math.isfinite(row["total"]):
+                diverged_at = iteration
+                return terms["total"]
+            last_good = image.detach().clone()
+            terms["total"].backward()
+            return terms["total"]
+
+        optimizer.step(closure)
+        if diverged_at is not None:
+            break
+        if iteration in wanted_snapshots:
+            snapshots[iteration] = image.detach().clamp(0, 1).cpu()
+        if progress is not None:
+            progress(history[-1])
+
+    with torch.no_grad():
+        final_image = last_good if diverged_at is not None else image.detach().clamp(0, 1)
+        final_terms = objective(final_image, shifted=False)
+        final = {n: float(final_terms[n]) for n in names}
+        evaluator = extractor
+        if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
+            evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
+                                       REFERENCE["pooling"], state).to(device)
+        evaluation = evaluate(evaluator, final_image, content, style)
+
+    elapsed = time.perf_counter() - started
+    done = len(history)
+    return RunResult(
+        params=params, image=final_image.cpu(), history=history, snapshots=snapshots,
+        status="diverged" if diverged_at is not None else "ok", diverged_at=diverged_at,
+        final=final, evaluation=evaluation, content=content_info, style=style_info,
+        weights=weights_record, device=str(device),
+        timing={
+            "seconds": elapsed,
+            "setup_seconds": loop_start - started,
+            "loop_seconds": (history[-1]["seconds"] if history else 0.0),
+            "iterations_per_second": done / max(history[-1]["seconds"], 1e-9) if history else 0.0,
+        },
+    )
+
+
+def _covers(extractor, reference: dict) -> bool:
+    deepest = max(LAYER_INDEX[n] for n in reference["content_layers"] + reference["style_layers"])
+    return len(extractor.names) > deepest

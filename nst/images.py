@@ -1,0 +1,106 @@
+"""Reading, sizing and writing images.
+
+Any file Pillow can read; EXIF orientation applied; every mode converted to RGB (transparent
+pixels composited on white, which is recorded); sized per the resize mode.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch  # noqa: F401  (tensors flow through here)
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms import functional as TF
+
+from .errors import ImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: str
+    mode: str
+    original_size: tuple[int, int]  # (width, height) after EXIF orientation
+    size: tuple[int, int]
+    alpha_composited_on_white: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path, "mode": self.mode, "original_size": list(self.original_size),
+            "size": list(self.size), "alpha_composited_on_white": self.alpha_composited_on_white,
+        }
+
+
+def open_rgb(path: str | os.PathLike) -> tuple[Image.Image, str, bool]:
+    """Open `path` as an RGB Pillow image; returns (image, original mode, alpha composited)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image file {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise ImageError(f"image file {str(path)!r} is empty")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"cannot read image {str(path)!r}: {err}") from None
+    if img.width == 0 or img.height == 0:
+        raise ImageError(f"image {str(path)!r} has zero size")
+    mode = img.mode
+    rgb, composited = to_rgb(img)
+    return rgb, mode, composited
+
+
+def to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
+    """Convert any Pillow mode to RGB; transparency is composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale the full range down to 8 bits before conversion
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), True
+    return img.convert("RGB"), False
+
+
+def target_size(width: int, height: int, size: int, resize: str) -> tuple[int, int]:
+    """(width, height) for a resize mode: a size x size square, or the long side = size."""
+    if resize == "square":
+        return size, size
+    scale = size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def load_image(path, size: int, resize: str, exact: tuple[int, int] | None = None):
+    """Load `path` as a 1x3xHxW float tensor in [0, 1]; `exact` forces (width, height)."""
+    img, mode, composited = open_rgb(path)
+    dims = exact or target_size(img.width, img.height, size, resize)
+    resized = img.resize(dims, Image.Resampling.LANCZOS) if dims != img.size else img
+    info = ImageInfo(str(path), mode, img.size, dims, composited)
+    return pil_to_tensor(resized), info
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    return TF.to_tensor(img).unsqueeze(0)
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """1x3xHxW (or 3xHxW) in [0, 1] -> 8-bit RGB Pillow image."""
+    return TF.to_pil_image(image.detach().float().cpu().clamp(0, 1).squeeze(0))
+
+
+def save_png(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> None:
+    """Write a PNG atomically: a temporary name in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    pil.save(tmp, format="PNG")
+    os.replace(tmp, path)

@@ -1,0 +1,49 @@
+"""VGG-19 layer names.
+
+The paper and the PyTorch tutorial number layers sequentially inside `vgg19().features`:
+conv_1..conv_16, relu_1..relu_16, pool_1..pool_5. Block names (conv2_2, relu3_1, pool4)
+are accepted as aliases and normalised to the sequential form.
+"""
+from __future__ import annotations
+
+import re
+
+# Convolutions per block in VGG-19 (configuration "E").
+BLOCKS = (2, 2, 4, 4, 4)
+
+
+def _build_tables() -> tuple[list[str], dict[str, str]]:
+    order: list[str] = []
+    aliases: dict[str, str] = {}
+    conv = 0
+    for block, n_convs in enumerate(BLOCKS, start=1):
+        for k in range(1, n_convs + 1):
+            conv += 1
+            order += [f"conv_{conv}", f"relu_{conv}"]
+            aliases[f"conv{block}_{k}"] = f"conv_{conv}"
+            aliases[f"relu{block}_{k}"] = f"relu_{conv}"
+        order.append(f"pool_{block}")
+        aliases[f"pool{block}"] = f"pool_{block}"
+    return order, aliases
+
+
+LAYER_ORDER, BLOCK_ALIASES = _build_tables()
+LAYER_INDEX = {name: i for i, name in enumerate(LAYER_ORDER)}
+
+
+def normalize_layer(name: str) -> str:
+    """Return the sequential name of a layer, accepting block aliases; ValueError if unknown."""
+    key = re.sub(r"\s+", "", str(name)).lower()
+    if key in LAYER_INDEX:
+        return key
+    if key in BLOCK_ALIASES:
+        return BLOCK_ALIASES[key]
+    raise ValueError(
+        f"unknown VGG-19 layer {name!r}; valid names are conv_1..conv_16, relu_1..relu_16, "
+        f"pool_1..pool_5 or block names such as conv4_2, relu3_1, pool5"
+    )
+
+
+def deepest_index(layers) -> int:
+    """Index (in `vgg19().features`) of the deepest of `layers`."""
+    return max(LAYER_INDEX[normalize_layer(n)] for n in layers)

@@ -1,0 +1,39 @@
+"""One run on disk (DESIGN.md): image.png, history.csv, run.json, snapshots/<iteration>.png.
+
+Every file is written under a temporary name and renamed; run.json goes last, so a folder
+with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .engine import RunResult, history_columns
+from .images import save_png
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "run.json").unlink(missing_ok=True)  # a re-run is unfinished until it ends
+    for iteration, image in sorted(result.snapshots.items()):
+        save_png(image, outdir / "snapshots" / f"{iteration}.png")
+    save_png(result.image, outdir / "image.png")
+    table = pd.DataFrame(result.history, columns=history_columns(result.params))
+    atomic_write_text(outdir / "history.csv", table.to_csv(index=False))
+    atomic_write_text(outdir / "run.json", json.dumps(result.record(), indent=2) + "\n")
+    return outdir
+
+
+def read_record(run_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(run_dir) / "run.json").read_text())

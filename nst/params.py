@@ -1,0 +1,240 @@
+"""Run parameters: every setting of one style-transfer run, validated, hashed into a run id.
+
+Identity fields change the output image and so make up `run_id`; execution fields (device,
+threads, snapshots, where the ImageNet file lies) only say how or where a run is computed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .layers import LAYER_INDEX, normalize_layer
+
+LOSSES = ("l2", "l1")
+OPTIMIZERS = ("lbfgs", "adam", "adagrad", "sgd")
+INITS = ("content", "noise", "zeros", "style")
+POOLINGS = ("avg", "max")
+RESIZES = ("square", "keep_aspect")
+PRECISIONS = ("fp32", "tf32", "bf16")
+WEIGHT_SOURCES = ("imagenet", "random")
+
+# Learning rate used when none is given: torch's own default for L-BFGS, the paper's
+# Table 4 value (Adam, 0.05) for the first-order optimizers.
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05, "adagrad": 0.05, "sgd": 0.05}
+
+_EXECUTION = {"identity": False}
+
+
+@dataclass(frozen=True)
+class RunParams:
+    iterations: int = 300
+    content_layers: tuple[str, ...] = ("conv_4",)
+    style_layers: tuple[str, ...] = ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
+    content_weight: float = 1.0
+    style_weight: float = 1e6
+    loss: str = "l2"
+    optimizer: str = "lbfgs"
+    lr: float | None = None
+    lbfgs_history: int = 100
+    init: str = "content"
+    shift: float | None = None
+    shift_rotation: float = 0.0
+    pooling: str = "avg"
+    size: int = 512
+    resize: str = "square"
+    seed: int = 0
+    weights: str = "imagenet"
+    precision: str = "fp32"
+    # execution only: not part of run_id
+    device: str = field(default="auto", metadata=_EXECUTION)
+    threads: int = field(default=0, metadata=_EXECUTION)
+    snapshots: tuple[int, ...] = field(default=(), metadata=_EXECUTION)
+    weights_file: str | None = field(default=None, metadata=_EXECUTION)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = _coerce(f.name, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
+        _check_ranges(self)
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], base: "RunParams | None" = None) -> "RunParams":
+        """Build from a mapping (config, run.json, --set); unknown keys are an error."""
+        unknown = sorted(set(values) - set(FIELD_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter {unknown[0]!r}; allowed: {', '.join(FIELD_NAMES)}"
+            )
+        merged = dict(dataclasses.asdict(base)) if base is not None else {}
+        if base is not None and "optimizer" in values and "lr" not in values:
+            merged["lr"] = None  # a new optimizer brings its own default learning rate
+        merged.update(values)
+        return cls(**merged)
+
+    def replace(self, **changes: Any) -> "RunParams":
+        return RunParams.from_dict(changes, base=self)
+
+    # --- identity -----------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """The settings that determine the output image, as plain JSON types."""
+        return {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.metadata.get("identity", True)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @property
+    def run_id(self) -> str:
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def uses_random_weights(self) -> bool:
+        return self.weights == "random"
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
+
+
+# --- coercion and validation ---------------------------------------------------------------
+def _bad(key: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"invalid value for {key!r}: {value!r} (allowed: {allowed})")
+
+
+def _as_int(key: str, value: Any, allowed: str) -> int:
+    if isinstance(value, bool):
+        raise _bad(key, value, allowed)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise _bad(key, value, allowed) from None
+    if not isinstance(value, int):
+        raise _bad(key, value, allowed)
+    return value
+
+
+def _as_float(key: str, value: Any, allowed: str) -> float:
+    if isinstance(value, bool):
+        raise _bad(key, value, allowed)
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise _bad(key, value, allowed) from None
+    if not math.isfinite(out):
+        raise _bad(key, value, allowed)
+    return out
+
+
+def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise _bad(key, value, " | ".join(choices))
+    return text
+
+
+def _as_layers(key: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise _bad(key, value, "a non-empty list of VGG-19 layer names")
+    try:
+        names = {normalize_layer(n) for n in items if str(n).strip()}
+    except ValueError as err:
+        raise ValueError(f"invalid value for {key!r}: {err}") from None
+    if not names:
+        raise _bad(key, value, "a non-empty list of VGG-19 layer names")
+    return tuple(sorted(names, key=LAYER_INDEX.__getitem__))
+
+
+def _as_snapshots(value: Any) -> tuple[int, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, int):
+        items = [items]
+    allowed = "a list of positive iteration numbers"
+    steps = {_as_int("snapshots", v, allowed) for v in items if str(v).strip()}
+    if any(s < 1 for s in steps):
+        raise _bad("snapshots", value, allowed)
+    return tuple(sorted(steps))
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key in ("iterations", "lbfgs_history", "size", "seed", "threads"):
+        return _as_int(key, value, "an integer")
+    if key in ("content_weight", "style_weight", "shift_rotation"):
+        return _as_float(key, value, "a finite number")
+    if key == "lr":
+        return None if value is None else _as_float(key, value, "a positive number")
+    if key == "shift":
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        return _as_float(key, value, "none or a factor in (0, 1]")
+    if key in ("content_layers", "style_layers"):
+        return _as_layers(key, value)
+    if key == "snapshots":
+        return _as_snapshots(value)
+    if key == "loss":
+        return _as_choice(key, value, LOSSES)
+    if key == "optimizer":
+        return _as_choice(key, str(value).replace("-", ""), OPTIMIZERS)
+    if key == "pooling":
+        return _as_choice(key, value, POOLINGS)
+    if key == "resize":
+        return _as_choice(key, str(value).replace("-", "_"), RESIZES)
+    if key == "precision":
+        return _as_choice(key, value, PRECISIONS)
+    if key == "init":
+        text = str(value).strip()
+        return text.lower() if text.lower() in INITS else text
+    if key == "weights":
+        text = str(value).strip()
+        return text.lower() if text.lower() in WEIGHT_SOURCES else text
+    if key == "device":
+        return str(value).strip().lower()
+    if key == "weights_file":
+        return None if value in (None, "") else str(value)
+    return value
+
+
+def _check_ranges(p: RunParams) -> None:
+    checks = [
+        ("iterations", p.iterations >= 1, "an integer >= 1"),
+        ("lbfgs_history", p.lbfgs_history >= 1, "an integer >= 1"),
+        ("size", 16 <= p.size <= 8192, "an integer in [16, 8192] (pixels)"),
+        ("seed", p.seed >= 0, "an integer >= 0"),
+        ("threads", p.threads >= 0, "an integer >= 0 (0 = torch's default)"),
+        ("content_weight", p.content_weight >= 0, "a number >= 0"),
+        ("style_weight", p.style_weight >= 0, "a number >= 0"),
+        ("lr", p.lr is not None and p.lr > 0, "a number > 0"),
+        ("shift", p.shift is None or 0 < p.shift <= 1, "none or a factor in (0, 1]"),
+        ("shift_rotation", 0 <= p.shift_rotation <= 180, "degrees in [0, 180]"),
+        ("init", bool(p.init), "content | noise | zeros | style | path to an image"),
+        ("weights", bool(p.weights), "imagenet | random | path to a state-dict file"),
+        ("device", _valid_device(p.device), "auto | cpu | cuda | cuda:N | mps"),
+    ]
+    for key, ok, allowed in checks:
+        if not ok:
+            raise _bad(key, getattr(p, key), allowed)
+    if p.content_weight == 0 and p.style_weight == 0:
+        raise ValueError("content_weight and style_weight are both 0: nothing to optimise")
+
+
+def _valid_device(device: str) -> bool:
+    if device in ("auto", "cpu", "cuda", "mps"):
+        return True
+    return device.startswith("cuda:") and device[5:].isdigit()
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
