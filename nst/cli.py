@@ -48,14 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--weights-file", help="local copy of torchvision's ImageNet VGG-19 file")
     run.add_argument("--threads", type=int, help="CPU threads (0 = torch's default)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    run.add_argument("--expect-run-id", help="fail unless the parameters hash to this run id (the workflow's guard)")
 
     weights = sub.add_parser("weights", help="fetch or verify the ImageNet VGG-19 weights")
     weights.add_argument("action", choices=["fetch", "verify"])
     weights.add_argument("file", nargs="?", help="verify this file (default: the one runs would use)")
     weights.add_argument("--no-features-only", action="store_true",
                          help="fetch: do not write the features-only copy")
+    weights.add_argument("--record", help="write a JSON record of the verified file here")
 
     sub.add_parser("presets", help="print the presets")
+
+    agg = sub.add_parser("aggregate", help="tables of a planned study (used by the workflow)")
+    agg.add_argument("what", choices=["runs", "experiment"])
+    agg.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
+    agg.add_argument("--manifest", required=True)
+    agg.add_argument("--results", default="results", help="results folder (runs/ inside)")
+    agg.add_argument("-o", "--output", required=True)
+
+    fig = sub.add_parser("figures", help="figures of a planned study (used by the workflow)")
+    fig.add_argument("what", choices=["experiment", "results-array"])
+    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
+    fig.add_argument("--manifest", required=True)
+    fig.add_argument("--results", default="results")
+    fig.add_argument("--grid")
+    fig.add_argument("--chart")
+    fig.add_argument("--figure")
+    fig.add_argument("--table")
+
+    demo = sub.add_parser("demo-images", help="write the demo's content and style images")
+    demo.add_argument("folder", nargs="?", default="images/demo")
     return parser
 
 
@@ -123,6 +145,9 @@ def cmd_run(args) -> int:
     from .outputs import write_run
 
     params, content, style = run_params_from_args(args)
+    if args.expect_run_id and params.run_id != args.expect_run_id:
+        raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
+                       f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)
@@ -135,20 +160,29 @@ def cmd_run(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from .vgg import FEATURES_FILE, fetch_imagenet, hub_checkpoint_dir, resolve_imagenet_file, verify_file, write_features_only
+    from . import vgg
 
     if args.action == "verify":
-        path = Path(args.file) if args.file else resolve_imagenet_file(download=False)
-        digest = verify_file(path, force=True)
+        path = Path(args.file) if args.file else vgg.resolve_imagenet_file(download=False)
+        digest = vgg.verify_file(path, force=True)
         print(f"ok: {path} (sha256 {digest[:16]}...)")
         return 0
-    full = hub_checkpoint_dir() / "vgg19-dcbb9e9d.pth"
-    path = full if full.is_file() else fetch_imagenet()
-    verify_file(path, force=True)
+    if args.file:  # a local copy named in the config: verify it, fetch nothing
+        path = Path(args.file)
+        digest = vgg.verify_file(path, force=True)
+    else:
+        full = vgg.hub_checkpoint_dir() / vgg.IMAGENET_FILE
+        features = vgg.hub_checkpoint_dir() / vgg.FEATURES_FILE
+        path = full if full.is_file() else (features if features.is_file() else vgg.fetch_imagenet())
+        digest = vgg.verify_file(path, force=True)
+        if path == full and not args.no_features_only:
+            path = vgg.write_features_only(full, features)
+            print(f"ok: {path} (features only; runs load this one)")
     print(f"ok: {path}")
-    if not args.no_features_only:
-        features = write_features_only(path, path.with_name(FEATURES_FILE))
-        print(f"ok: {features} (features only; runs load this one)")
+    if args.record:
+        from .outputs import atomic_write_text
+
+        atomic_write_text(Path(args.record), json.dumps({"file": str(path), "sha256": digest}, indent=2) + "\n")
     return 0
 
 
@@ -165,7 +199,72 @@ def cmd_presets(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "weights": cmd_weights, "presets": cmd_presets}
+def _experiment_manifest(manifest: dict, names: list[str]) -> dict:
+    """The manifest restricted to some experiments, so a table needs only their runs."""
+    return {**manifest, "trials": [t for t in manifest["trials"] if t["experiment"] in names]}
+
+
+def _need(value, flag: str):
+    if not value:
+        raise NSTError(f"{flag} is required here")
+    return value
+
+
+def cmd_aggregate(args) -> int:
+    from . import aggregate
+
+    manifest = aggregate.load_manifest(args.manifest)
+    runs_dir = Path(args.results) / "runs"
+    if args.what == "runs":
+        table = aggregate.runs_table(manifest, runs_dir)
+    else:
+        name = _need(args.experiment, "an experiment name")
+        if name not in manifest["experiments"]:
+            raise NSTError(f"unknown experiment {name!r}; planned: {', '.join(manifest['experiments'])}")
+        sub = _experiment_manifest(manifest, [name])
+        table = aggregate.experiment_table(sub, aggregate.runs_table(sub, runs_dir), name)
+    aggregate.write_csv(table, args.output)
+    return 0
+
+
+def cmd_figures(args) -> int:
+    import pandas as pd
+
+    from . import aggregate, figures
+
+    manifest = aggregate.load_manifest(args.manifest)
+    runs_dir = Path(args.results) / "runs"
+    if args.what == "experiment":
+        name = _need(args.experiment, "an experiment name")
+        sub = _experiment_manifest(manifest, [name])
+        runs = aggregate.runs_table(sub, runs_dir)
+        exp_table = pd.read_csv(Path(args.results) / "tables" / f"{name}.csv")
+        figures.experiment_grid(sub, runs, exp_table, name, runs_dir, _need(args.grid, "--grid"))
+        figures.experiment_chart(sub, exp_table, name, runs_dir, _need(args.chart, "--chart"))
+        return 0
+    spec = manifest.get("results_array") or {}
+    if not spec:
+        raise NSTError("the config has no results_array (baseline and revised experiments)")
+    sub = _experiment_manifest(manifest, [spec["baseline"], spec["revised"]])
+    runs = aggregate.runs_table(sub, runs_dir)
+    t5 = aggregate.table5(sub, runs)
+    aggregate.write_csv(t5, _need(args.table, "--table"))
+    figures.results_array(sub, runs, t5, runs_dir, _need(args.figure, "--figure"))
+    return 0
+
+
+def cmd_demo_images(args) -> int:
+    from .demo import write_demo_images
+
+    for path in write_demo_images(Path(args.folder)):
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
+    "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,27 @@
+# Neural style transfer studies: every content x style x parameter setting is a file target.
+# Logic lives in workflow/rules/common.smk and the `nst` package; this file is the table of contents.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# config.yaml is the paper's study; a --configfile (the demo, your own study) replaces it
+# instead of being merged into it, so experiments never leak from one study into another.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/weights.smk"
+include: "workflow/rules/stylize.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

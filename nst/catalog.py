@@ -1,0 +1,74 @@
+"""Image folders: which files are images, their stems, and names the workflow can use.
+
+Every image file in a folder is used; other files (READMEs, .DS_Store, ...) are ignored. A stem
+becomes a path component and a Snakemake wildcard value, so it is kept to a safe alphabet and
+refused, with the name to rename it to, otherwise.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ImageError
+from .images import IMAGE_EXTENSIONS
+
+STEM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def suggested_stem(stem: str) -> str:
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_stem)
+    safe = re.sub(r"_{2,}", "_", safe).strip("._-")
+    return safe or "image"
+
+
+def check_stem(path: Path) -> None:
+    stem = path.stem
+    if STEM_PATTERN.match(stem) and "__" not in stem:
+        return
+    new = suggested_stem(stem) + path.suffix
+    raise ImageError(
+        f"image file name {path.name!r} in {str(path.parent)!r} cannot be used: names may contain "
+        f"only ASCII letters, digits, '.', '_' and '-' (no spaces, no '__', not starting with "
+        f"a dot or dash). Rename it, e.g. to {new!r}"
+    )
+
+
+def check_readable(path: Path) -> None:
+    """Header check (cheap): the full decode happens in the run."""
+    if path.stat().st_size == 0:
+        raise ImageError(f"image file {str(path)!r} is empty")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"cannot read image {str(path)!r}: {err}") from None
+
+
+def find_images(folder: str | Path, role: str, verify: bool = True) -> dict[str, str]:
+    """{stem: path} of the image files in `folder` (not recursive), sorted by stem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{role} image folder {str(folder)!r} does not exist (config key images.{role})")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        check_stem(path)
+        if path.stem in found:
+            raise ImageError(
+                f"two {role} images share the name {path.stem!r}: {found[path.stem].name!r} and "
+                f"{path.name!r} in {str(folder)!r}; rename one (outputs are named by the stem)"
+            )
+        if verify:
+            check_readable(path)
+        found[path.stem] = path
+    if not found:
+        raise ImageError(
+            f"{role} image folder {str(folder)!r} has no image files "
+            f"(looked for {', '.join(IMAGE_EXTENSIONS)})"
+        )
+    return {stem: str(found[stem]) for stem in sorted(found)}

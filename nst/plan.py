@@ -1,0 +1,277 @@
+"""Expanding a workflow config into runs and experiment trials (pure Python, no snakemake).
+
+An experiment is a base preset plus at most one of:
+  vary:    {key: [values]}                 one key, one value at a time (the paper's design)
+  subsets: {key: [layers] | [[layers], ..]} every non-empty subset of each layer list
+  grid:    {key: [values], key2: [...]}    full factorial, for interaction studies
+  tune:    {key: [values], ...}            a factorial grid per pair, then `select` keeps one
+and, with none of them, the base settings over every pair (the content x style matrix).
+Settings are layered: preset < config `params` < experiment `set` < the trial's own values.
+Two trials asking for the same settings on the same pair share one run (one run_id).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import find_images
+from .errors import NSTError
+from .params import FIELD_NAMES, RunParams
+from .presets import PRESETS
+
+KINDS = ("vary", "subsets", "grid", "tune")
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
+EXECUTION_KEYS = ("device", "threads", "weights_file")
+SELECT_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
+                  "color_distance_style")
+
+
+class PlanError(NSTError, ValueError):
+    """A config that cannot be planned; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    content: str
+    style: str
+    params: RunParams
+
+    @property
+    def run_id(self) -> str:
+        return self.params.run_id
+
+    @property
+    def key(self) -> str:
+        return f"{self.content}/{self.style}/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class Trial:
+    experiment: str
+    content: str
+    style: str
+    run_id: str
+    values: dict
+    label: str
+
+
+@dataclass
+class Plan:
+    content_images: dict[str, str]
+    style_images: dict[str, str]
+    experiments: dict[str, dict]
+    runs: dict[str, Run] = field(default_factory=dict)
+    trials: list[Trial] = field(default_factory=list)
+    results_array: dict | None = None
+
+    def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
+        run = Run(content, style, params)
+        self.runs.setdefault(run.key, run)
+        self.trials.append(Trial(experiment, content, style, run.run_id, values, label_of(values)))
+
+    def trials_of(self, experiment: str) -> list[Trial]:
+        return [t for t in self.trials if t.experiment == experiment]
+
+    def manifest(self) -> dict:
+        """What the aggregation step reads (results/plan/manifest.json)."""
+        return {
+            "experiments": self.experiments,
+            "trials": [t.__dict__ for t in self.trials],
+            "results_array": self.results_array,
+            "images": {"content": self.content_images, "style": self.style_images},
+        }
+
+
+# --- labels --------------------------------------------------------------------------------
+def format_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def label_of(values: dict) -> str:
+    return ", ".join(f"{k}={format_value(v)}" for k, v in values.items()) or "base"
+
+
+# --- config pieces -------------------------------------------------------------------------
+def _key(path: str, message: str) -> PlanError:
+    return PlanError(f"config key {path!r}: {message}")
+
+
+def layer_subsets(layers: list[str]) -> list[list[str]]:
+    """Every non-empty subset, smallest first (31 for five layers)."""
+    return [list(c) for r in range(1, len(layers) + 1) for c in itertools.combinations(layers, r)]
+
+
+def resolve_pairs(spec: Any, content: dict, style: dict, where: str) -> list[tuple[str, str]]:
+    if spec in (None, "all"):
+        return [(c, s) for c in content for s in style]
+    if not isinstance(spec, list) or not spec:
+        raise _key(where, "must be 'all' or a non-empty list of {content: STEM, style: STEM}")
+    pairs = []
+    for i, item in enumerate(spec):
+        if not isinstance(item, dict) or set(item) != {"content", "style"}:
+            raise _key(f"{where}[{i}]", "must be a mapping with exactly the keys content and style")
+        c, s = str(item["content"]), str(item["style"])
+        if c not in content:
+            raise _key(f"{where}[{i}].content", f"no content image named {c!r}; found: {', '.join(content)}")
+        if s not in style:
+            raise _key(f"{where}[{i}].style", f"no style image named {s!r}; found: {', '.join(style)}")
+        if (c, s) not in pairs:
+            pairs.append((c, s))
+    return pairs
+
+
+def _check_param_keys(mapping: dict, where: str) -> None:
+    for key in mapping:
+        if key not in FIELD_NAMES or key in EXECUTION_KEYS + ("snapshots",):
+            allowed = [f for f in FIELD_NAMES if f not in EXECUTION_KEYS + ("snapshots",)]
+            raise _key(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
+
+
+def _value_lists(spec: Any, where: str, max_keys: int | None = None) -> dict[str, list]:
+    if not isinstance(spec, dict) or not spec:
+        raise _key(where, "must map parameter names to lists of values")
+    if max_keys is not None and len(spec) > max_keys:
+        raise _key(where, f"varies {len(spec)} keys; 'vary' takes one (use 'grid' for several)")
+    _check_param_keys(spec, where)
+    for key, values in spec.items():
+        if not isinstance(values, list) or not values:
+            raise _key(f"{where}.{key}", "must be a non-empty list of values")
+    return spec
+
+
+def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]]:
+    """(kind, varied keys, list of value dicts) for one experiment."""
+    where = f"experiments.{name}"
+    kinds = [k for k in KINDS if k in spec]
+    if len(kinds) > 1:
+        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(KINDS)}")
+    if not kinds:
+        return "pairs", [], [{}]
+    kind = kinds[0]
+    if kind == "subsets":
+        spec_map = spec["subsets"]
+        if not isinstance(spec_map, dict) or not spec_map:
+            raise _key(f"{where}.subsets", "must map content_layers/style_layers to a list of layers (or lists)")
+        trials = []
+        for key, lists in spec_map.items():
+            if key not in ("content_layers", "style_layers"):
+                raise _key(f"{where}.subsets.{key}", "only content_layers and style_layers take subsets")
+            lists = lists if lists and isinstance(lists[0], list) else [lists]
+            for layers in lists:
+                trials += [{key: subset} for subset in layer_subsets(layers)]
+        return kind, list(spec_map), trials
+    values = _value_lists(spec[kind], f"{where}.{kind}", max_keys=1 if kind == "vary" else None)
+    keys = list(values)
+    combos = itertools.product(*(values[k] for k in keys))
+    return kind, keys, [dict(zip(keys, combo)) for combo in combos]
+
+
+def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs) -> dict | None:
+    where = f"experiments.{name}.select"
+    if kind != "tune":
+        if "select" in spec:
+            raise _key(where, "only an experiment with 'tune' selects runs")
+        return None
+    select = {"metric": "eval_total", "mode": "min", "override": {}, **(spec.get("select") or {})}
+    if select["metric"] not in SELECT_METRICS:
+        raise _key(f"{where}.metric", f"{select['metric']!r} is not allowed; allowed: {', '.join(SELECT_METRICS)}")
+    if select["mode"] not in ("min", "max"):
+        raise _key(f"{where}.mode", "must be min or max")
+    pair_names = {f"{c}__{s}" for c, s in pairs}
+    for pair, chosen in (select["override"] or {}).items():
+        if pair not in pair_names:
+            raise _key(f"{where}.override.{pair}", f"no such pair in this experiment; pairs are CONTENT__STYLE: {', '.join(sorted(pair_names))}")
+        if not isinstance(chosen, dict) or set(chosen) - set(keys):
+            raise _key(f"{where}.override.{pair}", f"must set only the tuned keys: {', '.join(keys)}")
+        for k, v in chosen.items():
+            if v not in spec["tune"][k]:
+                raise _key(f"{where}.override.{pair}.{k}", f"{v!r} is not among the tuned values {spec['tune'][k]}")
+    return select
+
+
+def execution_settings(config: dict) -> dict:
+    execution = dict(config.get("execution") or {})
+    out = {k: execution[k] for k in EXECUTION_KEYS if execution.get(k) is not None}
+    return out
+
+
+# --- the plan ------------------------------------------------------------------------------
+def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True) -> Plan:
+    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input."""
+    root = Path(root)
+    images = config.get("images") or {}
+    content = find_images(root / images.get("content", "images/content"), "content", verify_images)
+    style = find_images(root / images.get("style", "images/style"), "style", verify_images)
+    global_params = dict(config.get("params") or {})
+    _check_param_keys(global_params, "params")
+    execution = execution_settings(config)
+    experiments = config.get("experiments") or {}
+    if not experiments:
+        raise _key("experiments", "no experiments defined")
+    default_pairs = resolve_pairs(config.get("pairs", "all"), content, style, "pairs")
+
+    plan = Plan(content, style, experiments={})
+    for name, spec in experiments.items():
+        where = f"experiments.{name}"
+        if not isinstance(spec, dict):
+            raise _key(where, "must be a mapping")
+        unknown = sorted(set(spec) - EXPERIMENT_KEYS)
+        if unknown:
+            raise _key(f"{where}.{unknown[0]}", f"unknown experiment key; allowed: {', '.join(sorted(EXPERIMENT_KEYS))}")
+        base = spec.get("base", "baseline")
+        if base not in PRESETS:
+            raise _key(f"{where}.base", f"unknown preset {base!r}; allowed: {', '.join(PRESETS)}")
+        overrides = dict(spec.get("set") or {})
+        _check_param_keys(overrides, f"{where}.set")
+        kind, keys, value_sets = experiment_trials(name, spec)
+        pairs = resolve_pairs(spec["pairs"], content, style, f"{where}.pairs") if "pairs" in spec else default_pairs
+        select = _check_select(name, spec, kind, keys, pairs)
+        plan.experiments[name] = {
+            "kind": kind, "keys": keys, "base": base, "title": spec.get("title", name),
+            "paper": spec.get("paper", ""), "select": select,
+        }
+        for values in value_sets:
+            try:
+                params = RunParams.from_dict({**PRESETS[base], **global_params, **overrides, **values, **execution})
+            except ValueError as err:
+                raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
+            for c, s in pairs:
+                plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()})
+    plan.results_array = _results_array(config.get("results_array"), plan)
+    return plan
+
+
+def _results_array(spec: dict | None, plan: Plan) -> dict | None:
+    if not spec:
+        return None
+    for role, kind in (("baseline", None), ("revised", "tune")):
+        name = spec.get(role)
+        if name not in plan.experiments:
+            raise _key(f"results_array.{role}", f"{name!r} is not an experiment; found: {', '.join(plan.experiments)}")
+        if kind and plan.experiments[name]["kind"] != kind:
+            raise _key(f"results_array.{role}", f"experiment {name!r} must use 'tune' (one run chosen per pair)")
+    return {"baseline": spec["baseline"], "revised": spec["revised"]}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def write_if_changed(path: str | Path, data: dict) -> Path:
+    """Write JSON only when its content changes, so its mtime marks real plan changes."""
+    path = Path(path)
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path

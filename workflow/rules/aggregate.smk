@@ -1,0 +1,88 @@
+# Tables (pandas), figures (matplotlib, Pillow) and the paper's Results Array / Table 5.
+# Every output is in the Snakemake report (snakemake --report results/report.html).
+
+
+localrules:
+    runs_table,
+    experiment_table,
+    experiment_figures,
+    results_array,
+
+
+rule runs_table:
+    input:
+        manifest=MANIFEST,
+        records=all_run_records,
+    output:
+        report(f"{RESULTS}/tables/runs.csv", caption="../report/runs_table.rst", category="Tables"),
+    log:
+        "logs/aggregate/runs_table.log",
+    shell:
+        "nst aggregate runs --manifest {input.manifest:q} --results {RESULTS} -o {output:q} > {log:q} 2>&1"
+
+
+rule experiment_table:
+    input:
+        manifest=MANIFEST,
+        records=experiment_records,
+    output:
+        report(
+            f"{RESULTS}/tables/{{experiment}}.csv",
+            caption="../report/experiment_table.rst",
+            category="Tables",
+            labels={"experiment": "{experiment}"},
+        ),
+    log:
+        "logs/aggregate/{experiment}.table.log",
+    params:
+        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+    shell:
+        "nst aggregate experiment {wildcards.experiment} --manifest {input.manifest:q}"
+        " --results {RESULTS} -o {output:q} > {log:q} 2>&1"
+
+
+rule experiment_figures:
+    input:
+        manifest=MANIFEST,
+        table=f"{RESULTS}/tables/{{experiment}}.csv",
+        images=experiment_images,
+    output:
+        grid=report(
+            f"{RESULTS}/figures/{{experiment}}/grid.png",
+            caption="../report/experiment_grid.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "images"},
+        ),
+        chart=report(
+            f"{RESULTS}/figures/{{experiment}}/chart.png",
+            caption="../report/experiment_chart.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "chart"},
+        ),
+    log:
+        "logs/aggregate/{experiment}.figures.log",
+    params:
+        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+    shell:
+        "nst figures experiment {wildcards.experiment} --manifest {input.manifest:q}"
+        " --results {RESULTS} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
+
+
+rule results_array:
+    input:
+        manifest=MANIFEST,
+        tables=results_array_inputs,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/results_array.png",
+            caption="../report/results_array.rst",
+            category="Results Array",
+        ),
+        table=report(f"{RESULTS}/tables/table5.csv", caption="../report/table5.rst", category="Results Array"),
+    log:
+        "logs/aggregate/results_array.log",
+    shell:
+        "nst figures results-array --manifest {input.manifest:q} --results {RESULTS}"
+        " --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1"

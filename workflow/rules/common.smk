@@ -1,0 +1,125 @@
+# Image discovery, experiment expansion (nst.plan) and target lists.
+import json
+import re
+import shutil
+import sys
+
+from nst.errors import NSTError
+from nst.plan import build_plan, write_if_changed
+
+RESULTS = "results"
+MANIFEST = f"{RESULTS}/plan/manifest.json"
+RUN_DIR = RESULTS + "/runs/{content}/{style}/{run_id}"
+
+
+def plan_or_exit(config):
+    """The study plan; a bad config or image stops here, before any job, with one message."""
+    try:
+        return build_plan(config, root=".")
+    except NSTError as err:
+        sys.exit(f"Error in the workflow config or images: {err}")
+
+
+PLAN = plan_or_exit(config)
+write_if_changed(MANIFEST, PLAN.manifest())
+
+
+def alternatives(values):
+    return "|".join(re.escape(v) for v in sorted(values)) or "(?!)"
+
+
+wildcard_constraints:
+    content=alternatives(PLAN.content_images),
+    style=alternatives(PLAN.style_images),
+    run_id="[0-9a-f]{12}",
+    experiment=alternatives(PLAN.experiments),
+
+
+# --- one run -------------------------------------------------------------------------------
+def planned_run(wildcards):
+    return PLAN.runs[f"{wildcards.content}/{wildcards.style}/{wildcards.run_id}"]
+
+
+def content_image(wildcards):
+    return PLAN.content_images[wildcards.content]
+
+
+def style_image(wildcards):
+    return PLAN.style_images[wildcards.style]
+
+
+def run_params_json(wildcards):
+    """The run's identity settings; execution settings come from `execution` in the shell."""
+    return json.dumps(planned_run(wildcards).params.identity(), sort_keys=True)
+
+
+def run_files(run, name="run.json"):
+    return f"{RESULTS}/runs/{run.content}/{run.style}/{run.run_id}/{name}"
+
+
+def execution(key):
+    return config["execution"][key]
+
+
+def device_flags():
+    flags = f"--device {execution('device')}"
+    if execution("weights_file"):
+        flags += f" --weights-file {execution('weights_file')}"
+    return flags
+
+
+def uses_cuda():
+    """Whether runs will land on a GPU, decided without importing torch (slow) at parse time."""
+    device = execution("device")
+    return device.startswith("cuda") or (device == "auto" and shutil.which("nvidia-smi") is not None)
+
+
+def gpu_resource(wildcards):
+    return execution("gpus_per_job") if uses_cuda() else 0
+
+
+def needs_imagenet():
+    return any(run.params.weights == "imagenet" for run in PLAN.runs.values())
+
+
+def weights_record():
+    return [f"{RESULTS}/weights/imagenet.json"] if needs_imagenet() else []
+
+
+# --- aggregation ---------------------------------------------------------------------------
+def all_run_records(wildcards=None):
+    return [run_files(run) for run in PLAN.runs.values()]
+
+
+def experiment_records(wildcards):
+    keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
+    return [run_files(PLAN.runs[k]) for k in sorted(keys)]
+
+
+def experiment_images(wildcards):
+    keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
+    return [run_files(PLAN.runs[k], "image.png") for k in sorted(keys)]
+
+
+def results_array_inputs(wildcards):
+    spec = PLAN.results_array
+    return [f"{RESULTS}/tables/{spec['baseline']}.csv", f"{RESULTS}/tables/{spec['revised']}.csv"]
+
+
+def experiment_caption(name):
+    info = PLAN.experiments[name]
+    paper = f" Mirrors the paper's {info['paper']}." if info["paper"] else ""
+    return f"{info['title']} ({info['kind']}: {', '.join(info['keys']) or 'content x style pairs'}).{paper}"
+
+
+def all_targets():
+    targets = [f"{RESULTS}/tables/runs.csv"]
+    for name in PLAN.experiments:
+        targets += [
+            f"{RESULTS}/tables/{name}.csv",
+            f"{RESULTS}/figures/{name}/grid.png",
+            f"{RESULTS}/figures/{name}/chart.png",
+        ]
+    if PLAN.results_array:
+        targets += [f"{RESULTS}/figures/results_array.png", f"{RESULTS}/tables/table5.csv"]
+    return targets
