@@ -16,6 +16,15 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    content=alternatives(PLAN.content_images),
+    style=alternatives(PLAN.style_images),
+    run_id="[0-9a-f]{12}",
+    experiment=alternatives(PLAN.experiments),
+
+
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/aggregate.smk"

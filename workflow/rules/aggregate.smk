@@ -17,8 +17,12 @@ rule runs_table:
         report(f"{RESULTS}/tables/runs.csv", caption="../report/runs_table.rst", category="Tables"),
     log:
         "logs/aggregate/runs_table.log",
+    params:
+        results=results_folder,
+    conda:
+        CONDA_ENV
     shell:
-        "nst aggregate runs --manifest {input.manifest:q} --results {RESULTS} -o {output:q} > {log:q} 2>&1"
+        "nst aggregate runs --manifest {input.manifest:q} --results {params.results} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_table:
@@ -36,9 +40,12 @@ rule experiment_table:
         "logs/aggregate/{experiment}.table.log",
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        results=results_folder,
+    conda:
+        CONDA_ENV
     shell:
         "nst aggregate experiment {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {RESULTS} -o {output:q} > {log:q} 2>&1"
+        " --results {params.results} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_figures:
@@ -65,9 +72,12 @@ rule experiment_figures:
         "logs/aggregate/{experiment}.figures.log",
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        results=results_folder,
+    conda:
+        CONDA_ENV
     shell:
         "nst figures experiment {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {RESULTS} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
+        " --results {params.results} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
 
 
 rule results_array:
@@ -83,6 +93,10 @@ rule results_array:
         table=report(f"{RESULTS}/tables/table5.csv", caption="../report/table5.rst", category="Results Array"),
     log:
         "logs/aggregate/results_array.log",
+    params:
+        results=results_folder,
+    conda:
+        CONDA_ENV
     shell:
-        "nst figures results-array --manifest {input.manifest:q} --results {RESULTS}"
+        "nst figures results-array --manifest {input.manifest:q} --results {params.results}"
         " --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1"

@@ -1,5 +1,6 @@
 # Image discovery, experiment expansion (nst.plan) and target lists.
 import json
+import os
 import re
 import shutil
 import sys
@@ -9,7 +10,9 @@ from nst.plan import build_plan, write_if_changed
 
 RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
-RUN_DIR = RESULTS + "/runs/{content}/{style}/{run_id}"
+RUN_DIR = f"{RESULTS}/runs/{{content}}/{{style}}/{{run_id}}"
+# Conda environment of all jobs under --sdm conda (made by `mamba env create -f environment.yml`).
+CONDA_ENV = "nst"
 
 
 def plan_or_exit(config):
@@ -25,14 +28,8 @@ write_if_changed(MANIFEST, PLAN.manifest())
 
 
 def alternatives(values):
+    """A wildcard regex matching exactly the known values."""
     return "|".join(re.escape(v) for v in sorted(values)) or "(?!)"
-
-
-wildcard_constraints:
-    content=alternatives(PLAN.content_images),
-    style=alternatives(PLAN.style_images),
-    run_id="[0-9a-f]{12}",
-    experiment=alternatives(PLAN.experiments),
 
 
 # --- one run -------------------------------------------------------------------------------
@@ -110,6 +107,11 @@ def experiment_caption(name):
     info = PLAN.experiments[name]
     paper = f" Mirrors the paper's {info['paper']}." if info["paper"] else ""
     return f"{info['title']} ({info['kind']}: {', '.join(info['keys']) or 'content x style pairs'}).{paper}"
+
+
+def results_folder(wildcards, input):
+    """results/ as seen from the manifest (results/plan/manifest.json) this job reads."""
+    return os.path.dirname(os.path.dirname(input.manifest))
 
 
 def all_targets():

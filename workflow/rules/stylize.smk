@@ -16,11 +16,13 @@ rule stylize:
         "logs/benchmarks/{content}/{style}/{run_id}.tsv"
     params:
         run=run_params_json,
-        outdir=RUN_DIR,
+        outdir=lambda wildcards, output: os.path.dirname(output.record),
         device=device_flags(),
     threads: execution("threads")
     resources:
         gpu=gpu_resource,
+    conda:
+        CONDA_ENV
     shell:
         "nst run {input.content:q} {input.style:q} -o {params.outdir:q} --quiet"
         " --params-json {params.run:q} --expect-run-id {wildcards.run_id}"

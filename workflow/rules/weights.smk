@@ -13,5 +13,7 @@ rule weights:
         "logs/weights.log",
     params:
         file=lambda wildcards: execution("weights_file") or "",
+    conda:
+        CONDA_ENV
     shell:
         "nst weights fetch {params.file:q} --record {output.record:q} > {log:q} 2>&1"
