@@ -1,0 +1,225 @@
+"""nst.plan / nst.catalog: expanding a config into runs and trials, and refusing bad input."""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from nst.errors import ImageError
+from nst.plan import PlanError, build_plan, layer_subsets, write_if_changed
+from nst.presets import preset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_images(folder: Path, stems, ext=".png", side=8) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(stems))
+    for stem in stems:
+        Image.fromarray((rng.random((side, side, 3)) * 255).astype("uint8")).save(folder / f"{stem}{ext}")
+
+
+def small_config(**experiments) -> dict:
+    return {
+        "images": {"content": "images/content", "style": "images/style"},
+        "pairs": "all",
+        "params": {"size": 32, "weights": "random", "iterations": 3},
+        "execution": {"device": "cpu", "threads": 1},
+        "experiments": experiments or {"base": {"base": "baseline"}},
+    }
+
+
+@pytest.fixture
+def root(tmp_path):
+    make_images(tmp_path / "images/content", ["cat", "dog"])
+    make_images(tmp_path / "images/style", ["wave", "mosaic"])
+    return tmp_path
+
+
+# --- the paper's study ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def paper_plan(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper")
+    make_images(root / "images/content", ["dancer", "bridge"])
+    make_images(root / "images/style", ["cubist", "impressionist"])
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return build_plan(config, root=root)
+
+
+def test_paper_plan_trials_per_experiment(paper_plan):
+    counts = {name: len(paper_plan.trials_of(name)) for name in paper_plan.experiments}
+    pairs = 2 * 2
+    assert counts == {
+        "baseline": 1, "iterations": 6, "layers": 124, "style_weight": 4, "content_weight": 5,
+        "shift": 5, "init": 3, "style_type": pairs, "loss": 2, "optimizer": 4,
+        "revised": 5 * 4 * 3 * pairs,  # content weight x style weight x init, per pair
+    }
+
+
+def test_paper_plan_computes_the_baseline_once(paper_plan):
+    one_at_a_time = ["baseline", "iterations", "layers", "style_weight", "content_weight",
+                     "shift", "init", "loss", "optimizer"]
+    trials = sum(len(paper_plan.trials_of(n)) for n in one_at_a_time)
+    # Trials that ask for exactly the baseline settings on the study pair, besides `baseline`
+    # itself: iterations=300, content {conv_4}, style {conv_1..5}, style weight 1e6, content
+    # weight 1, init content, loss l2, optimizer lbfgs.
+    baseline_repeats = 8
+    study_pair_runs = trials - baseline_repeats
+    matrix_runs = 4 - 1  # the study pair's baseline is shared with the content x style matrix
+    revised_runs = len(paper_plan.trials_of("revised"))  # all distinct
+    assert len(paper_plan.runs) == study_pair_runs + matrix_runs + revised_runs == 389
+    base_id = paper_plan.trials_of("baseline")[0].run_id
+    sharing = {t.experiment for t in paper_plan.trials if t.run_id == base_id}
+    assert sharing == {"baseline", "iterations", "layers", "style_weight", "content_weight",
+                       "init", "loss", "optimizer", "style_type"}
+
+
+def test_paper_plan_uses_the_paper_settings(paper_plan):
+    run = next(iter(paper_plan.runs.values()))
+    assert run.params.size == 512 and run.params.weights == "imagenet"
+    revised = {paper_plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in paper_plan.trials_of("revised")}
+    assert {p.optimizer for p in revised} == {"adam"} and {p.loss for p in revised} == {"l1"}
+    assert {p.content_layers for p in revised} == {("relu_5",)}
+    assert {p.iterations for p in revised} == {600}
+    assert paper_plan.results_array == {"baseline": "style_type", "revised": "revised"}
+
+
+# --- expansion -----------------------------------------------------------------------------
+def test_layer_subsets_are_every_nonempty_subset():
+    subsets = layer_subsets(["a", "b", "c", "d", "e"])
+    assert len(subsets) == 31 and len({tuple(s) for s in subsets}) == 31
+    assert ["a"] in subsets and ["a", "b", "c", "d", "e"] in subsets
+
+
+def test_vary_grid_tune_and_pairs(root):
+    config = small_config(
+        sw={"vary": {"style_weight": [1e5, 1e6]}, "pairs": [{"content": "cat", "style": "wave"}]},
+        grid={"grid": {"style_weight": [1e5, 1e6], "init": ["content", "zeros", "noise"]},
+              "pairs": [{"content": "cat", "style": "wave"}]},
+        matrix={"base": "baseline"},
+        tuned={"base": "revised", "tune": {"style_weight": [1e5, 1e6]}},
+    )
+    plan = build_plan(config, root=root)
+    assert len(plan.trials_of("sw")) == 2
+    assert len(plan.trials_of("grid")) == 6
+    assert [(t.content, t.style) for t in plan.trials_of("matrix")] == [
+        ("cat", "mosaic"), ("cat", "wave"), ("dog", "mosaic"), ("dog", "wave")]
+    assert len(plan.trials_of("tuned")) == 2 * 4
+    assert plan.experiments["tuned"]["select"]["metric"] == "eval_total"
+    assert plan.trials_of("sw")[0].label == "style_weight=100000"
+    # sw=1e6 on cat/wave is the matrix's cat/wave run: one run, two trials
+    shared = {t.run_id for t in plan.trials_of("sw")} & {t.run_id for t in plan.trials_of("matrix")}
+    assert len(shared) == 1
+
+
+def test_settings_are_layered_preset_params_set_values(root):
+    config = small_config(e={"base": "revised", "set": {"lr": 0.1}, "vary": {"init": ["zeros"]}})
+    plan = build_plan(config, root=root)
+    params = next(iter(plan.runs.values())).params
+    expected = preset("revised", size=32, weights="random", iterations=3, lr=0.1, init="zeros")
+    assert params.run_id == expected.run_id
+    assert params.device == "cpu" and params.threads == 1  # execution settings travel along
+
+
+def test_execution_settings_do_not_change_run_ids(root):
+    a = build_plan(small_config(), root=root)
+    config = small_config()
+    config["execution"] = {"device": "auto", "threads": 4}
+    b = build_plan(config, root=root)
+    assert set(a.runs) == set(b.runs)
+
+
+def test_manifest_round_trips_and_write_if_changed_keeps_mtime(root, tmp_path):
+    plan = build_plan(small_config(), root=root)
+    path = write_if_changed(tmp_path / "m.json", plan.manifest())
+    os.utime(path, (1, 1))
+    write_if_changed(path, plan.manifest())
+    assert path.stat().st_mtime == 1
+    write_if_changed(path, {**plan.manifest(), "results_array": {"x": 1}})
+    assert path.stat().st_mtime > 1
+
+
+# --- bad input: one clear message naming the key or file -----------------------------------
+@pytest.mark.parametrize("experiments, needle", [
+    ({"e": {"vary": {"style_weight": [1], "content_weight": [1]}}}, "experiments.e.vary"),
+    ({"e": {"vary": {"style_wieght": [1]}}}, "style_wieght"),
+    ({"e": {"varry": {"style_weight": [1]}}}, "experiments.e.varry"),
+    ({"e": {"base": "gatys"}}, "unknown preset 'gatys'"),
+    ({"e": {"vary": {"content_layers": [["conv_99"]]}}}, "conv_99"),
+    ({"e": {"vary": {"style_weight": ["lots"]}}}, "style_weight"),
+    ({"e": {"vary": {"shift": [1.5]}}}, "shift"),
+    ({"e": {"vary": {"style_weight": [1]}, "grid": {"init": ["zeros"]}}}, "at most one"),
+    ({"e": {"subsets": {"style_weight": [1, 2]}}}, "experiments.e.subsets.style_weight"),
+    ({"e": {"pairs": [{"content": "cat", "style": "nope"}]}}, "no style image named 'nope'"),
+    ({"e": {"tune": {"init": ["zeros"]}, "select": {"override": {"cat__nope": {"init": "zeros"}}}}},
+     "cat__nope"),
+    ({"e": {"tune": {"init": ["zeros"]}, "select": {"override": {"cat__wave": {"init": "noise"}}}}},
+     "not among the tuned values"),
+    ({"e": {"vary": {"init": ["zeros"]}, "select": {"metric": "eval_total"}}}, "only an experiment with 'tune'"),
+])
+def test_bad_experiments_are_refused_with_the_key(root, experiments, needle):
+    with pytest.raises(PlanError, match=None) as info:
+        build_plan(small_config(**experiments), root=root)
+    assert needle in str(info.value)
+
+
+def test_results_array_must_name_a_tuned_experiment(root):
+    config = small_config(a={"base": "baseline"}, b={"base": "revised"})
+    config["results_array"] = {"baseline": "a", "revised": "b"}
+    with pytest.raises(PlanError, match="results_array.revised"):
+        build_plan(config, root=root)
+
+
+def test_missing_and_empty_image_folders(tmp_path):
+    with pytest.raises(ImageError, match="content image folder .* does not exist"):
+        build_plan(small_config(), root=tmp_path)
+    (tmp_path / "images/content").mkdir(parents=True)
+    (tmp_path / "images/content/README.txt").write_text("not an image")
+    make_images(tmp_path / "images/style", ["s"])
+    with pytest.raises(ImageError, match="has no image files"):
+        build_plan(small_config(), root=tmp_path)
+
+
+def test_duplicate_stems_are_refused(root):
+    make_images(root / "images/content", ["cat"], ext=".jpg")
+    with pytest.raises(ImageError, match="share the name 'cat'"):
+        build_plan(small_config(), root=root)
+
+
+def test_unreadable_image_is_named(root):
+    (root / "images/style/broken.png").write_bytes(b"this is not a png")
+    with pytest.raises(ImageError, match="broken.png"):
+        build_plan(small_config(), root=root)
+
+
+@pytest.mark.parametrize("name, suggestion", [
+    ("my photo.png", "my_photo.png"),
+    ("café.png", "cafe.png"),
+    ("a__b.png", "a_b.png"),
+])
+def test_unusable_file_names_are_refused_with_a_rename(root, name, suggestion):
+    make_images(root / "images/content", ["x"])
+    os.rename(root / "images/content/x.png", root / "images/content" / name)
+    with pytest.raises(ImageError) as info:
+        build_plan(small_config(), root=root)
+    assert name in str(info.value) and suggestion in str(info.value)
+
+
+def test_dots_dashes_and_other_files_are_fine(root):
+    make_images(root / "images/content", ["my.photo-2"])
+    (root / "images/content/notes.txt").write_text("ignored")
+    (root / "images/content/.DS_Store").write_bytes(b"\0")
+    plan = build_plan(small_config(), root=root)
+    assert sorted(plan.content_images) == ["cat", "dog", "my.photo-2"]
+
+
+def test_config_is_not_modified(root):
+    config = small_config(e={"vary": {"style_weight": [1e5]}})
+    before = copy.deepcopy(config)
+    build_plan(config, root=root)
+    assert config == before
