@@ -13,7 +13,9 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
-from .images import IMAGE_EXTENSIONS
+
+# Pillow reads more, but these are the image files people keep; anything else is ignored.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 STEM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

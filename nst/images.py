@@ -16,9 +16,6 @@ from torchvision.transforms import functional as TF
 
 from .errors import ImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-
 @dataclass(frozen=True)
 class ImageInfo:
     path: str
