@@ -11,8 +11,8 @@ from nst.plan import build_plan, write_if_changed
 RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
 RUN_DIR = f"{RESULTS}/runs/{{content}}/{{style}}/{{run_id}}"
-# Conda environment of all jobs under --sdm conda (made by `mamba env create -f environment.yml`).
-CONDA_ENV = "nst"
+# Environment of every job under --sdm conda (also what `mamba env create -f environment.yml` makes).
+CONDA_ENV = "../../environment.yml"
 
 
 def plan_or_exit(config):

@@ -1,0 +1,276 @@
+"""The workflow through the real `snakemake` CLI, in a temporary copy (tiny images, random
+weights, few iterations, CPU)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from nst.plan import build_plan
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PAIR = [{"content": "cat", "style": "wave"}]
+
+TINY_CONFIG = {
+    "images": {"content": "images/content", "style": "images/style"},
+    "pairs": "all",
+    "params": {"size": 32, "iterations": 4, "weights": "random"},
+    "execution": {"device": "cpu", "threads": 1},
+    "experiments": {
+        "matrix": {"title": "Every pair", "paper": "Figs. 13-14", "base": "baseline"},
+        "style_weight": {"paper": "Fig. 8", "pairs": PAIR, "vary": {"style_weight": [1.0e+5, 1.0e+6]}},
+        "iterations": {"paper": "Fig. 6", "pairs": PAIR, "vary": {"iterations": [2, 4]}},
+        "layers": {"paper": "Fig. 7", "pairs": PAIR, "subsets": {"style_layers": ["conv_1", "conv_3"]}},
+        "diverge": {"pairs": PAIR, "vary": {"style_weight": [1.0e+39]}},
+        "revised": {"base": "revised", "tune": {"style_weight": [1.0e+5, 1.0e+6]}},
+    },
+    "results_array": {"baseline": "matrix", "revised": "revised"},
+}
+
+
+def write_image(path: Path, seed: int, side: int = 40) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((side, side, 3)) * 255).astype("uint8")).save(path)
+
+
+def make_study(root: Path, config: dict = TINY_CONFIG) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "workflow", root / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
+    for i, stem in enumerate(["cat", "dog"]):
+        write_image(root / "images/content" / f"{stem}.png", i)
+    for i, stem in enumerate(["wave", "mosaic"]):
+        write_image(root / "images/style" / f"{stem}.png", 10 + i)
+    (root / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root
+
+
+def snakemake(root: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cmd = [str(BIN / "snakemake"), "--cores", "2", "--configfile", "study.yaml", *args]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def planned_jobs(root: Path, rule: str = "stylize") -> int:
+    """How many jobs of `rule` a dry run would execute."""
+    out = snakemake(root, "-n", "--quiet", "rules").stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == rule:
+            return int(parts[1])
+    return 0
+
+
+def plan_of(root: Path, config: dict = TINY_CONFIG):
+    return build_plan(config, root=root, verify_images=False)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    root = make_study(tmp_path_factory.mktemp("study"))
+    snakemake(root)
+    return root
+
+
+# --- a full run ----------------------------------------------------------------------------
+def test_runs_table_has_one_row_per_unique_run(study):
+    plan = plan_of(study)
+    runs = pd.read_csv(study / "results/tables/runs.csv")
+    assert len(runs) == len(plan.runs) < len(plan.trials)  # shared runs computed once
+    assert set(zip(runs.content, runs.style, runs.run_id)) == {
+        (r.content, r.style, r.run_id) for r in plan.runs.values()}
+    for column in ["content", "style", "run_id", "status", "iterations", "style_weight", "content_layers",
+                   "final_total", "final_style", "final_content", "eval_total", "ssim_content",
+                   "color_distance_style", "seconds", "device", "weights", "random_weights"]:
+        assert column in runs.columns, column
+    assert runs.random_weights.all()
+
+
+def test_every_run_has_its_files_and_history_rows(study):
+    for run in plan_of(study).runs.values():
+        folder = study / "results/runs" / run.content / run.style / run.run_id
+        record = json.loads((folder / "run.json").read_text())
+        history = pd.read_csv(folder / "history.csv")
+        assert record["run_id"] == run.run_id
+        assert (folder / "image.png").is_file()
+        if record["status"] == "ok":
+            assert len(history) == run.params.iterations
+
+
+def test_every_figure_and_table_exists(study):
+    plan = plan_of(study)
+    for name in plan.experiments:
+        table = pd.read_csv(study / f"results/tables/{name}.csv")
+        assert len(table) == len(plan.trials_of(name))
+        for figure in ("grid", "chart"):
+            with Image.open(study / f"results/figures/{name}/{figure}.png") as img:
+                assert img.size[0] > 50 and img.size[1] > 50
+    assert (study / "results/figures/results_array.png").is_file()
+    table5 = pd.read_csv(study / "results/tables/table5.csv")
+    assert len(table5) == 4  # one row per pair of the tuned experiment
+
+
+def test_grid_size_follows_rows_and_columns(study):
+    from nst.figures import grid_geometry  # noqa: F401  (the layout contract the grid follows)
+
+    sizes = {}
+    for name in ("style_weight", "layers", "matrix"):
+        with Image.open(study / f"results/figures/{name}/grid.png") as img:
+            sizes[name] = img.size
+    # style_weight: 1 pair x 2 values; layers: 1 pair x 3 subsets; matrix: 2 contents x 2 styles
+    col_w = sizes["layers"][0] - sizes["style_weight"][0]
+    assert col_w > 0
+    assert sizes["matrix"][1] > sizes["style_weight"][1]
+
+
+def test_divergence_is_a_result_not_a_failure(study):
+    runs = pd.read_csv(study / "results/tables/runs.csv")
+    diverged = runs[runs.style_weight > 1e38]
+    assert list(diverged.status) == ["diverged"]
+    assert (runs[runs.style_weight < 1e38].status == "ok").all()
+
+
+def test_tuned_experiment_selects_one_run_per_pair(study):
+    table = pd.read_csv(study / "results/tables/revised.csv")
+    assert table.groupby(["content", "style"]).selected.sum().eq(1).all()
+    for (_, group) in table.groupby(["content", "style"]):
+        assert group.loc[group.selected, "eval_total"].iloc[0] == group.eval_total.min()
+
+
+def test_nothing_left_to_do_after_a_full_run(study):
+    assert planned_jobs(study, "stylize") == 0
+    assert "Nothing to be done" in snakemake(study, "-n").stdout
+
+
+def test_report_contains_every_figure(study):
+    snakemake(study, "--report", "report.html")
+    html = (study / "report.html").read_text(errors="ignore")
+    assert len(html) > 10_000
+    for name in ("results_array.png", "table5.csv", "runs.csv", "grid.png", "chart.png"):
+        assert name in html, name
+
+
+def test_lint_is_clean(study):
+    proc = snakemake(study, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- incremental work ----------------------------------------------------------------------
+@pytest.fixture
+def finished_copy(study, tmp_path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(study, copy, symlinks=True)
+    return copy
+
+
+def run_stamps(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob("results/runs/*/*/*/run.json")}
+
+
+def test_adding_an_image_runs_only_the_new_combinations(finished_copy):
+    root = finished_copy
+    before = run_stamps(root)
+    write_image(root / "images/style/dots.png", 99)
+    new_plan = plan_of(root)
+    new_runs = [r for r in new_plan.runs.values() if r.style == "dots"]
+    assert len(new_runs) == 2 + 2 * 2  # matrix: 2 contents; revised: 2 contents x 2 weights
+    assert planned_jobs(root, "stylize") == len(new_runs)
+    snakemake(root)
+    assert {k: v for k, v in run_stamps(root).items() if k in before} == before
+    runs = pd.read_csv(root / "results/tables/runs.csv")
+    assert (runs["style"] == "dots").sum() == len(new_runs)
+    table5 = pd.read_csv(root / "results/tables/table5.csv")
+    assert "dots" in set(table5["style"])
+
+
+def test_adding_a_value_runs_only_that_run(finished_copy):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["experiments"]["style_weight"]["vary"]["style_weight"].append(1.0e+3)
+    (finished_copy / "study.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(finished_copy, "stylize") == 1
+
+
+def test_a_killed_job_is_recomputed_and_leaves_nothing_finished(finished_copy):
+    root = finished_copy
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["experiments"]["slow"] = {"pairs": PAIR, "vary": {"iterations": [100000]}}
+    (root / "study.yaml").write_text(yaml.safe_dump(config))
+    slow = [r for r in plan_of(root, config).runs.values() if r.params.iterations == 100000][0]
+    folder = root / "results/runs" / slow.content / slow.style / slow.run_id
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", "--configfile", "study.yaml"],
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    log = root / "logs/runs" / slow.content / slow.style / f"{slow.run_id}.log"
+    deadline = time.monotonic() + 120
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # the job is inside its optimisation loop
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (folder / "run.json").exists()
+    # The next invocation recomputes it (shortened here so the test stays quick).
+    config["experiments"]["slow"]["vary"]["iterations"] = [5]
+    (root / "study.yaml").write_text(yaml.safe_dump(config))
+    snakemake(root, "--rerun-incomplete")
+    assert (root / "results/tables/slow.csv").is_file()
+
+
+# --- bad input: one clear message before any job, finished work kept -----------------------
+def _bad(config_change=None, files=None):
+    return config_change, files
+
+
+BAD_INPUTS = {
+    "missing folder": ({"images": {"content": "images/nothing", "style": "images/style"}}, None, "images/nothing"),
+    "unreadable image": (None, {"images/style/broken.png": b"not a png"}, "broken.png"),
+    "same stem": (None, {"images/content/cat.jpg": "copy:images/content/cat.png"}, "share the name 'cat'"),
+    "space in name": (None, {"images/content/my cat.png": "copy:images/content/cat.png"}, "my_cat.png"),
+    "unknown experiment key": ({"experiments": {"x": {"vary": {"style_weight": [1]}, "colour": 1}}}, None, "colour"),
+    "unknown preset": ({"experiments": {"x": {"base": "gatys"}}}, None, "gatys"),
+    "unknown layer": ({"experiments": {"x": {"vary": {"style_layers": [["conv_42"]]}}}}, None, "conv_42"),
+    "wrong type": ({"params": {"size": "big"}}, None, "size"),
+    "out of range": ({"params": {"size": 3}}, None, "size"),
+    "missing pair image": ({"experiments": {"x": {"pairs": [{"content": "cow", "style": "wave"}]}}}, None, "cow"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_one_clear_message(study, tmp_path, case):
+    change, files, needle = BAD_INPUTS[case]
+    root = tmp_path / "bad"
+    shutil.copytree(study, root, symlinks=True)
+    before = run_stamps(root)
+    config = json.loads(json.dumps(TINY_CONFIG))
+    for key, value in (change or {}).items():
+        config[key] = value if key != "params" else {**config["params"], **value}
+    config.pop("results_array") if "experiments" in (change or {}) else None
+    (root / "study.yaml").write_text(yaml.safe_dump(config))
+    for rel, content in (files or {}).items():
+        data = (root / content[5:]).read_bytes() if isinstance(content, str) else content
+        (root / rel).write_bytes(data)
+    proc = snakemake(root, "-n", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert needle in output, output[-2000:]
+    assert "Traceback" not in output
+    assert run_stamps(root) == before
