@@ -288,7 +288,8 @@ def _select(table: pd.DataFrame, manifest: dict, name: str, runs: pd.DataFrame) 
             if len({table.at[i, "run_id"] for i in matches}) > 1:
                 raise AggregateError(
                     f"experiment {name!r}: select.override for pair {pk!r} ({wanted}) matches "
-                    f"{len(matches)} trials ({'; '.join(str(table.at[i, 'label']) for i in matches)}); "
+                    f"{len(matches)} trials "
+                    f"({'; '.join(str(table.at[i, 'label']) for i in matches)}); "
                     "name more parameters")
             chosen = matches[0]
             selected[chosen] = True
@@ -304,8 +305,8 @@ def _select(table: pd.DataFrame, manifest: dict, name: str, runs: pd.DataFrame) 
             for i in rows:
                 notes[i] = f"{reason}: nothing selected"
             continue
-        best = (min if mode == "min" else max)(values, key=lambda i: (values[i], i) if mode == "min"
-                                                else (values[i], -i))
+        sign = 1.0 if mode == "min" else -1.0
+        best = min(values, key=lambda i: (sign * values[i], i))  # ties: the first in plan order
         selected[best] = True
         notes[best] = f"selected: {mode} {metric}"
     table["selected"] = selected

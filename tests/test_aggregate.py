@@ -124,7 +124,8 @@ class Study:
 
 
 TUNE_PAIRS = [("c1", "s1"), ("c2", "s2"), ("c2", "s1")]
-TUNE_VALUES = [{"content_weight": cw, "init": init} for cw in (1, 5) for init in ("content", "zeros")]
+TUNE_VALUES = [{"content_weight": cw, "init": init}
+               for cw in (1, 5) for init in ("content", "zeros")]
 # eval_total per tune trial; None marks a diverged run (its eval is then the smallest, 0.5)
 TUNE_EVAL = {
     ("c1", "s1"): [40.0, 10.0, 30.0, None],   # min among ok runs: content_weight=1, init=zeros
