@@ -228,8 +228,6 @@ def cmd_aggregate(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    import pandas as pd
-
     from . import aggregate, figures
 
     manifest = aggregate.load_manifest(args.manifest)
@@ -238,7 +236,7 @@ def cmd_figures(args) -> int:
         name = _need(args.experiment, "an experiment name")
         sub = _experiment_manifest(manifest, [name])
         runs = aggregate.runs_table(sub, runs_dir)
-        exp_table = pd.read_csv(Path(args.results) / "tables" / f"{name}.csv")
+        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
         figures.experiment_grid(sub, runs, exp_table, name, runs_dir, _need(args.grid, "--grid"))
         figures.experiment_chart(sub, exp_table, name, runs_dir, _need(args.chart, "--chart"))
         return 0

@@ -196,6 +196,16 @@ def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs) -> d
     return select
 
 
+def layered_params(base: str, *layers: dict) -> RunParams:
+    """Preset, then each layer on top. As with the CLI's flags, a layer that changes the
+    optimizer without giving lr brings that optimizer's default learning rate."""
+    params = RunParams.from_dict(PRESETS[base])
+    for layer in layers:
+        if layer:
+            params = RunParams.from_dict(layer, base=params)
+    return params
+
+
 def execution_settings(config: dict) -> dict:
     execution = dict(config.get("execution") or {})
     out = {k: execution[k] for k in EXECUTION_KEYS if execution.get(k) is not None}
@@ -239,7 +249,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         }
         for values in value_sets:
             try:
-                params = RunParams.from_dict({**PRESETS[base], **global_params, **overrides, **values, **execution})
+                params = layered_params(base, global_params, overrides, {**values, **execution})
             except ValueError as err:
                 raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
             for c, s in pairs:

@@ -223,3 +223,11 @@ def test_config_is_not_modified(root):
     before = copy.deepcopy(config)
     build_plan(config, root=root)
     assert config == before
+
+
+def test_varying_the_optimizer_brings_its_own_learning_rate(root):
+    config = small_config(opt={"vary": {"optimizer": ["lbfgs", "adam"]}})
+    plan = build_plan(config, root=root)
+    lrs = {plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params.optimizer:
+           plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params.lr for t in plan.trials_of("opt")}
+    assert lrs == {"lbfgs": 1.0, "adam": 0.05}
