@@ -116,9 +116,13 @@ class Objective:
     def __init__(self, params: RunParams, extractor, content, style, shift: RandomShift | None, amp):
         self.params, self.extractor, self.content, self.shift, self.amp = params, extractor, content, shift, amp
         self.content_layers, self.style_layers = params.content_layers, params.style_layers
-        with torch.no_grad(), amp:
-            self.style_targets = {n: gram(f) for n, f in extractor(style, set(self.style_layers)).items()}
-            self.fixed_content_targets = self._content_targets(content)
+        with torch.no_grad():
+            with amp:
+                style_features = extractor(style, set(self.style_layers))
+                self.fixed_content_targets = self._content_targets(content)
+            # Gram matrices outside autocast, as for the image in __call__: under bf16 autocast
+            # the matmul would run in bf16 and the targets would carry bf16 rounding.
+            self.style_targets = {n: gram(f) for n, f in style_features.items()}
 
     def _content_targets(self, content):
         return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
