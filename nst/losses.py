@@ -5,16 +5,21 @@ import torch
 import torch.nn.functional as F
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """Half and bf16 tensors cast up to fp32; fp32 and fp64 kept as they are."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """Gram matrix F F^T normalised by a*b*c*d (the tutorial's definition), in fp32."""
+    """Gram matrix F F^T normalised by a*b*c*d (the tutorial's definition), in fp32 or wider."""
     a, b, c, d = features.shape
-    flat = features.reshape(a * b, c * d).float()
+    flat = at_least_fp32(features.reshape(a * b, c * d))
     return (flat @ flat.t()) / (a * b * c * d)
 
 
 def distance(kind: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared (l2) or mean absolute (l1) error, in fp32."""
-    x, y = x.float(), y.float()
+    """Mean squared (l2) or mean absolute (l1) error, in fp32 or wider."""
+    x, y = at_least_fp32(x), at_least_fp32(y)
     return F.mse_loss(x, y) if kind == "l2" else F.l1_loss(x, y)
 
 
