@@ -44,7 +44,11 @@ NOTES = {
 
 
 def preset(name: str, **overrides) -> RunParams:
-    """The preset `name` with `overrides` applied; ValueError for an unknown name."""
+    """The preset `name` with `overrides` applied; ValueError for an unknown name.
+
+    Overrides follow `RunParams.replace` rules, as the CLI's flags do: a new optimizer without
+    an lr brings its own default learning rate, not the preset's."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
-    return RunParams.from_dict({**PRESETS[name], **overrides})
+    base = RunParams.from_dict(PRESETS[name])
+    return RunParams.from_dict(overrides, base=base) if overrides else base
