@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--weights-file", help="local copy of torchvision's ImageNet VGG-19 file")
     run.add_argument("--threads", type=int, help="CPU threads (0 = torch's default)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    run.add_argument("--from-trajectory", metavar="RUN_DIR",
+                     help="write this run from the snapshot of a longer run with otherwise equal settings")
     run.add_argument("--expect-run-id", help="fail unless the parameters hash to this run id (the workflow's guard)")
 
     weights = sub.add_parser("weights", help="fetch or verify the ImageNet VGG-19 weights")
@@ -148,6 +150,12 @@ def cmd_run(args) -> int:
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
                        f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
+    if args.from_trajectory:
+        from .trajectory import derive_run
+
+        derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id)
+        print(f"{params.run_id}: written from the trajectory of {args.from_trajectory} -> {args.outdir}")
+        return 0
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)

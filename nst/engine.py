@@ -32,6 +32,7 @@ class RunResult:
     image: torch.Tensor                    # final image, 1x3xHxW in [0, 1], on the CPU
     history: list[dict]                    # one row per iteration
     snapshots: dict[int, torch.Tensor]     # iteration -> image after that many updates
+    snapshot_scores: dict[int, dict]       # iteration -> {"final": ..., "evaluation": ...}
     status: str                            # "ok" | "diverged"
     diverged_at: int | None
     final: dict[str, float]                # the run's own losses of the final image
@@ -171,11 +172,24 @@ def stylize(params: RunParams, content_path, style_path,
     shift = RandomShift(params.shift, params.shift_rotation, generator) if params.shift is not None else None
     objective = Objective(params, extractor, content, style, shift, amp)
 
+    evaluator = extractor
+    if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
+        evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
+                                   REFERENCE["pooling"], state).to(device)
+    names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
+
+    def scores(result_image: torch.Tensor) -> dict:
+        """The run's own losses (unshifted) and the reference evaluation of an image."""
+        with torch.no_grad():
+            terms = objective(result_image, shifted=False)
+            return {"final": {n: float(terms[n]) for n in names},
+                    "evaluation": evaluate(evaluator, result_image, content, style)}
+
     image = start_cpu.to(device).requires_grad_(True)
     optimizer = make_optimizer(params, image)
-    names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
     history: list[dict] = []
     snapshots: dict[int, torch.Tensor] = {}
+    snapshot_scores: dict[int, dict] = {}
     wanted_snapshots = set(params.snapshots)
     last_good = image.detach().clone().clamp_(0, 1)
     diverged_at = None
@@ -202,27 +216,23 @@ def stylize(params: RunParams, content_path, style_path,
         optimizer.step(closure)
         if diverged_at is not None:
             break
-        if iteration in wanted_snapshots:
-            snapshots[iteration] = image.detach().clamp(0, 1).cpu()
+        if iteration in wanted_snapshots:  # scored as a run of `iteration` iterations would be
+            at_k = image.detach().clamp(0, 1)
+            snapshots[iteration] = at_k.cpu()
+            snapshot_scores[iteration] = scores(at_k)
         if progress is not None:
             progress(history[-1])
 
-    with torch.no_grad():
-        final_image = last_good if diverged_at is not None else image.detach().clamp(0, 1)
-        final_terms = objective(final_image, shifted=False)
-        final = {n: float(final_terms[n]) for n in names}
-        evaluator = extractor
-        if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
-            evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
-                                       REFERENCE["pooling"], state).to(device)
-        evaluation = evaluate(evaluator, final_image, content, style)
+    final_image = last_good if diverged_at is not None else image.detach().clamp(0, 1)
+    final_scores = scores(final_image)
 
     elapsed = time.perf_counter() - started
     done = len(history)
     return RunResult(
         params=params, image=final_image.cpu(), history=history, snapshots=snapshots,
+        snapshot_scores=snapshot_scores,
         status="diverged" if diverged_at is not None else "ok", diverged_at=diverged_at,
-        final=final, evaluation=evaluation, content=content_info, style=style_info,
+        final=final_scores["final"], evaluation=final_scores["evaluation"], content=content_info, style=style_info,
         weights=weights_record, device=str(device),
         timing={
             "seconds": elapsed,

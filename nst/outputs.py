@@ -1,4 +1,5 @@
-"""One run on disk (DESIGN.md): image.png, history.csv, run.json, snapshots/<iteration>.png.
+"""One run on disk (DESIGN.md): image.png, history.csv, run.json, snapshots/<iteration>.png
+(+ <iteration>.json: the run's own losses and the reference evaluation at that iteration).
 
 Every file is written under a temporary name and renamed; run.json goes last, so a folder
 with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
@@ -28,6 +29,8 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     (outdir / "run.json").unlink(missing_ok=True)  # a re-run is unfinished until it ends
     for iteration, image in sorted(result.snapshots.items()):
         save_png(image, outdir / "snapshots" / f"{iteration}.png")
+        atomic_write_text(outdir / "snapshots" / f"{iteration}.json",
+                          json.dumps(result.snapshot_scores[iteration], indent=2) + "\n")
     save_png(result.image, outdir / "image.png")
     table = pd.DataFrame(result.history, columns=history_columns(result.params))
     atomic_write_text(outdir / "history.csv", table.to_csv(index=False))

@@ -11,8 +11,10 @@ Two trials asking for the same settings on the same pair share one run (one run_
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from .presets import PRESETS
 KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
 EXECUTION_KEYS = ("device", "threads", "weights_file")
+RUNS_FOLDER = "results/runs"
 SELECT_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
                   "color_distance_style")
 
@@ -38,6 +41,7 @@ class Run:
     content: str
     style: str
     params: RunParams
+    source: str | None = None  # key of the longer run whose trajectory this run is part of
 
     @property
     def run_id(self) -> str:
@@ -255,7 +259,52 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
             for c, s in pairs:
                 plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()})
     plan.results_array = _results_array(config.get("results_array"), plan)
+    if (config.get("execution") or {}).get("share_trajectories", True):
+        share_trajectories(plan, root / RUNS_FOLDER)
     return plan
+
+
+# --- shared trajectories -------------------------------------------------------------------
+def _record(run_dir: Path) -> dict | None:
+    """run.json of a finished run (None if it has not finished)."""
+    try:
+        return json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def share_trajectories(plan: Plan, runs_dir: Path) -> None:
+    """Runs that differ only in `iterations` become snapshots of the longest one.
+
+    Finished work is never redone for this: a shorter run that already exists stays as it is;
+    a finished leader keeps the snapshots it was run with, and a shorter count it lacks is
+    computed on its own."""
+    families: dict[tuple, list[Run]] = defaultdict(list)
+    for run in plan.runs.values():
+        identity = run.params.identity()
+        identity.pop("iterations")
+        families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)
+    for members in families.values():
+        if len(members) < 2:
+            continue
+        leader = max(members, key=lambda r: r.params.iterations)
+        leader_record = _record(runs_dir / leader.key)
+        recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
+        shared = []
+        for member in members:
+            if member is leader:
+                continue
+            record = _record(runs_dir / member.key)
+            if record is None:  # to do: share if the leader has (or will have) its snapshot
+                if recorded is None or member.params.iterations in recorded:
+                    shared.append(member)
+            elif record.get("derived_from") == leader.run_id:  # done, and done that way
+                shared.append(member)
+        snapshots = recorded if recorded is not None else sorted(m.params.iterations for m in shared)
+        if snapshots:
+            plan.runs[leader.key] = dataclasses.replace(leader, params=leader.params.replace(snapshots=snapshots))
+        for member in shared:
+            plan.runs[member.key] = dataclasses.replace(member, source=leader.key)
 
 
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:

@@ -50,6 +50,16 @@ def run_params_json(wildcards):
     return json.dumps(planned_run(wildcards).params.identity(), sort_keys=True)
 
 
+def trajectory_source(wildcards):
+    """The longer run whose snapshot this run is written from (shared trajectory), if any."""
+    source = planned_run(wildcards).source
+    return run_files(PLAN.runs[source]) if source else []
+
+
+def snapshot_list(wildcards):
+    return ",".join(map(str, planned_run(wildcards).params.snapshots))
+
+
 def run_files(run, name="run.json"):
     return f"{RESULTS}/runs/{run.content}/{run.style}/{run.run_id}/{name}"
 
@@ -72,7 +82,8 @@ def uses_cuda():
 
 
 def gpu_resource(wildcards):
-    return execution("gpus_per_job") if uses_cuda() else 0
+    computed = planned_run(wildcards).source is None  # written from a snapshot: no GPU needed
+    return execution("gpus_per_job") if computed and uses_cuda() else 0
 
 
 def needs_imagenet():

@@ -1,4 +1,6 @@
-# One style-transfer run per target: results/runs/<content>/<style>/<run_id>/.
+# One style-transfer run per target: results/runs/<content>/<style>/<run_id>/. A run that
+# differs from a longer one only in `iterations` is written from that run's snapshot
+# (shared trajectory) instead of being optimised again.
 
 
 rule stylize:
@@ -6,6 +8,7 @@ rule stylize:
         content=content_image,
         style=style_image,
         weights=weights_record(),
+        trajectory=trajectory_source,
     output:
         image=f"{RUN_DIR}/image.png",
         history=f"{RUN_DIR}/history.csv",
@@ -18,6 +21,8 @@ rule stylize:
         run=run_params_json,
         outdir=lambda wildcards, output: os.path.dirname(output.record),
         device=device_flags(),
+        snapshots=snapshot_list,
+        trajectory=lambda wildcards, input: f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else "",
     threads: execution("threads")
     resources:
         gpu=gpu_resource,
@@ -26,4 +31,5 @@ rule stylize:
     shell:
         "nst run {input.content:q} {input.style:q} -o {params.outdir:q} --quiet"
         " --params-json {params.run:q} --expect-run-id {wildcards.run_id}"
+        " --set snapshots={params.snapshots} {params.trajectory}"
         " --threads {threads} {params.device} > {log:q} 2>&1"
