@@ -64,14 +64,17 @@ class RunResult:
 
 
 def library_versions() -> dict[str, str]:
-    import kornia
-    import PIL
-    import torchvision
+    """Versions from package metadata: importing torchvision just to ask would cost a second."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "nst": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "torchvision": torchvision.__version__, "kornia": kornia.__version__, "pillow": PIL.__version__,
-    }
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {"nst": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            **{name: installed(name) for name in ("torchvision", "kornia", "pillow")}}
 
 
 # --- pieces of a run -----------------------------------------------------------------------

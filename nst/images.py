@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch  # noqa: F401  (tensors flow through here)
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import functional as TF
 
 from .errors import ImageError
 
@@ -84,13 +83,19 @@ def load_image(path, size: int, resize: str, exact: tuple[int, int] | None = Non
     return pil_to_tensor(resized), info
 
 
+# The two conversions below are what torchvision's to_tensor / to_pil_image do; written out
+# because importing torchvision costs a job about a second of start-up (it pulls torch._dynamo),
+# and a sweep pays start-up once per run (see BENCHMARKS.md).
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    return TF.to_tensor(img).unsqueeze(0)
+    """RGB Pillow image -> 1x3xHxW float tensor in [0, 1]."""
+    arr = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous().unsqueeze(0).float().div_(255.0)
 
 
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
-    """1x3xHxW (or 3xHxW) in [0, 1] -> 8-bit RGB Pillow image."""
-    return TF.to_pil_image(image.detach().float().cpu().clamp(0, 1).squeeze(0))
+    """1x3xHxW (or 3xHxW) in [0, 1] -> 8-bit RGB Pillow image (truncating, as to_pil_image)."""
+    arr = image.detach().float().cpu().clamp(0, 1).squeeze(0).mul(255).byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, "RGB")
 
 
 def save_png(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> None:

@@ -1,6 +1,6 @@
 """The VGG-19 feature extractor and its weights.
 
-torchvision's `vgg19` feature stack (classifier never built), max-pool swapped for
+torchvision's `vgg19` feature stack (classifier never built; see vgg19_feature_layers), max-pool swapped for
 average-pool unless asked otherwise, ImageNet normalisation inside, truncated after the
 deepest layer a run needs, parameters frozen.
 """
@@ -52,17 +52,26 @@ class FeatureExtractor(nn.Module):
         return out
 
 
-def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list[nn.Module]:
-    """torchvision's VGG-19 ('E') feature stack, ReLUs not in-place (conv outputs are read)."""
-    from torchvision.models.vgg import cfgs, make_layers
+# torchvision's VGG-19 configuration "E": output channels of each 3x3 conv, "M" a 2x2 pool.
+VGG19_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                512, 512, 512, 512, "M")
 
-    modules = []
-    for module in make_layers(cfgs["E"], batch_norm=False):
-        if isinstance(module, nn.ReLU):
-            module = nn.ReLU(inplace=False)
-        elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
-            module = nn.AvgPool2d(kernel_size=2, stride=2)
-        modules.append(module)
+
+def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list[nn.Module]:
+    """The layers of torchvision's `vgg19().features`, same order and shapes (so its state-dict
+    keys `features.N.*` load as they are), ReLUs not in-place (conv outputs are read). Built
+    here rather than with torchvision.models.vgg.make_layers: importing torchvision adds about
+    a second to every job's start-up (tests check the stack matches torchvision's)."""
+    modules: list[nn.Module] = []
+    channels = 3
+    for item in VGG19_CONFIG:
+        if item == "M":
+            modules.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
+        else:
+            modules += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
+            channels = item
+        if depth is not None and len(modules) >= depth:
+            break
     return modules[: depth if depth is not None else len(modules)]
 
 
