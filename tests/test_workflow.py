@@ -287,3 +287,9 @@ def test_bad_input_gives_one_clear_message(study, tmp_path, case):
     assert needle in output, output[-2000:]
     assert "Traceback" not in output
     assert run_stamps(root) == before
+
+
+def test_a_deleted_run_is_recomputed(finished_copy):
+    run = next(r for r in plan_of(finished_copy).runs.values() if r.source is None)
+    shutil.rmtree(finished_copy / "results/runs" / run.key)
+    assert planned_jobs(finished_copy, "stylize") == 1

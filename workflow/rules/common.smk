@@ -126,7 +126,9 @@ def results_folder(wildcards, input):
 
 
 def all_targets():
-    targets = [f"{RESULTS}/tables/runs.csv"]
+    # Every run is a target itself, so a deleted run folder is recomputed even though the
+    # tables made from it still exist (Snakemake does not rebuild missing intermediates).
+    targets = all_run_records() + [f"{RESULTS}/tables/runs.csv"]
     for name in PLAN.experiments:
         targets += [
             f"{RESULTS}/tables/{name}.csv",
