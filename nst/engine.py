@@ -131,14 +131,16 @@ class Objective:
     def _content_targets(self, content):
         return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
 
-    def __call__(self, image: torch.Tensor, shifted: bool = True) -> dict[str, torch.Tensor]:
-        content_targets = self.fixed_content_targets
-        if shifted and self.shift is not None:
-            image, content = self.shift(image, self.content)
-            with torch.no_grad(), self.amp:
-                content_targets = self._content_targets(content)
-        with self.amp:
-            feats = self.extractor(image)
+    def inputs(self, image: torch.Tensor, shifted: bool = True):
+        """(what the network sees, content targets): both shifted alike when shifting is on."""
+        if not (shifted and self.shift is not None):
+            return image, self.fixed_content_targets
+        image, content = self.shift(image, self.content)
+        with torch.no_grad(), self.amp:
+            return image, self._content_targets(content)
+
+    def terms(self, feats: dict, content_targets: dict) -> dict[str, torch.Tensor]:
+        """Weighted sums, their total, and the unweighted per-layer losses."""
         c_layers, s_layers = layer_losses(self.params.loss, feats, content_targets, self.style_targets)
         content_sum = self.params.content_weight * torch.stack(list(c_layers.values())).sum()
         style_sum = self.params.style_weight * torch.stack(list(s_layers.values())).sum()
@@ -146,6 +148,12 @@ class Objective:
         terms.update({f"content_{n}": v for n, v in c_layers.items()})
         terms.update({f"style_{n}": v for n, v in s_layers.items()})
         return terms
+
+    def __call__(self, image: torch.Tensor, shifted: bool = True) -> dict[str, torch.Tensor]:
+        net_input, content_targets = self.inputs(image, shifted)
+        with self.amp:
+            feats = self.extractor(net_input)
+        return self.terms(feats, content_targets)
 
 
 def history_columns(params: RunParams) -> list[str]:
@@ -155,95 +163,112 @@ def history_columns(params: RunParams) -> list[str]:
 
 
 # --- the run -------------------------------------------------------------------------------
+class RunState:
+    """One run's moving parts: its images, objective, the image being optimised and what it
+    records. `stylize` drives one; `nst.batch` drives several through one network pass."""
+
+    def __init__(self, params: RunParams, content_path, style_path):
+        self.params = params
+        self.generator = torch.Generator().manual_seed(params.seed)  # noise init, then shifts
+        self.content_cpu, self.content_info = load_image(content_path, params.size, params.resize)
+        self.style_cpu, self.style_info = load_image(style_path, params.size, params.resize)
+        self.start_cpu = initial_image(params, self.content_cpu, style_path, self.generator)
+        self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
+        self.history: list[dict] = []
+        self.snapshots: dict[int, torch.Tensor] = {}
+        self.snapshot_scores: dict[int, dict] = {}
+        self.diverged_at: int | None = None
+
+    def bind(self, device: torch.device, extractor, state, weights_record: dict) -> None:
+        """Put the run on `device` with a (possibly shared) extractor holding its layers."""
+        params = self.params
+        self.device, self.weights_record = device, weights_record
+        self.content, self.style = self.content_cpu.to(device), self.style_cpu.to(device)
+        self.amp = precision_context(params, device)
+        shift = RandomShift(params.shift, params.shift_rotation, self.generator) if params.shift is not None else None
+        self.objective = Objective(params, extractor, self.content, self.style, shift, self.amp)
+        self.evaluator = extractor
+        if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
+            self.evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
+                                            REFERENCE["pooling"], state).to(device)
+        self.image = self.start_cpu.to(device).requires_grad_(True)
+        self.last_good = self.image.detach().clone().clamp_(0, 1)
+
+    def scores(self, image: torch.Tensor) -> dict:
+        """The run's own losses (unshifted) and the reference evaluation of an image."""
+        with torch.no_grad():
+            terms = self.objective(image, shifted=False)
+            return {"final": {n: float(terms[n]) for n in self.names},
+                    "evaluation": evaluate(self.evaluator, image, self.content, self.style)}
+
+    def record(self, iteration: int, terms: dict, loop_start: float) -> bool:
+        """Add the history row of one evaluation; False (and diverged) if the loss is not finite."""
+        values = torch.stack([terms[n].detach().float() for n in self.names]).tolist()
+        self.history.append({"iteration": iteration, **dict(zip(self.names, values)),
+                             "seconds": time.perf_counter() - loop_start})
+        if not math.isfinite(self.history[-1]["total"]):
+            self.diverged_at = iteration
+            return False
+        self.last_good = self.image.detach().clone()
+        return True
+
+    def after_step(self, iteration: int) -> None:
+        if iteration in self.params.snapshots:  # scored as a run of `iteration` iterations would be
+            at_k = self.image.detach().clamp(0, 1)
+            self.snapshots[iteration] = at_k.cpu()
+            self.snapshot_scores[iteration] = self.scores(at_k)
+
+    def result(self, started: float, loop_start: float) -> RunResult:
+        final_image = self.last_good if self.diverged_at is not None else self.image.detach().clamp(0, 1)
+        final_scores = self.scores(final_image)
+        loop_seconds = self.history[-1]["seconds"] if self.history else 0.0
+        return RunResult(
+            params=self.params, image=final_image.cpu(), history=self.history, snapshots=self.snapshots,
+            snapshot_scores=self.snapshot_scores,
+            status="diverged" if self.diverged_at is not None else "ok", diverged_at=self.diverged_at,
+            final=final_scores["final"], evaluation=final_scores["evaluation"],
+            content=self.content_info, style=self.style_info, weights=self.weights_record,
+            device=str(self.device),
+            timing={
+                "seconds": time.perf_counter() - started,
+                "setup_seconds": loop_start - started,
+                "loop_seconds": loop_seconds,
+                "iterations_per_second": len(self.history) / max(loop_seconds, 1e-9) if self.history else 0.0,
+            },
+        )
+
+
 def stylize(params: RunParams, content_path, style_path,
             progress: Callable[[dict], None] | None = None) -> RunResult:
     started = time.perf_counter()
     if params.threads > 0:
         torch.set_num_threads(params.threads)
     device = pick_device(params.device)
-    generator = torch.Generator().manual_seed(params.seed)
     torch.manual_seed(params.seed)
-
-    content_cpu, content_info = load_image(content_path, params.size, params.resize)
-    style_cpu, style_info = load_image(style_path, params.size, params.resize)
-    start_cpu = initial_image(params, content_cpu, style_path, generator)
-
+    run = RunState(params, content_path, style_path)
     state, weights_record = load_weights(params.weights, params.weights_file)
     extractor = make_extractor(params.content_layers + params.style_layers, params.pooling, state).to(device)
-    content, style = content_cpu.to(device), style_cpu.to(device)
-    amp = precision_context(params, device)
-    shift = RandomShift(params.shift, params.shift_rotation, generator) if params.shift is not None else None
-    objective = Objective(params, extractor, content, style, shift, amp)
-
-    evaluator = extractor
-    if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
-        evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
-                                   REFERENCE["pooling"], state).to(device)
-    names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
-
-    def scores(result_image: torch.Tensor) -> dict:
-        """The run's own losses (unshifted) and the reference evaluation of an image."""
-        with torch.no_grad():
-            terms = objective(result_image, shifted=False)
-            return {"final": {n: float(terms[n]) for n in names},
-                    "evaluation": evaluate(evaluator, result_image, content, style)}
-
-    image = start_cpu.to(device).requires_grad_(True)
-    optimizer = make_optimizer(params, image)
-    history: list[dict] = []
-    snapshots: dict[int, torch.Tensor] = {}
-    snapshot_scores: dict[int, dict] = {}
-    wanted_snapshots = set(params.snapshots)
-    last_good = image.detach().clone().clamp_(0, 1)
-    diverged_at = None
+    run.bind(device, extractor, state, weights_record)
+    optimizer = make_optimizer(params, run.image)
     loop_start = time.perf_counter()
 
     for iteration in range(1, params.iterations + 1):
         def closure():
-            nonlocal last_good, diverged_at
             with torch.no_grad():
-                image.clamp_(0, 1)
+                run.image.clamp_(0, 1)
             optimizer.zero_grad()
-            terms = objective(image)
-            values = torch.stack([terms[n].detach().float() for n in names]).tolist()
-            row = {"iteration": iteration, **dict(zip(names, values)),
-                   "seconds": time.perf_counter() - loop_start}
-            history.append(row)
-            if not math.isfinite(row["total"]):
-                diverged_at = iteration
-                return terms["total"]
-            last_good = image.detach().clone()
-            terms["total"].backward()
+            terms = run.objective(run.image)
+            if run.record(iteration, terms, loop_start):
+                terms["total"].backward()
             return terms["total"]
 
         optimizer.step(closure)
-        if diverged_at is not None:
+        if run.diverged_at is not None:
             break
-        if iteration in wanted_snapshots:  # scored as a run of `iteration` iterations would be
-            at_k = image.detach().clamp(0, 1)
-            snapshots[iteration] = at_k.cpu()
-            snapshot_scores[iteration] = scores(at_k)
+        run.after_step(iteration)
         if progress is not None:
-            progress(history[-1])
-
-    final_image = last_good if diverged_at is not None else image.detach().clamp(0, 1)
-    final_scores = scores(final_image)
-
-    elapsed = time.perf_counter() - started
-    done = len(history)
-    return RunResult(
-        params=params, image=final_image.cpu(), history=history, snapshots=snapshots,
-        snapshot_scores=snapshot_scores,
-        status="diverged" if diverged_at is not None else "ok", diverged_at=diverged_at,
-        final=final_scores["final"], evaluation=final_scores["evaluation"], content=content_info, style=style_info,
-        weights=weights_record, device=str(device),
-        timing={
-            "seconds": elapsed,
-            "setup_seconds": loop_start - started,
-            "loop_seconds": (history[-1]["seconds"] if history else 0.0),
-            "iterations_per_second": done / max(history[-1]["seconds"], 1e-9) if history else 0.0,
-        },
-    )
+            progress(run.history[-1])
+    return run.result(started, loop_start)
 
 
 def _covers(extractor, reference: dict) -> bool:
