@@ -1,0 +1,178 @@
+"""RunParams: validation messages, run_id identity, presets."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nst
+from nst.params import DEFAULT_LR, FIELD_NAMES, RunParams
+
+from conftest import ROOT, tiny_params
+
+
+# --- validation ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "key, value, allowed",
+    [
+        ("optimizer", "rmsprop", "lbfgs | adam | adagrad | sgd"),
+        ("loss", "l3", "l2 | l1"),
+        ("pooling", "min", "avg | max"),
+        ("precision", "fp16", "fp32 | tf32 | bf16"),
+        ("resize", "crop", "square | keep_aspect"),
+        ("iterations", 0, "an integer >= 1"),
+        ("iterations", "many", "an integer"),
+        ("iterations", True, "an integer"),
+        ("size", 8, "[16, 8192]"),
+        ("seed", -1, ">= 0"),
+        ("lr", -0.1, "> 0"),
+        ("content_weight", -1, ">= 0"),
+        ("style_weight", "lots", "a finite number"),
+        ("style_weight", float("inf"), "a finite number"),
+        ("shift", 0, "(0, 1]"),
+        ("shift", 1.5, "(0, 1]"),
+        ("shift_rotation", 200, "[0, 180]"),
+        ("device", "gpu", "auto | cpu | cuda | cuda:N | mps"),
+        ("snapshots", [0, 3], "positive iteration numbers"),
+        ("lbfgs_history", 0, ">= 1"),
+        ("content_layers", [], "non-empty list of VGG-19 layer names"),
+        ("style_layers", ["conv_1", "conv_99"], "conv_1..conv_16"),
+    ],
+)
+def test_invalid_value_names_key_and_allowed_values(key, value, allowed):
+    with pytest.raises(ValueError) as info:
+        tiny_params(**{key: value})
+    message = str(info.value)
+    assert repr(key) in message
+    assert allowed in message
+
+
+def test_unknown_key_is_refused_with_the_allowed_keys():
+    with pytest.raises(ValueError) as info:
+        RunParams.from_dict({"colour": "red"})
+    message = str(info.value)
+    assert "'colour'" in message
+    for name in ("iterations", "style_layers", "optimizer", "weights_file"):
+        assert name in message
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(ValueError, match="baseline, revised, tutorial"):
+        nst.preset("fancy")
+
+
+def test_both_weights_zero_is_refused():
+    with pytest.raises(ValueError, match="content_weight and style_weight"):
+        tiny_params(content_weight=0, style_weight=0)
+
+
+def test_values_are_coerced_from_strings():
+    """--set and config values arrive as text; they become typed values."""
+    p = RunParams.from_dict({
+        "iterations": "7", "style_weight": "1e5", "optimizer": "L-BFGS", "style_layers": "relu1_1, conv_2",
+        "shift": "none", "snapshots": "5,2", "resize": "keep-aspect", "weights": "Random",
+    })
+    assert p.iterations == 7 and p.style_weight == 1e5 and p.optimizer == "lbfgs"
+    assert p.style_layers == ("relu_1", "conv_2")
+    assert p.shift is None and p.snapshots == (2, 5) and p.resize == "keep_aspect"
+    assert p.weights == "random"
+
+
+# --- run_id --------------------------------------------------------------------------------
+def test_run_id_is_stable_across_processes():
+    """The id is a hash of canonical JSON, not of Python's per-process salted hash()."""
+    settings = dict(size=32, weights="random", style_layers=["relu_1", "conv3_1"], shift=0.9)
+    code = (
+        "import json, sys, nst; "
+        "print(nst.preset('revised', **json.loads(sys.argv[1])).run_id)"
+    )
+    ids = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code, json.dumps(settings)], capture_output=True,
+                             text=True, env=env, cwd=ROOT, timeout=120, check=True)
+        ids.add(out.stdout.strip())
+    assert ids == {nst.preset("revised", **settings).run_id}
+    assert len(ids.pop()) == 12
+
+
+def test_equal_settings_share_a_run_id():
+    a = tiny_params(optimizer="adam")
+    same = [
+        RunParams.from_dict(a.to_dict()),                                   # round trip through JSON
+        RunParams.from_dict(json.loads(json.dumps(a.to_dict()))),
+        tiny_params(optimizer="Adam", lr=DEFAULT_LR["adam"]),               # spelling, explicit default
+        tiny_params(optimizer="adam", style_layers=["conv_5", "conv_3", "conv_1", "conv_4", "conv_2"]),
+        tiny_params(optimizer="adam", style_layers="conv_1,conv_2,conv_3,conv_4,conv_5"),
+        tiny_params().replace(optimizer="adam"),
+    ]
+    for other in same:
+        assert other == a
+        assert other.run_id == a.run_id
+
+
+def test_block_layer_names_normalise_to_the_same_run_id():
+    sequential = tiny_params(content_layers=["conv_4"], style_layers=["relu_1", "relu_3", "relu_5"])
+    blocks = tiny_params(content_layers=["conv2_2"], style_layers=["relu1_1", "RELU2_1", "relu3_1"])
+    assert blocks.content_layers == ("conv_4",)
+    assert blocks.style_layers == ("relu_1", "relu_3", "relu_5")
+    assert blocks.run_id == sequential.run_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"iterations": 6}, {"content_layers": ["conv_5"]}, {"style_layers": ["conv_1"]},
+        {"content_weight": 2.0}, {"style_weight": 1e5}, {"loss": "l1"}, {"optimizer": "adam"},
+        {"lr": 0.5}, {"lbfgs_history": 10}, {"init": "noise"}, {"shift": 0.9},
+        {"shift_rotation": 3.0}, {"pooling": "max"}, {"size": 48}, {"resize": "keep_aspect"},
+        {"seed": 1}, {"weights": "imagenet"}, {"precision": "bf16"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_identity_field_changes_the_run_id(change):
+    base = tiny_params()
+    assert base.replace(**change).run_id != base.run_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"device": "auto"}, {"device": "cuda:1"}, {"threads": 2}, {"snapshots": [1, 3]},
+     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}],
+    ids=lambda change: next(iter(change)),
+)
+def test_execution_field_leaves_the_run_id_alone(change):
+    base = tiny_params()
+    changed = base.replace(**change)
+    assert changed != base
+    assert changed.run_id == base.run_id
+
+
+def test_every_field_is_either_identity_or_execution():
+    identity = set(tiny_params().identity())
+    assert identity == set(FIELD_NAMES) - {"device", "threads", "snapshots", "weights_file"}
+
+
+# --- presets -------------------------------------------------------------------------------
+def test_presets_hold_their_documented_settings():
+    baseline, revised, tutorial = (nst.preset(n) for n in ("baseline", "revised", "tutorial"))
+    assert (baseline.pooling, baseline.loss, baseline.optimizer) == ("avg", "l2", "lbfgs")
+    assert baseline.content_layers == ("conv_4",)
+    assert baseline.style_layers == ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
+    assert (revised.loss, revised.optimizer, revised.content_layers) == ("l1", "adam", ("relu_5",))
+    assert tutorial.pooling == "max"
+    assert tutorial.replace(pooling="avg").identity() == baseline.identity()
+
+
+def test_preset_override_of_optimizer_brings_its_default_lr():
+    """preset(name, optimizer=X) means the same as the CLI's --optimizer X on that preset."""
+    for name in ("baseline", "revised"):
+        for optimizer, lr in DEFAULT_LR.items():
+            params = nst.preset(name, optimizer=optimizer)
+            assert params.lr == lr
+            assert params == nst.preset(name).replace(optimizer=optimizer)
+    assert nst.preset("baseline", optimizer="adam", lr=0.3).lr == 0.3
+    assert nst.preset("revised", seed=3).lr == nst.PRESETS["revised"]["lr"]
