@@ -1,0 +1,193 @@
+"""Reading images: every Pillow mode to RGB, transparency on white, EXIF orientation, resize
+modes, and a clear error naming the file for each kind of bad file."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nst.engine import stylize
+from nst.errors import ImageError, NSTError
+from nst.images import load_image, open_rgb
+from nst.outputs import read_record, write_run
+
+from conftest import image_array, make_image, tiny_params
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+def half_and_half(width=32, height=32, left=RED, right=BLUE) -> np.ndarray:
+    arr = np.zeros((height, width, 3), np.uint8)
+    arr[:, : width // 2] = left
+    arr[:, width // 2:] = right
+    return arr
+
+
+def pixels(tensor: torch.Tensor) -> np.ndarray:
+    """1x3xHxW in [0, 1] -> HxWx3 in 0..255 (float)."""
+    return tensor[0].permute(1, 2, 0).numpy() * 255
+
+
+# --- modes ---------------------------------------------------------------------------------
+def test_grayscale_becomes_three_equal_channels(tmp_path):
+    gray = Image.fromarray(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1)), "L")
+    gray.save(tmp_path / "gray.png")
+    image, info = load_image(tmp_path / "gray.png", 32, "square")
+    assert info.mode == "L" and not info.alpha_composited_on_white
+    assert image.shape == (1, 3, 32, 32)
+    assert torch.equal(image[0, 0], image[0, 1]) and torch.equal(image[0, 1], image[0, 2])
+    assert np.allclose(pixels(image)[..., 0], np.asarray(gray), atol=1e-3)
+
+
+def test_palette_image_keeps_its_colours(tmp_path):
+    palette = Image.fromarray(image_array(32, 32, seed=4), "RGB").convert("P")
+    palette.save(tmp_path / "palette.png")
+    image, info = load_image(tmp_path / "palette.png", 32, "square")
+    assert info.mode == "P" and not info.alpha_composited_on_white
+    assert np.allclose(pixels(image), np.asarray(palette.convert("RGB")), atol=1e-3)
+
+
+def test_palette_transparency_is_composited_on_white(tmp_path):
+    palette = Image.fromarray(half_and_half(), "RGB").convert("P")
+    red_index = int(np.asarray(palette)[0, 0])
+    palette.save(tmp_path / "ptrans.png", transparency=red_index)  # the red half is transparent
+    image, info = load_image(tmp_path / "ptrans.png", 32, "square")
+    assert info.mode == "P" and info.alpha_composited_on_white
+    out = pixels(image)
+    assert np.allclose(out[:, :16], 255, atol=1e-3)  # transparent -> white
+    assert np.allclose(out[:, 16:], BLUE, atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_composited_on_white(mode, tmp_path):
+    colour = half_and_half(left=(200, 200, 200), right=(40, 40, 40))
+    alpha = np.zeros((32, 32), np.uint8)
+    alpha[:, 16:] = 255            # right half opaque
+    alpha[:8, :16] = 128           # top-left quarter of the left half half-transparent
+    rgba = np.dstack([colour, alpha])
+    img = Image.fromarray(rgba, "RGBA")
+    img = img if mode == "RGBA" else img.convert("LA")
+    img.save(tmp_path / f"{mode}.png")
+    image, info = load_image(tmp_path / f"{mode}.png", 32, "square")
+    assert info.mode == mode and info.alpha_composited_on_white
+    out = pixels(image)
+    assert np.allclose(out[8:, :16], 255, atol=1e-3)                  # transparent -> white
+    assert np.allclose(out[:, 16:], 40, atol=1.01)                    # opaque keeps its value
+    assert np.allclose(out[:8, :16], 200 * 128 / 255 + 255 * 127 / 255, atol=1.01)  # blended
+
+
+def test_cmyk_is_converted(tmp_path):
+    cmyk = np.zeros((32, 32, 4), np.uint8)
+    cmyk[:, :16] = (255, 0, 0, 0)   # cyan
+    cmyk[:, 16:] = (0, 0, 0, 255)   # black
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "cmyk.tif")
+    image, info = load_image(tmp_path / "cmyk.tif", 32, "square")
+    assert info.mode == "CMYK" and not info.alpha_composited_on_white
+    out = pixels(image)
+    assert np.allclose(out[:, :16], (0, 255, 255), atol=1e-3)
+    assert np.allclose(out[:, 16:], 0, atol=1e-3)
+
+
+def test_sixteen_bit_grayscale_uses_the_full_range(tmp_path):
+    values = np.zeros((32, 32), np.uint16)
+    values[:, 8:16], values[:, 16:24], values[:, 24:] = 1000, 32768, 65535
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    image, info = load_image(tmp_path / "deep.png", 32, "square")
+    assert info.mode.startswith("I")
+    out = pixels(image)[..., 0]
+    assert np.allclose(out[:, :8], 0, atol=1e-3)
+    assert np.allclose(out[:, 8:16], round(1000 / 65535 * 255), atol=1e-3)   # 4, not clipped to 255
+    assert np.allclose(out[:, 16:24], 128, atol=1e-3)
+    assert np.allclose(out[:, 24:], 255, atol=1e-3)
+
+
+@pytest.mark.parametrize("mode, composited", [("RGBA", True), ("LA", True), ("L", False), ("RGB", False)])
+def test_run_json_records_alpha_compositing(mode, composited, tmp_path, style_path):
+    content = make_image(tmp_path / "content.png", 32, 32, seed=3, mode=mode)
+    result = stylize(tiny_params(iterations=1), content, style_path)
+    write_run(result, tmp_path / "run")
+    record = read_record(tmp_path / "run")
+    assert record["content"]["mode"] == mode
+    assert record["content"]["alpha_composited_on_white"] is composited
+    assert record["style"]["alpha_composited_on_white"] is False
+
+
+# --- EXIF orientation ----------------------------------------------------------------------
+def test_exif_orientation_is_applied(tmp_path):
+    stored = Image.fromarray(half_and_half(48, 32), "RGB")  # 48 wide, 32 high; red left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    image, info = load_image(tmp_path / "phone.jpg", 48, "keep_aspect")
+    assert info.original_size == (32, 48)
+    assert image.shape == (1, 3, 48, 32)
+    out = pixels(image)
+    # turned clockwise, the stored left (red) half is on top
+    assert out[:20, :, 0].mean() > 200 and out[:20, :, 2].mean() < 50
+    assert out[28:, :, 2].mean() > 200 and out[28:, :, 0].mean() < 50
+
+
+# --- resize modes --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "resize, expected",  # expected (width, height) of a 64x32 content at size 32
+    [("square", (32, 32)), ("keep_aspect", (32, 16))],
+)
+def test_resize_modes_and_output_has_the_content_size(resize, expected, tmp_path, style_path):
+    content = make_image(tmp_path / "wide.png", 64, 32, seed=6)
+    tall_style = make_image(tmp_path / "tall.png", 20, 50, seed=7)
+    result = stylize(tiny_params(resize=resize, iterations=2), content, tall_style)
+    width, height = expected
+    assert result.image.shape == (1, 3, height, width)
+    assert result.content.size == expected and result.content.original_size == (64, 32)
+    assert max(result.style.size) == 32
+    if resize == "keep_aspect":
+        assert result.style.size == (13, 32)  # 20x50 with the long side 32
+    write_run(result, tmp_path / "run")
+    assert Image.open(tmp_path / "run" / "image.png").size == expected
+
+
+# --- bad files -----------------------------------------------------------------------------
+def truncated_png(path):
+    buffer = io.BytesIO()
+    Image.fromarray(image_array(32, 32, seed=8), "RGB").save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+
+
+BAD_FILES = {
+    "missing": (lambda p: None, "does not exist"),
+    "empty": (lambda p: p.write_bytes(b""), "is empty"),
+    "garbage": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(2000)), "cannot read image"),
+    "text": (lambda p: p.write_text("not an image at all\n"), "cannot read image"),
+    "truncated": (truncated_png, "truncated"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_bad_image_gives_a_clear_error_naming_the_file(kind, tmp_path):
+    path = tmp_path / f"bad-{kind}.png"
+    write, reason = BAD_FILES[kind]
+    write(path)
+    with pytest.raises(ImageError) as info:
+        open_rgb(path)
+    message = str(info.value)
+    assert str(path) in message and reason in message
+    assert "\n" not in message
+    assert isinstance(info.value, NSTError)  # the CLI prints these as one line
+
+
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_stylize_refuses_a_bad_image_before_any_work(role, tmp_path, content_path, style_path):
+    bad = tmp_path / "broken.png"
+    truncated_png(bad)
+    paths = {"content": content_path, "style": style_path, role: bad}
+    with pytest.raises(ImageError, match="broken.png"):
+        stylize(tiny_params(iterations=1), paths["content"], paths["style"])
+
+
+def test_a_folder_is_not_an_image(tmp_path):
+    with pytest.raises(ImageError, match="does not exist"):
+        open_rgb(tmp_path)

@@ -1,0 +1,252 @@
+"""VGG-19 weights: offline and download errors, state-dict files, weights_only loading,
+ImageNet hash verification."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models.vgg import cfgs, make_layers
+
+import nst.vgg as vgg
+from nst import cli
+from nst.engine import stylize
+from nst.errors import WeightsError
+from nst.outputs import read_record, write_run
+
+from conftest import run_nst, tiny_params
+
+DEPTH = 19  # features[0..18]: conv_1 .. pool_3, eight convolutions
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty torch hub cache."""
+    home = tmp_path / "torch-home"
+    home.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.delenv("NST_OFFLINE", raising=False)
+    assert vgg.hub_checkpoint_dir() == home / "hub" / "checkpoints"
+    return home
+
+
+def random_state(depth: int = DEPTH, seed: int = 3) -> dict[str, torch.Tensor]:
+    """torchvision-keyed tensors for the first `depth` feature modules, made here by hand."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for index, module in enumerate(list(make_layers(cfgs["E"]))[:depth]):
+        if isinstance(module, nn.Conv2d):
+            state[f"features.{index}.weight"] = torch.randn(module.weight.shape, generator=gen) * 0.05
+            state[f"features.{index}.bias"] = torch.randn(module.bias.shape, generator=gen) * 0.01
+    return state
+
+
+def assert_clear_missing_message(message: str):
+    assert "vgg19-dcbb9e9d.pth" in message
+    assert "`nst weights fetch`" in message
+    assert "weights=random" in message
+    assert "\n" not in message
+
+
+# --- ImageNet weights that are not there ---------------------------------------------------
+def test_offline_without_the_file_is_a_clear_error(torch_home, monkeypatch, content_path, style_path):
+    monkeypatch.setenv("NST_OFFLINE", "1")
+    with pytest.raises(WeightsError) as info:
+        stylize(tiny_params(weights="imagenet", iterations=1), content_path, style_path)
+    assert_clear_missing_message(str(info.value))
+    assert str(torch_home / "hub" / "checkpoints") in str(info.value)
+
+
+def test_failed_download_gives_the_same_clear_error(torch_home, monkeypatch):
+    """Without NST_OFFLINE nst tries to download. The URL points at a closed local port so the
+    test fails fast and never downloads 548 MB, with or without internet."""
+    monkeypatch.setattr(vgg, "IMAGENET_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")
+    with pytest.raises(WeightsError) as info:
+        vgg.resolve_imagenet_file()
+    message = str(info.value)
+    assert_clear_missing_message(message)
+    assert "download failed" in message
+    assert not (torch_home / "hub" / "checkpoints" / vgg.IMAGENET_FILE).exists()
+
+
+def test_cli_reports_missing_imagenet_weights_in_one_line(torch_home, tmp_path, content_path, style_path):
+    done = run_nst(["run", content_path, style_path, "-o", tmp_path / "out", "--set", "weights=imagenet",
+                    "--set", "size=32", "--set", "iterations=1", "--device", "cpu"],
+                   env={"TORCH_HOME": str(torch_home), "NST_OFFLINE": "1"})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("nst: error:")]
+    assert len(errors) == 1
+    assert_clear_missing_message(errors[0])
+    assert not (tmp_path / "out" / "run.json").exists()
+
+
+# --- a state dict file given as weights=PATH -----------------------------------------------
+def hand_loaded_features(state, pooling, image, layers):
+    """torchvision's stack with the tensors copied in by hand, normalised input."""
+    modules = list(make_layers(cfgs["E"]))[:DEPTH]
+    if pooling == "avg":
+        modules = [nn.AvgPool2d(2, 2) if isinstance(m, nn.MaxPool2d) else m for m in modules]
+    with torch.no_grad():
+        for index, module in enumerate(modules):
+            if isinstance(module, nn.Conv2d):
+                module.weight.copy_(state[f"features.{index}.weight"])
+                module.bias.copy_(state[f"features.{index}.bias"])
+        x = (image - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        out = {}
+        names = iter(vgg.LAYER_ORDER)
+        for module in modules:
+            x = nn.ReLU()(x) if isinstance(module, nn.ReLU) else module(x)
+            name = next(names)
+            if name in layers:
+                out[name] = x.clone()
+    return out
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_state_dict_file_gives_the_features_of_hand_loaded_tensors(pooling, tmp_path):
+    state = random_state()
+    state["classifier.6.bias"] = torch.zeros(1000)  # a full torchvision file has these; ignored
+    torch.save(state, tmp_path / "mine.pth")
+    layers = ["conv_1", "relu_2", "pool_1", "conv_4", "relu_5", "conv_8", "pool_3"]
+    loaded, record = vgg.load_weights(str(tmp_path / "mine.pth"))
+    extractor = vgg.make_extractor(layers, pooling, loaded)
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    ours = extractor(image)
+    theirs = hand_loaded_features(state, pooling, image, layers)
+    assert set(ours) == set(theirs) == set(layers)
+    for name in layers:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=1e-6, atol=1e-6, msg=name)
+    assert record == {"source": str(tmp_path / "mine.pth"), "random": False, "file": str(tmp_path / "mine.pth")}
+    # ... and not the seeded random weights
+    random_features = vgg.make_extractor(layers, pooling, None)(image)
+    assert not torch.allclose(random_features["conv_1"], ours["conv_1"])
+
+
+def test_run_with_a_state_dict_file_records_it(tmp_path, content_path, style_path):
+    torch.save(random_state(), tmp_path / "mine.pth")
+    result = stylize(tiny_params(weights=str(tmp_path / "mine.pth"), iterations=2), content_path, style_path)
+    write_run(result, tmp_path / "run")
+    record = read_record(tmp_path / "run")
+    assert record["random_weights"] is False
+    assert record["weights"]["file"] == str(tmp_path / "mine.pth")
+    random_run = stylize(tiny_params(iterations=2), content_path, style_path)
+    assert random_run.record()["random_weights"] is True
+    assert random_run.history[0]["total"] != result.history[0]["total"]
+
+
+def test_wrong_shape_is_refused(tmp_path, content_path, style_path):
+    state = random_state()
+    state["features.2.weight"] = torch.randn(64, 64, 5, 5)
+    torch.save(state, tmp_path / "odd.pth")
+    with pytest.raises(WeightsError) as info:
+        stylize(tiny_params(weights=str(tmp_path / "odd.pth"), iterations=1), content_path, style_path)
+    message = str(info.value)
+    assert "'features.2.weight'" in message and "(64, 64, 5, 5)" in message and "(64, 64, 3, 3)" in message
+
+
+def test_missing_key_is_refused(tmp_path):
+    state = random_state()
+    del state["features.5.bias"]
+    with pytest.raises(WeightsError, match="'features.5.bias'"):
+        vgg.make_extractor(["conv_4"], "avg", state)
+
+
+class Payload:
+    """Unpickling this would create a file: proof that pickled code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_objects_are_refused_and_never_run(tmp_path, content_path, style_path):
+    marker = tmp_path / "pickle-ran"
+    state = random_state()
+    state["extra"] = Payload(marker)
+    torch.save(state, tmp_path / "evil.pth")
+    with pytest.raises(WeightsError) as info:
+        stylize(tiny_params(weights=str(tmp_path / "evil.pth"), iterations=1), content_path, style_path)
+    assert "weights_only=True" in str(info.value) and "evil.pth" in str(info.value)
+    assert not marker.exists()
+    # the file is real: without weights_only it would have run the payload
+    torch.load(tmp_path / "evil.pth", weights_only=False)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"features.0.weight": torch.zeros(64, 3, 3, 3), "note": "hello"}, [torch.zeros(3)], torch.zeros(3)],
+    ids=["dict-with-a-string", "list", "bare-tensor"],
+)
+def test_a_file_that_is_not_a_state_dict_of_tensors_is_refused(content, tmp_path):
+    torch.save(content, tmp_path / "odd.pth")
+    with pytest.raises(WeightsError, match="not a state dict of tensors"):
+        vgg.read_state_dict(tmp_path / "odd.pth")
+
+
+def test_a_whole_pickled_module_is_refused(tmp_path):
+    torch.save(nn.Sequential(nn.Conv2d(3, 64, 3)), tmp_path / "module.pth")
+    with pytest.raises(WeightsError, match="weights_only=True"):
+        vgg.read_state_dict(tmp_path / "module.pth")
+
+
+def test_missing_state_dict_file(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        vgg.load_weights(str(tmp_path / "absent.pth"))
+
+
+# --- ImageNet file verification ------------------------------------------------------------
+def test_imagenet_file_with_the_wrong_hash_is_rejected(torch_home, content_path, style_path):
+    fake = torch_home / "hub" / "checkpoints" / vgg.IMAGENET_FILE
+    fake.parent.mkdir(parents=True)
+    torch.save(random_state(), fake)
+    with pytest.raises(WeightsError) as info:
+        stylize(tiny_params(weights="imagenet", iterations=1), content_path, style_path)
+    message = str(info.value)
+    assert str(fake) in message and "does not start with dcbb9e9d" in message
+    assert "`nst weights fetch`" in message
+    # the same through weights_file, and through `nst weights verify`
+    with pytest.raises(WeightsError, match="does not start with dcbb9e9d"):
+        vgg.resolve_imagenet_file(str(fake))
+    assert cli.main(["weights", "verify", str(fake)]) == 2
+
+
+def test_weights_file_that_does_not_exist(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        vgg.resolve_imagenet_file(str(tmp_path / "nope.pth"))
+
+
+def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home, monkeypatch, tmp_path,
+                                                                      content_path, style_path):
+    """The real file cannot be used here, so the expected hash prefix is set to that of a
+    made-up file: this checks the path a verified file takes (hub cache -> verify -> load),
+    the verification record, the features-only copy, and that changing a file voids it."""
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    full = checkpoints / vgg.IMAGENET_FILE
+    state = random_state()
+    torch.save(state, full)
+    monkeypatch.setattr(vgg, "IMAGENET_HASH_PREFIX", vgg.sha256_of(full)[:8])
+    monkeypatch.setenv("NST_OFFLINE", "1")
+
+    result = stylize(tiny_params(weights="imagenet", iterations=1), content_path, style_path)
+    assert result.weights == {"source": "imagenet", "random": False, "file": str(full)}
+    by_hand = stylize(tiny_params(weights=str(full), iterations=1), content_path, style_path)
+    assert result.history[0]["total"] == by_hand.history[0]["total"]
+
+    features = vgg.write_features_only(full)
+    assert features == checkpoints / vgg.FEATURES_FILE
+    assert vgg.resolve_imagenet_file() == features      # runs prefer the smaller copy
+    assert vgg.verify_file(features, force=True) == vgg.sha256_of(features)
+    assert set(vgg.read_state_dict(features)) == {k for k in state if k.startswith("features.")}
+
+    torch.save(random_state(seed=4), features)          # tampered with after verification
+    # same size; a later edit has a later mtime (set here: timestamps can be jiffy-coarse)
+    stat = features.stat()
+    os.utime(features, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    with pytest.raises(WeightsError, match="is not torchvision's"):
+        vgg.resolve_imagenet_file()
