@@ -1,0 +1,140 @@
+"""The `nst` command: a run end to end, re-running from run.json, one-line errors, presets."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+import nst
+from nst import cli
+
+from conftest import run_nst, tiny_params
+
+HISTORY_COLUMNS = ["iteration", "content", "style", "total", "content_conv_4",
+                   "style_conv_1", "style_conv_2", "style_conv_3", "style_conv_4", "style_conv_5", "seconds"]
+ITERATIONS = 4
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, content_path, style_path):
+    """One `nst run` in a subprocess, shared by the tests below."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    done = run_nst(["run", content_path, style_path, "-o", out, "--preset", "baseline",
+                    "--set", "weights=random", "--image-size", "32", "--num-iterations", ITERATIONS,
+                    "--device", "cpu", "--save-iter", "2", "--seed", "3", "--init", "noise"])
+    return done, out
+
+
+def test_run_end_to_end(cli_run):
+    done, out = cli_run
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "weights=random" in done.stderr  # random weights are announced
+    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "image.png", "run.json", "snapshots"]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["2.json", "2.png", "4.json", "4.png"]
+
+    image = Image.open(out / "image.png")
+    assert (image.format, image.mode, image.size) == ("PNG", "RGB", (32, 32))
+
+    history = pd.read_csv(out / "history.csv")
+    assert list(history.columns) == HISTORY_COLUMNS
+    assert len(history) == ITERATIONS and list(history["iteration"]) == [1, 2, 3, 4]
+    assert (history["total"] - history["content"] - history["style"]).abs().max() <= 1e-5 * history["total"].max()
+
+    record = json.loads((out / "run.json").read_text())
+    params = nst.RunParams.from_dict(record["params"])
+    assert params == tiny_params(iterations=ITERATIONS, seed=3, init="noise", snapshots=[2, 4])
+    assert record["run_id"] == params.run_id and record["run_id"] in done.stdout
+    assert (record["status"], record["diverged_at"], record["iterations_done"]) == ("ok", None, ITERATIONS)
+    assert record["random_weights"] is True and record["device"] == "cpu"
+    assert record["final"]["total"] == pytest.approx(record["final"]["content"] + record["final"]["style"])
+    assert {"eval_content", "eval_style", "eval_total", "ssim_content", "color_distance_style"} <= set(record["evaluation"])
+    assert record["content"]["size"] == [32, 32]
+    assert {"torch", "torchvision", "nst"} <= set(record["versions"])
+
+
+def test_rerun_from_run_json_reproduces_the_run(cli_run, tmp_path):
+    done, out = cli_run
+    assert done.returncode == 0, done.stderr
+    assert cli.main(["run", "--params", str(out / "run.json"), "-o", str(tmp_path / "again"), "-q"]) == 0
+    first = pd.read_csv(out / "history.csv").drop(columns="seconds")
+    second = pd.read_csv(tmp_path / "again" / "history.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+    assert (out / "image.png").read_bytes() == (tmp_path / "again" / "image.png").read_bytes()
+    again = json.loads((tmp_path / "again" / "run.json").read_text())
+    assert again["run_id"] == json.loads((out / "run.json").read_text())["run_id"]
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("nst: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [("missing-image", "does not exist"), ("unknown-key", "'colour'"), ("bad-value", "lbfgs | adam | adagrad | sgd")],
+)
+def test_bad_input_in_a_subprocess(case, expected, tmp_path, content_path, style_path):
+    args = {
+        "missing-image": [tmp_path / "missing.png", style_path],
+        "unknown-key": [content_path, style_path, "--set", "colour=red"],
+        "bad-value": [content_path, style_path, "--optimizer", "rmsprop"],
+    }[case]
+    done = run_nst(["run", *args, "-o", tmp_path / "out", "--set", "weights=random", "--set", "size=32",
+                    "--set", "iterations=1", "--device", "cpu"])
+    assert done.returncode == 2
+    line = one_error_line(done.stderr)
+    assert expected in line
+    if case == "missing-image":
+        assert "missing.png" in line
+    assert not (tmp_path / "out" / "run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--set", "style_weight=heavy"], "'style_weight'"),
+        (["--set", "style_layers=conv_1,conv_42"], "conv_42"),
+        (["--set", "no-equals-sign"], "KEY=VALUE"),
+        (["--pooling", "min"], "avg | max"),
+        (["--image-size", "4"], "'size'"),
+        (["--device", "gpu"], "'device'"),
+        (["--init", "{missing_init}"], "missing-init.png"),
+        (["--weights", "{missing_weights}"], "missing.pth"),
+        (["--preset", "fancy"], "unknown preset"),
+    ],
+)
+def test_bad_input_in_process(extra, expected, tmp_path, content_path, style_path, capsys):
+    names = {"missing_init": str(tmp_path / "missing-init.png"), "missing_weights": str(tmp_path / "missing.pth")}
+    extra = [a.format(**names) for a in extra]
+    # flags, not --set, in the base: --set overrides flags, a repeated flag overrides the first
+    code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"),
+                     "--weights", "random", "--image-size", "32", "--num-iterations", "1",
+                     "--device", "cpu", "-q", *extra])
+    assert code == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+
+
+def test_params_file_problems_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "broken.json").write_text("{not json")
+    assert cli.main(["run", "--params", str(tmp_path / "broken.json"), "-o", str(tmp_path / "o")]) == 2
+    one_error_line(capsys.readouterr().err)
+    assert cli.main(["run", "--params", str(tmp_path / "absent.json"), "-o", str(tmp_path / "o")]) == 2
+    assert "absent.json" in one_error_line(capsys.readouterr().err)
+    assert cli.main(["run", "-o", str(tmp_path / "o")]) == 2
+    assert "CONTENT and STYLE" in one_error_line(capsys.readouterr().err)
+
+
+def test_presets_lists_the_three_presets(capsys):
+    assert cli.main(["presets"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert list(printed) == ["baseline", "revised", "tutorial"]
+    for name, shown in printed.items():
+        expected = nst.preset(name).identity()
+        expected.pop("weights")
+        assert shown == expected

@@ -1,0 +1,84 @@
+"""Device choice and the per-process GPU claim."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import nst.device as device
+from nst.device import claim_gpu, pick_device
+from nst.errors import NSTError
+
+from conftest import ROOT
+
+HOLDER = """
+import sys
+from pathlib import Path
+from nst.device import claim_gpu
+print(claim_gpu(int(sys.argv[1]), Path(sys.argv[2])), flush=True)
+sys.stdin.read()  # hold the claim until the test closes our stdin
+"""
+
+
+@pytest.fixture
+def own_locks(monkeypatch):
+    """Claims made in this process, released at the end of the test."""
+    held = []
+    monkeypatch.setattr(device, "_held_locks", held)
+    yield held
+    for fh in held:
+        fh.close()
+
+
+def test_a_second_process_gets_the_next_gpu_and_none_when_all_are_claimed(tmp_path, own_locks):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, "2", str(tmp_path)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "0"
+        assert claim_gpu(2, tmp_path) == 1              # 0 is held by the other process
+        with pytest.raises(NSTError, match="all 2 visible GPUs are claimed"):
+            claim_gpu(2, tmp_path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    # the claim lasted exactly as long as the holding process
+    assert claim_gpu(2, tmp_path) == 0
+
+
+def test_claims_within_one_process_do_not_collide(tmp_path, own_locks):
+    assert [claim_gpu(3, tmp_path) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(NSTError):
+        claim_gpu(3, tmp_path)
+    own_locks.pop(1).close()                            # GPU 1 released
+    assert claim_gpu(3, tmp_path) == 1
+
+
+def test_lock_directory_comes_from_the_environment(tmp_path, monkeypatch, own_locks):
+    monkeypatch.setenv("NST_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    assert claim_gpu(1) == 0
+    assert (tmp_path / "locks" / "nst-gpu-0.lock").is_file()
+
+
+def test_cpu_is_cpu():
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here: asking for it would succeed")
+@pytest.mark.parametrize("name", ["cuda", "cuda:0", "cuda:3"])
+def test_cuda_without_cuda_is_a_clear_error(name):
+    with pytest.raises(NSTError, match="CUDA is not available"):
+        pick_device(name)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="Apple MPS is available here")
+def test_mps_without_mps_is_a_clear_error():
+    with pytest.raises(NSTError, match="MPS is not available"):
+        pick_device("mps")
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or torch.backends.mps.is_available(),
+                    reason="an accelerator is available: auto would pick it")
+def test_auto_falls_back_to_cpu():
+    assert pick_device("auto") == torch.device("cpu")
