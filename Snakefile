@@ -25,6 +25,7 @@ wildcard_constraints:
     experiment=alternatives(PLAN.experiments),
 
 
+include: "workflow/rules/runner.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/aggregate.smk"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--record", help="write a JSON record of the verified file here")
 
     sub.add_parser("presets", help="print the presets")
+
+    runner = sub.add_parser("runner", help="compute runs handed over by `nst run` jobs, in batches")
+    runner.add_argument("--spool", required=True, help="folder of the request queue")
+    runner.add_argument("--batch-size", type=int, default=8)
+    runner.add_argument("--parent-pid", type=int, help="stop when this process has exited")
+    runner.add_argument("--idle-exit", type=float, help="stop after this many idle seconds")
+    runner.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
 
     agg = sub.add_parser("aggregate", help="tables of a planned study (used by the workflow)")
     agg.add_argument("what", choices=["runs", "experiment"])
@@ -143,9 +151,6 @@ class Progress:
 
 
 def cmd_run(args) -> int:
-    from .engine import stylize
-    from .outputs import write_run
-
     params, content, style = run_params_from_args(args)
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
@@ -159,6 +164,14 @@ def cmd_run(args) -> int:
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)
+    if os.environ.get("NST_RUNNER"):  # the workflow's batching runner computes it (nst/runner.py)
+        from .runner import submit
+
+        print(submit(os.environ["NST_RUNNER"], params, content, style, args.outdir))
+        return 0
+    from .engine import stylize
+    from .outputs import write_run
+
     result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet))
     outdir = write_run(result, args.outdir)
     status = result.status if result.status == "ok" else f"diverged at iteration {result.diverged_at}"
@@ -259,6 +272,15 @@ def cmd_figures(args) -> int:
     return 0
 
 
+def cmd_runner(args) -> int:
+    from .runner import serve
+
+    if args.batch_size < 1:
+        raise NSTError("--batch-size must be >= 1")
+    serve(args.spool, args.batch_size, args.parent_pid, args.idle_exit, args.threads)
+    return 0
+
+
 def cmd_demo_images(args) -> int:
     from .demo import write_demo_images
 
@@ -270,6 +292,7 @@ def cmd_demo_images(args) -> int:
 COMMANDS = {
     "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
     "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
+    "runner": cmd_runner,
 }
 
 

@@ -293,3 +293,37 @@ def test_a_deleted_run_is_recomputed(finished_copy):
     run = next(r for r in plan_of(finished_copy).runs.values() if r.source is None)
     shutil.rmtree(finished_copy / "results/runs" / run.key)
     assert planned_jobs(finished_copy, "stylize") == 1
+
+
+def test_batching_runner_computes_the_same_runs(tmp_path):
+    """execution.batch_size > 1: one `nst runner` computes every job's run; LBFGS runs (one
+    after another in the runner) are bit-for-bit the separate runs, stacked Adam runs equal them
+    within float tolerance; the runner is gone afterwards."""
+    config = {
+        "params": {"size": 32, "iterations": 4, "weights": "random"},
+        "execution": {"device": "cpu", "threads": 1},
+        "experiments": {
+            "adam": {"base": "revised", "vary": {"style_weight": [1.0e+5, 1.0e+6]}},
+            "lbfgs": {"pairs": PAIR, "vary": {"init": ["content", "zeros"]}},
+        },
+    }
+    alone = make_study(tmp_path / "alone", config)
+    snakemake(alone, "--cores", "2")
+    batched_config = {**config, "execution": {**config["execution"], "batch_size": 4}}
+    batched = make_study(tmp_path / "batched", batched_config)
+    snakemake(batched, "--cores", "4")
+
+    logs = list((batched / "logs/runs").rglob("*.log"))
+    assert logs and all("batched in the nst runner" in log.read_text() for log in logs)
+    assert "runs in" in (batched / ".snakemake/nst-runner/runner.log").read_text()
+    assert not (batched / ".snakemake/nst-runner/runner.json").exists()  # stopped
+    a = pd.read_csv(alone / "results/tables/runs.csv").set_index(["content", "style", "run_id"]).sort_index()
+    b = pd.read_csv(batched / "results/tables/runs.csv").set_index(["content", "style", "run_id"]).sort_index()
+    assert list(a.index) == list(b.index)
+    lbfgs = a.optimizer == "lbfgs"
+    assert (a.loc[lbfgs, "final_total"] == b.loc[lbfgs, "final_total"]).all()
+    assert np.allclose(a.loc[~lbfgs, "final_total"], b.loc[~lbfgs, "final_total"], rtol=1e-4)
+    for run in plan_of(alone, config).runs.values():
+        if run.params.optimizer == "lbfgs":
+            image = f"results/runs/{run.key}/image.png"
+            assert (alone / image).read_bytes() == (batched / image).read_bytes()

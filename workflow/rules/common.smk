@@ -3,7 +3,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 from nst.errors import NSTError
 from nst.plan import build_plan, write_if_changed
@@ -83,7 +86,56 @@ def uses_cuda():
 
 def gpu_resource(wildcards):
     computed = planned_run(wildcards).source is None  # written from a snapshot: no GPU needed
-    return execution("gpus_per_job") if computed and uses_cuda() else 0
+    # with the batching runner, the runner holds the GPU and jobs only hand it their runs
+    return execution("gpus_per_job") if computed and uses_cuda() and not batching() else 0
+
+
+def run_threads():
+    return 1 if batching() else execution("threads")
+
+
+# --- the batching runner (nst/runner.py), for execution.batch_size > 1 on one host -----------
+RUNNER_SPOOL = ".snakemake/nst-runner"
+RUNNER = []
+
+
+def batching():
+    return execution("batch_size") > 1 and workflow.local_exec
+
+
+def start_runner():
+    """Start one `nst runner` for this invocation; jobs find it through NST_RUNNER."""
+    if not batching():
+        return
+    spool = Path(RUNNER_SPOOL)
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir(parents=True)
+    command = [sys.executable, "-m", "nst", "runner", "--spool", str(spool),
+               "--batch-size", str(execution("batch_size")), "--threads", str(execution("threads")),
+               "--parent-pid", str(os.getpid())]
+    with open(spool / "runner.log", "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    RUNNER.append(proc)
+    deadline = time.monotonic() + 300
+    while not (spool / "runner.json").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_runner()
+            sys.exit(f"the nst runner did not start; see {spool}/runner.log")
+        time.sleep(0.1)
+    os.environ["NST_RUNNER"] = str(spool.resolve())
+
+
+def stop_runner():
+    """Stop the runner this invocation started (by its pid)."""
+    while RUNNER:
+        proc = RUNNER.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def needs_imagenet():

@@ -23,7 +23,7 @@ rule stylize:
         device=device_flags(),
         snapshots=snapshot_list,
         trajectory=lambda wildcards, input: f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else "",
-    threads: execution("threads")
+    threads: run_threads()
     resources:
         gpu=gpu_resource,
     conda:
