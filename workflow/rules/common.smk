@@ -96,6 +96,7 @@ def run_threads():
 
 # --- the batching runner (nst/runner.py), for execution.batch_size > 1 on one host -----------
 RUNNER_SPOOL = ".snakemake/nst-runner"
+RUNNER_VARIABLE = "NST_RUNNER"  # set by the workflow itself, never by the user
 RUNNER = []
 
 
@@ -122,7 +123,7 @@ def start_runner():
             stop_runner()
             sys.exit(f"the nst runner did not start; see {spool}/runner.log")
         time.sleep(0.1)
-    os.environ["NST_RUNNER"] = str(spool.resolve())
+    os.environ.update({RUNNER_VARIABLE: str(spool.resolve())})  # inherited by local jobs only
 
 
 def stop_runner():
