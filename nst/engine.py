@@ -109,6 +109,7 @@ def precision_context(params: RunParams, device: torch.device):
         allow = params.precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow
         torch.backends.cudnn.allow_tf32 = allow
+        torch.backends.cudnn.benchmark = params.cudnn_benchmark
     if params.precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -248,6 +249,9 @@ def stylize(params: RunParams, content_path, style_path,
     run = RunState(params, content_path, style_path)
     state, weights_record = load_weights(params.weights, params.weights_file)
     extractor = make_extractor(params.content_layers + params.style_layers, params.pooling, state).to(device)
+    if params.channels_last:
+        extractor = extractor.to(memory_format=torch.channels_last)
+        extractor.channels_last = True
     run.bind(device, extractor, state, weights_record)
     optimizer = make_optimizer(params, run.image)
     loop_start = time.perf_counter()

@@ -54,6 +54,8 @@ class RunParams:
     threads: int = field(default=0, metadata=_EXECUTION)
     snapshots: tuple[int, ...] = field(default=(), metadata=_EXECUTION)
     weights_file: str | None = field(default=None, metadata=_EXECUTION)
+    channels_last: bool = field(default=False, metadata=_EXECUTION)     # NHWC convolutions
+    cudnn_benchmark: bool = field(default=False, metadata=_EXECUTION)   # let cuDNN pick kernels
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -138,6 +140,17 @@ def _as_float(key: str, value: Any, allowed: str) -> float:
     return out
 
 
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise _bad(key, value, "true | false")
+
+
 def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     text = str(value).strip().lower()
     if text not in choices:
@@ -202,6 +215,8 @@ def _coerce(key: str, value: Any) -> Any:
         return text.lower() if text.lower() in WEIGHT_SOURCES else text
     if key == "device":
         return str(value).strip().lower()
+    if key in ("channels_last", "cudnn_benchmark"):
+        return _as_bool(key, value)
     if key == "weights_file":
         return None if value in (None, "") else str(value)
     return value

@@ -26,7 +26,7 @@ from .presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
-EXECUTION_KEYS = ("device", "threads", "weights_file")
+EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark")
 RUNS_FOLDER = "results/runs"
 SELECT_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
                   "color_distance_style")

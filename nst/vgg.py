@@ -37,11 +37,14 @@ class FeatureExtractor(nn.Module):
         self.body = nn.Sequential(*layers)
         self.names = LAYER_ORDER[: len(layers)]
         self.wanted = set(wanted)
+        self.channels_last = False  # NHWC activations: faster convolutions on recent GPUs
 
     def forward(self, image: torch.Tensor, layers: set[str] | None = None) -> dict[str, torch.Tensor]:
         wanted = self.wanted if layers is None else layers
         deepest = max(LAYER_INDEX[n] for n in wanted)
         x = (image - self.mean) / self.std
+        if self.channels_last:  # only the network's copy: the optimised image keeps its layout
+            x = x.contiguous(memory_format=torch.channels_last)
         out = {}
         for i, (name, module) in enumerate(zip(self.names, self.body)):
             if i > deepest:

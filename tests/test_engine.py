@@ -235,3 +235,11 @@ def test_baseline_run_is_its_own_reference_evaluation(content_path, style_path):
     for result in (baseline, l1):
         assert 0 < result.evaluation["ssim_content"] <= 1
         assert result.evaluation["color_distance_style"] >= 0
+
+
+def test_channels_last_changes_layout_not_results(content_path, style_path):
+    plain = stylize(tiny_params(optimizer="adam", iterations=4), content_path, style_path)
+    nhwc = stylize(tiny_params(optimizer="adam", iterations=4, channels_last=True), content_path, style_path)
+    assert nhwc.params.run_id == plain.params.run_id  # an execution setting
+    for a, b in zip(plain.history, nhwc.history):
+        assert b["total"] == pytest.approx(a["total"], rel=1e-4)

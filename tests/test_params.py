@@ -153,7 +153,8 @@ def test_execution_field_leaves_the_run_id_alone(change):
 
 def test_every_field_is_either_identity_or_execution():
     identity = set(tiny_params().identity())
-    assert identity == set(FIELD_NAMES) - {"device", "threads", "snapshots", "weights_file"}
+    assert identity == set(FIELD_NAMES) - {"device", "threads", "snapshots", "weights_file",
+                                           "channels_last", "cudnn_benchmark"}
 
 
 # --- presets -------------------------------------------------------------------------------

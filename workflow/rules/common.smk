@@ -71,10 +71,14 @@ def execution(key):
     return config["execution"][key]
 
 
-def device_flags():
+def execution_flags():
+    """How runs are computed (never part of a run id, so changing them reruns nothing)."""
     flags = f"--device {execution('device')}"
     if execution("weights_file"):
         flags += f" --weights-file {execution('weights_file')}"
+    for key in ("channels_last", "cudnn_benchmark"):
+        if execution(key):
+            flags += f" --set {key}=true"
     return flags
 
 
