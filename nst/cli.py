@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="baseline", help="baseline | revised | tutorial (default: baseline)")
     run.add_argument("--params", metavar="RUN_JSON", help="re-run from a run.json (or a JSON file of parameters)")
     run.add_argument("--params-json", metavar="JSON", help="parameters as a JSON object (used by the workflow)")
+    run.add_argument("--execution", metavar="JSON_FILE",
+                     help="execution settings (device, threads, weights_file, ...) from a file (used by the workflow)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any parameter, repeatable")
     run.add_argument("--content-weight", type=float)
     run.add_argument("--style-weight", type=float)
@@ -117,6 +119,8 @@ def run_params_from_args(args):
         params = preset(args.preset)
     if args.params_json:
         params = RunParams.from_dict(json.loads(args.params_json), base=params)
+    if args.execution:
+        params = RunParams.from_dict(json.loads(Path(args.execution).read_text()), base=params)
     flags = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
     changes = {**flags, **parse_sets(args.set)}
     if args.save_iter:

@@ -211,6 +211,7 @@ def layered_params(base: str, *layers: dict) -> RunParams:
 
 
 def execution_settings(config: dict) -> dict:
+    """The config's execution keys that are RunParams fields (how a run is computed)."""
     execution = dict(config.get("execution") or {})
     out = {k: execution[k] for k in EXECUTION_KEYS if execution.get(k) is not None}
     return out

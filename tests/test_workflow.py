@@ -327,3 +327,10 @@ def test_batching_runner_computes_the_same_runs(tmp_path):
         if run.params.optimizer == "lbfgs":
             image = f"results/runs/{run.key}/image.png"
             assert (alone / image).read_bytes() == (batched / image).read_bytes()
+
+
+def test_changing_execution_settings_reruns_nothing(finished_copy):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["execution"] = {"device": "auto", "threads": 2, "channels_last": True}
+    (finished_copy / "study.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(finished_copy, "stylize") == 0

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from nst.errors import NSTError
-from nst.plan import build_plan, write_if_changed
+from nst.plan import build_plan, execution_settings, write_if_changed
 
 RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
@@ -28,6 +28,10 @@ def plan_or_exit(config):
 
 PLAN = plan_or_exit(config)
 write_if_changed(MANIFEST, PLAN.manifest())
+# How runs are computed (device, weights file, layout). Jobs read it from this file rather
+# than from their params, so changing it never reruns a finished run.
+EXECUTION_FILE = f"{RESULTS}/plan/execution.json"
+write_if_changed(EXECUTION_FILE, execution_settings(config))
 
 
 def alternatives(values):
@@ -69,17 +73,6 @@ def run_files(run, name="run.json"):
 
 def execution(key):
     return config["execution"][key]
-
-
-def execution_flags():
-    """How runs are computed (never part of a run id, so changing them reruns nothing)."""
-    flags = f"--device {execution('device')}"
-    if execution("weights_file"):
-        flags += f" --weights-file {execution('weights_file')}"
-    for key in ("channels_last", "cudnn_benchmark"):
-        if execution(key):
-            flags += f" --set {key}=true"
-    return flags
 
 
 def uses_cuda():
