@@ -334,3 +334,17 @@ def test_changing_execution_settings_reruns_nothing(finished_copy):
     config["execution"] = {"device": "auto", "threads": 2, "channels_last": True}
     (finished_copy / "study.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(finished_copy, "stylize") == 0
+
+
+def test_missing_imagenet_weights_stop_the_workflow_before_any_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("NST_OFFLINE", "1")
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["params"]["weights"] = "imagenet"
+    root = make_study(tmp_path / "study", config)
+    proc = snakemake(root, check=False)
+    assert proc.returncode != 0
+    assert "logs/weights.log" in proc.stdout + proc.stderr
+    message = (root / "logs/weights.log").read_text()
+    assert "vgg19-dcbb9e9d.pth" in message and "nst weights fetch" in message
+    assert not list(root.glob("results/runs/*/*/*/run.json"))
