@@ -172,6 +172,8 @@ def _as_layers(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _as_snapshots(value: Any) -> tuple[int, ...]:
+    if value is None:  # `snapshots:` left empty in YAML, null in JSON
+        return ()
     items = value.split(",") if isinstance(value, str) else value
     if isinstance(items, int):
         items = [items]
@@ -208,10 +210,10 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "precision":
         return _as_choice(key, value, PRECISIONS)
     if key == "init":
-        text = str(value).strip()
+        text = "" if value is None else str(value).strip()  # None is no path named "None"
         return text.lower() if text.lower() in INITS else text
     if key == "weights":
-        text = str(value).strip()
+        text = "" if value is None else str(value).strip()
         return text.lower() if text.lower() in WEIGHT_SOURCES else text
     if key == "device":
         return str(value).strip().lower()

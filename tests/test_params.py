@@ -81,6 +81,17 @@ def test_values_are_coerced_from_strings():
     assert p.weights == "random"
 
 
+@pytest.mark.parametrize("key", [f for f in FIELD_NAMES if f not in ("lr", "weights_file")])
+def test_null_is_a_value_error_or_the_empty_default(key):
+    """A key left empty in YAML (None) gets the one clear ValueError, never a TypeError."""
+    try:
+        params = RunParams.from_dict({key: None}, base=tiny_params())
+    except ValueError as err:
+        assert repr(key) in str(err)
+    else:
+        assert key in ("snapshots", "shift") and getattr(params, key) in ((), None)
+
+
 # --- run_id --------------------------------------------------------------------------------
 def test_run_id_is_stable_across_processes():
     """The id is a hash of canonical JSON, not of Python's per-process salted hash()."""
@@ -141,7 +152,7 @@ def test_identity_field_changes_the_run_id(change):
 @pytest.mark.parametrize(
     "change",
     [{"device": "auto"}, {"device": "cuda:1"}, {"threads": 2}, {"snapshots": [1, 3]},
-     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}],
+     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}, {"channels_last": True}, {"cudnn_benchmark": True}],
     ids=lambda change: next(iter(change)),
 )
 def test_execution_field_leaves_the_run_id_alone(change):
