@@ -17,8 +17,9 @@ import torch
 
 from . import __version__
 from .evaluate import REFERENCE, evaluate
+from .errors import ImageError
 from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX
+from .layers import LAYER_INDEX, LAYER_ORDER
 from .losses import gram, layer_losses
 from .params import RunParams
 from .shift import RandomShift
@@ -90,6 +91,20 @@ def initial_image(params: RunParams, content, style_path, generator) -> torch.Te
     source = style_path if params.init == "style" else params.init
     image, _ = load_image(source, params.size, params.resize, exact=(width, height))
     return image
+
+
+def check_fits(info: ImageInfo, layers) -> None:
+    """Each 2x2 pool halves the image: a side shorter than 2**pools leaves nothing for the
+    deepest layer (torch would stop with an obscure RuntimeError deep in the network)."""
+    deepest = max(layers, key=LAYER_INDEX.__getitem__)
+    pools = sum(1 for name in LAYER_ORDER[: LAYER_INDEX[deepest] + 1] if name.startswith("pool"))
+    need = 2 ** pools
+    if min(info.size) < need:
+        raise ImageError(
+            f"image {info.path!r} is {info.size[0]}x{info.size[1]} px after resizing, too small for "
+            f"layer {deepest} ({pools} poolings need at least {need} px on each side): use a larger "
+            f"size, resize=square, or shallower layers"
+        )
 
 
 def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimizer:
@@ -173,6 +188,8 @@ class RunState:
         self.generator = torch.Generator().manual_seed(params.seed)  # noise init, then shifts
         self.content_cpu, self.content_info = load_image(content_path, params.size, params.resize)
         self.style_cpu, self.style_info = load_image(style_path, params.size, params.resize)
+        for info in (self.content_info, self.style_info):
+            check_fits(info, params.content_layers + params.style_layers)
         self.start_cpu = initial_image(params, self.content_cpu, style_path, self.generator)
         self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
         self.history: list[dict] = []

@@ -107,6 +107,7 @@ def test_bad_input_in_a_subprocess(case, expected, tmp_path, content_path, style
         (["--init", "{missing_init}"], "missing-init.png"),
         (["--weights", "{missing_weights}"], "missing.pth"),
         (["--preset", "fancy"], "unknown preset"),
+        (["--image-size", "16", "--content-layers", "pool_5"], "too small for layer pool_5"),
     ],
 )
 def test_bad_input_in_process(extra, expected, tmp_path, content_path, style_path, capsys):

@@ -191,3 +191,15 @@ def test_stylize_refuses_a_bad_image_before_any_work(role, tmp_path, content_pat
 def test_a_folder_is_not_an_image(tmp_path):
     with pytest.raises(ImageError, match="does not exist"):
         open_rgb(tmp_path)
+
+
+def test_image_too_small_for_the_deepest_layer_is_a_clear_error(tmp_path, style_path):
+    """Five 2x2 poolings need 32 px on each side: a 64x30 content at keep_aspect 64 is too
+    short for pool_5, fine for relu_13 (four poolings, 16 px)."""
+    wide = make_image(tmp_path / "wide.png", 64, 30, seed=3)
+    params = tiny_params(size=64, resize="keep_aspect", iterations=1, content_layers=["pool_5"])
+    with pytest.raises(ImageError) as info:
+        stylize(params, wide, style_path)
+    assert "wide.png" in str(info.value) and "64x30" in str(info.value) and "pool_5" in str(info.value)
+    assert stylize(params.replace(content_layers=["relu_13"]), wide, style_path).status == "ok"
+    assert stylize(params.replace(resize="square"), wide, style_path).status == "ok"
