@@ -188,8 +188,10 @@ class RunState:
         self.generator = torch.Generator().manual_seed(params.seed)  # noise init, then shifts
         self.content_cpu, self.content_info = load_image(content_path, params.size, params.resize)
         self.style_cpu, self.style_info = load_image(style_path, params.size, params.resize)
+        needed = params.content_layers + params.style_layers  # and the fixed evaluation's
+        needed += tuple(REFERENCE["content_layers"]) + tuple(REFERENCE["style_layers"])
         for info in (self.content_info, self.style_info):
-            check_fits(info, params.content_layers + params.style_layers)
+            check_fits(info, needed)
         self.start_cpu = initial_image(params, self.content_cpu, style_path, self.generator)
         self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
         self.history: list[dict] = []
