@@ -12,6 +12,7 @@ from pathlib import Path
 
 import csv
 import io
+import math
 
 from .engine import RunResult, history_columns
 from .images import save_png
@@ -34,6 +35,17 @@ def history_csv(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
+def finite_or_null(value):
+    """Non-finite numbers (a diverged run's losses) as null: strict JSON has no Infinity/NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -41,10 +53,10 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     for iteration, image in sorted(result.snapshots.items()):
         save_png(image, outdir / "snapshots" / f"{iteration}.png")
         atomic_write_text(outdir / "snapshots" / f"{iteration}.json",
-                          json.dumps(result.snapshot_scores[iteration], indent=2) + "\n")
+                          json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
     save_png(result.image, outdir / "image.png")
     atomic_write_text(outdir / "history.csv", history_csv(result.history, history_columns(result.params)))
-    atomic_write_text(outdir / "run.json", json.dumps(result.record(), indent=2) + "\n")
+    atomic_write_text(outdir / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
     return outdir
 
 

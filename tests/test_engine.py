@@ -243,3 +243,14 @@ def test_channels_last_changes_layout_not_results(content_path, style_path):
     assert nhwc.params.run_id == plain.params.run_id  # an execution setting
     for a, b in zip(plain.history, nhwc.history):
         assert b["total"] == pytest.approx(a["total"], rel=1e-4)
+
+
+def test_a_diverged_run_json_is_strict_json(tmp_path, content_path, style_path):
+    import json
+
+    from nst.outputs import write_run
+
+    result = stylize(tiny_params(style_weight=1e39, iterations=3), content_path, style_path)
+    text = (write_run(result, tmp_path / "run") / "run.json").read_text()
+    record = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert record["status"] == "diverged"
