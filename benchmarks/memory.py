@@ -1,0 +1,60 @@
+"""Benchmark 4: peak RSS of a 512 px `nst run`, L-BFGS (history 100) vs Adam.
+
+Each row is a fresh `nst run` process (baseline preset at 512 px, CPU, 2 threads, the
+features-only stand-in weights), its own peak RSS (through GNU time, see common.run_child).
+L-BFGS keeps up to `lbfgs_history` pairs of (s, y) vectors of the image's size
+(2 x 3 x 512 x 512 float32 = 6 MiB a pair), one pair per update, so its memory grows over the
+first 100 updates: it is measured after as many iterations as Adam (whose state, two
+image-sized buffers, is complete after one step) and again after enough iterations to fill
+the history.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import common
+from .common import BIN, Weights, child_env, log, run_child, table, test_images
+
+SIZE = 512
+
+
+def nst_rss(weights: Weights, content: Path, style: Path, outdir: Path, optimizer: str, iterations: int,
+            history: int = 100) -> dict:
+    cmd = [str(BIN / "nst"), "run", str(content), str(style), "-o", str(outdir), "--preset", "baseline",
+           "--optimizer", optimizer, "--set", f"lbfgs_history={history}", "--weights", str(weights.features),
+           "--num-iterations", str(iterations), "--image-size", str(SIZE), "--threads", str(common.THREADS),
+           "--device", "cpu", "--quiet"]
+    child = run_child(cmd, env=child_env(), timeout=1800)
+    record = json.loads((outdir / "run.json").read_text())
+    return {"rss": child.maxrss_mib, "wall": child.wall, "status": record["status"],
+            "iterations": record["iterations_done"], "loop": record["timing"]["loop_seconds"]}
+
+
+def run(cache: Path, weights: Weights, iterations: int = 20, full_history: int = 105) -> dict:
+    content, style = test_images(cache, SIZE)
+    work = Path(tempfile.mkdtemp(prefix="nst-bench-mem-"))
+    cases = [("adam", iterations), ("lbfgs", iterations)]
+    if full_history:
+        cases.append(("lbfgs", full_history))
+    rows, raw = [], []
+    try:
+        for optimizer, n in cases:
+            r = nst_rss(weights, content, style, work / f"{optimizer}{n}", optimizer, n)
+            raw.append({"optimizer": optimizer, **r})
+            log(f"  512 px {optimizer} x{n}: peak RSS {r['rss']:.0f} MiB, {r['wall']:.1f}s, {r['status']}")
+            pairs = min(100, max(n - 1, 0)) if optimizer == "lbfgs" else 0
+            state = (pairs * 2 * 3 * SIZE * SIZE * 4 / 2**20) if optimizer == "lbfgs" else 2 * 3 * SIZE * SIZE * 4 / 2**20
+            rows.append([f"{optimizer}" + (" (history 100)" if optimizer == "lbfgs" else ""), r["iterations"],
+                         r["rss"], round(state), r["wall"], 1000 * r["loop"] / max(r["iterations"], 1)])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    md = table(["512 px nst run, CPU", "iterations", "peak RSS (MiB)", "optimizer state, computed (MiB)",
+                "process wall (s)", "ms/iteration"], rows)
+    adam = next(r for r in raw if r["optimizer"] == "adam")
+    lb = [r for r in raw if r["optimizer"] == "lbfgs"]
+    md += "\n\n" + "; ".join(f"L-BFGS after {r['iterations']} iterations / Adam: {r['rss'] / adam['rss']:.2f}x "
+                             f"(+{r['rss'] - adam['rss']:.0f} MiB)" for r in lb) + "."
+    return {"markdown": md, "raw": raw}
