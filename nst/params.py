@@ -6,6 +6,7 @@ threads, snapshots, where the ImageNet file lies) only say how or where a run is
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -95,7 +96,7 @@ class RunParams:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    @property
+    @functools.cached_property  # frozen, so it never changes; planning asks for it often
     def run_id(self) -> str:
         canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
