@@ -130,8 +130,6 @@ def test_every_figure_and_table_exists(study):
 
 
 def test_grid_size_follows_rows_and_columns(study):
-    from nst.figures import grid_geometry  # noqa: F401  (the layout contract the grid follows)
-
     sizes = {}
     for name in ("style_weight", "layers", "matrix"):
         with Image.open(study / f"results/figures/{name}/grid.png") as img:
@@ -249,10 +247,6 @@ def test_a_killed_job_is_recomputed_and_leaves_nothing_finished(finished_copy):
 
 
 # --- bad input: one clear message before any job, finished work kept -----------------------
-def _bad(config_change=None, files=None):
-    return config_change, files
-
-
 BAD_INPUTS = {
     "missing folder": ({"images": {"content": "images/nothing", "style": "images/style"}}, None, "images/nothing"),
     "unreadable image": (None, {"images/style/broken.png": b"not a png"}, "broken.png"),
