@@ -38,6 +38,9 @@ def parse_args(argv=None):
                         help=f"torch threads of every measured computation (default {common.THREADS})")
     parser.add_argument("--sizes", default="128,256,512", help="benchmark 1: image sizes (default 128,256,512)")
     parser.add_argument("--repeats", type=int, help="benchmarks 1 and 2: repeats (default 3 and 5)")
+    parser.add_argument("--malloc", choices=("nst", "system"), default="nst",
+                        help="benchmark 1's process: glibc malloc as nst's jobs set it (nst/process.py, "
+                             "default) or left at its defaults (system); both arms share it")
     parser.add_argument("--profile", action="store_true", help="benchmark 3: also profile a dry run (cProfile)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
                         help="first wait (at most MINUTES) for the 1-minute load average to drop below 0.5")
@@ -101,6 +104,13 @@ def wait_for_quiet(limit_s: float, threshold: float = 0.5) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # before anything imports torch: benchmark 1 runs both loops in this process
+    malloc = "glibc defaults"
+    if args.malloc == "nst":
+        from nst.process import keep_freed_memory
+
+        malloc = "as in nst jobs (nst.process.keep_freed_memory)" if keep_freed_memory() else \
+            "glibc defaults (keep_freed_memory not applicable here)"
     if args.wait_quiet:
         wait_for_quiet(args.wait_quiet * 60)
     wanted = {int(x) for x in args.only.split(",") if x.strip()}
@@ -109,6 +119,7 @@ def main(argv=None) -> int:
     info = machine_info()
     info["nst/ and workflow/"] = nst_tree_state()
     info["torch threads (measured runs)"] = str(common.THREADS)
+    info["malloc in benchmark 1's process (both loops)"] = malloc
     started = time.perf_counter()
     sections, raw = [], {"machine": info}
 

@@ -4,14 +4,19 @@ One iteration = one evaluation of the objective and its gradient plus the optimi
 Both sides: the `tutorial` preset's settings (max pooling, content conv_4, style conv_1..conv_5,
 weights 1 / 1e6, L-BFGS lr 1 history 100, init = content, seed 0), the same random
 torchvision-keyed VGG-19 weights, the same images (exactly size x size, so neither resizes),
-torch.set_num_threads(2), CPU, in one process. Three arms take turns, each first, second and
-third in turn over the repeats: the engine, the plain loop, and the plain loop again as an A/A
-control (its ratio to the plain loop shows what noise alone does to a ratio). The engine is timed from its history rows (`seconds` is stamped after each
+torch.set_num_threads(2), CPU, in one process. Four arms take turns, each in a different place
+of the order over the repeats: the engine as a job runs it (its defaults: on CPU that includes
+channels-last convolutions, `execution.channels_last: auto`), the engine with NCHW convolutions
+(`channels_last: false`, to show what the layout does), the plain loop, and the plain loop again
+as an A/A control (its ratio to the plain loop shows what noise alone does to a ratio). The
+process's malloc is shared by all arms: `--malloc nst` (default) sets it as nst's jobs do
+(nst/process.py), `--malloc system` leaves glibc's defaults. The engine is timed from its history rows (`seconds` is stamped after each
 evaluation's losses, before backward); the plain loop stamps the same point in its closure.
 Time per iteration = the difference of consecutive stamps; the first difference of each run is
 dropped (warm-up), the rest pooled over repeats; the ratio is engine median / plain median.
 Both compute the same thing: their total losses over the first 10 iterations agree to float32
-rounding (reported); after that L-BFGS at lr 1 with clamping amplifies rounding differences,
+rounding (reported; NHWC convolutions sum in another order, so the NHWC engine starts about
+1e-6 apart and L-BFGS amplifies that sooner); after that L-BFGS at lr 1 with clamping amplifies rounding differences,
 so the trajectories drift apart (as two runs of either would on different hardware); the time
 per iteration does not depend on where the trajectory goes.
 """
@@ -43,12 +48,12 @@ class FaultCounter(list):
         return (faults[-1] - faults[0]) / max(len(faults) - 1, 1) if len(faults) > 1 else float("nan")
 
 
-def engine_run(weights: Weights, content: Path, style: Path, size: int, iterations: int):
+def engine_run(weights: Weights, content: Path, style: Path, size: int, iterations: int, **execution):
     from nst.engine import stylize
     from nst.presets import preset
 
     params = preset("tutorial", iterations=iterations, size=size, weights=str(weights.features),
-                    threads=common.THREADS, device="cpu", seed=0)
+                    threads=common.THREADS, device="cpu", seed=0, **execution)
     faults = FaultCounter()
     result = stylize(params, content, style, progress=faults.append)
     stamps = [row["seconds"] for row in result.history]
@@ -92,7 +97,7 @@ def per_iteration(stamps: list[float]) -> list[float]:
     return diffs[1:]  # the first difference is warm-up (allocator, first LBFGS step)
 
 
-ARMS = ("engine", "plain", "control")  # control: the plain loop again, an A/A check of the noise
+ARMS = ("engine", "engine_nchw", "plain", "control")  # control: the plain loop again, an A/A check of the noise
 
 
 def run(cache: Path, weights: Weights, sizes=(128, 256, 512), iterations=None, repeats: int = 3) -> dict:
@@ -111,12 +116,13 @@ def run(cache: Path, weights: Weights, sizes=(128, 256, 512), iterations=None, r
         faults = {arm: [] for arm in ARMS}
         statuses, losses = set(), {}
         for rep in range(repeats):
-            order = ARMS[rep % 3:] + ARMS[:rep % 3]  # each arm first, second and third in turn
+            order = ARMS[rep % len(ARMS):] + ARMS[:rep % len(ARMS)]  # each arm in another place each time
             for which in order:
                 gc.collect()
                 t0 = time.perf_counter()
-                if which == "engine":
-                    stamps, losses[which], status, flt = engine_run(weights, content, style, size, n)
+                if which.startswith("engine"):
+                    layout = {"channels_last": False} if which == "engine_nchw" else {}
+                    stamps, losses[which], status, flt = engine_run(weights, content, style, size, n, **layout)
                     statuses.add(status)
                 else:
                     stamps, losses[which], flt = plain_run(cnn, content, style, size, n)
@@ -129,19 +135,24 @@ def run(cache: Path, weights: Weights, sizes=(128, 256, 512), iterations=None, r
                 log(f"  {size}px {which} repeat {rep + 1}/{repeats}: {len(stamps)} it, median "
                     f"{1000 * median(diffs):.1f} ms/it, {flt:.0f} minor faults/it "
                     f"({time.perf_counter() - t0:.1f}s incl. setup)")
-        e, p, a = (median(times[arm]) for arm in ARMS)
+        e, nchw, p, a = (median(times[arm]) for arm in ARMS)
         pair_ratios = [x / y for x, y in zip(per_repeat["engine"], per_repeat["plain"])]
         # same computation: the total losses of the first 10 iterations agree up to float32
         # rounding (later, L-BFGS at lr 1 amplifies rounding differences chaotically)
-        agree = max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(losses["engine"][:10], losses["plain"][:10]))
+        def agree(arm, first=10):
+            return max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(losses[arm][:first], losses["plain"][:first]))
         rows.append([f"{size} px", n, repeats, 1000 * e, 1000 * p, f"**{e / p:.3f}**", spread(pair_ratios),
-                     f"{a / p:.3f}", f"{median(faults['engine']):.0f} / {median(faults['plain']):.0f}",
-                     ", ".join(sorted(statuses)), f"{agree:.1e}"])
+                     f"{nchw / p:.3f}", f"{a / p:.3f}",
+                     f"{median(faults['engine']):.0f} / {median(faults['plain']):.0f}",
+                     ", ".join(sorted(statuses)), f"{agree('engine_nchw'):.1e} / {agree('engine'):.1e} "
+                     f"({agree('engine', 3):.1e})"])
         raw[size] = {"engine_ms": 1000 * e, "plain_ms": 1000 * p, "control_ms": 1000 * a, "ratio": e / p,
+                     "engine_nchw_ms": 1000 * nchw, "nchw_ratio": nchw / p,
                      "control_ratio": a / p, "pair_ratios": pair_ratios, "iterations": n, "repeats": repeats,
                      "per_repeat_ms": {k: [1000 * v for v in vs] for k, vs in per_repeat.items()},
                      "minor_faults_per_iteration": faults}
     md = table(["size", "iterations/run", "repeats", "engine ms/it (median)", "plain ms/it (median)",
-                "ratio engine/plain", "ratio per repeat (min-max)", "A/A control: plain again / plain",
-                "minor page faults/it, engine / plain (median)", "engine status", "total loss, iterations 1-10: max rel. diff"], rows)
+                "ratio engine/plain", "ratio per repeat (min-max)", "engine NCHW / plain",
+                "A/A control: plain again / plain",
+                "minor page faults/it, engine / plain (median)", "engine status", "total loss vs plain, iterations 1-10, max rel. diff: NCHW / NHWC (NHWC, 1-3)"], rows)
     return {"markdown": md, "raw": raw}

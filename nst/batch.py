@@ -17,7 +17,7 @@ from typing import Iterable
 import torch
 
 from .device import pick_device
-from .engine import RunResult, RunState, make_optimizer, stylize
+from .engine import RunResult, RunState, make_optimizer, place_network, stylize
 from .params import RunParams
 from .vgg import load_weights, make_extractor
 
@@ -29,7 +29,7 @@ Request = tuple[RunParams, str, str]  # (params, content path, style path)
 def batch_key(params: RunParams) -> tuple:
     """Runs with equal keys can share one network pass and one loop."""
     return (params.optimizer, params.iterations, params.pooling, params.weights, params.weights_file,
-            params.precision, params.device, params.size, params.resize)
+            params.precision, params.device, params.channels_last, params.size, params.resize)
 
 
 def stackable(requests: list[Request]) -> bool:
@@ -67,7 +67,7 @@ def stylize_batch(requests: list[Request]) -> list[RunResult]:
         return [stylize(p, c, s) for p, c, s in requests]
     state, weights_record = load_weights(first.weights, first.weights_file)
     layers = {n for p, _, _ in requests for n in p.content_layers + p.style_layers}
-    extractor = make_extractor(sorted(layers), first.pooling, state).to(device)
+    extractor = place_network(make_extractor(sorted(layers), first.pooling, state), first, device)
     for run in runs:
         run.bind(device, extractor, state, weights_record)
     optimizer_class = type(make_optimizer(first, torch.zeros(1, requires_grad=True)))

@@ -173,6 +173,9 @@ def cmd_run(args) -> int:
 
         print(submit(os.environ["NST_RUNNER"], params, content, style, args.outdir))
         return 0
+    from .process import skip_dynamo_import
+
+    skip_dynamo_import()
     from .engine import stylize
     from .outputs import write_run
 
@@ -277,7 +280,10 @@ def cmd_figures(args) -> int:
 
 
 def cmd_runner(args) -> int:
+    from .process import skip_dynamo_import
     from .runner import serve
+
+    skip_dynamo_import()
 
     if args.batch_size < 1:
         raise NSTError("--batch-size must be >= 1")
@@ -293,6 +299,7 @@ def cmd_demo_images(args) -> int:
     return 0
 
 
+JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/process.py)
 COMMANDS = {
     "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
     "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
@@ -302,6 +309,10 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in JOB_COMMANDS:
+        from .process import keep_freed_memory
+
+        keep_freed_memory()  # before torch is imported and allocates
     try:
         return COMMANDS[args.command](args)
     except (NSTError, ValueError, OSError, json.JSONDecodeError) as err:

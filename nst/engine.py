@@ -117,6 +117,21 @@ def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimi
     return torch.optim.SGD([image], lr=params.lr)
 
 
+def uses_channels_last(params: RunParams, device: torch.device) -> bool:
+    """NHWC convolutions: `auto` turns them on for CPU, where oneDNN's NHWC kernels were 10-17 %
+    faster per iteration at 128-512 px (BENCHMARKS.md); on GPUs only when asked for."""
+    return params.channels_last is True or (params.channels_last == "auto" and device.type == "cpu")
+
+
+def place_network(extractor, params: RunParams, device: torch.device):
+    """The feature extractor on `device`, in the memory layout the run asks for."""
+    extractor = extractor.to(device)
+    if uses_channels_last(params, device):
+        extractor = extractor.to(memory_format=torch.channels_last)
+        extractor.channels_last = True
+    return extractor
+
+
 def precision_context(params: RunParams, device: torch.device):
     """fp32 is true fp32 (TF32 off); tf32 lets CUDA matmuls/convs use TF32; bf16 autocasts the
     VGG forward while Gram matrices and losses stay fp32 (losses.py casts up)."""
@@ -267,10 +282,8 @@ def stylize(params: RunParams, content_path, style_path,
     torch.manual_seed(params.seed)
     run = RunState(params, content_path, style_path)
     state, weights_record = load_weights(params.weights, params.weights_file)
-    extractor = make_extractor(params.content_layers + params.style_layers, params.pooling, state).to(device)
-    if params.channels_last:
-        extractor = extractor.to(memory_format=torch.channels_last)
-        extractor.channels_last = True
+    extractor = place_network(make_extractor(params.content_layers + params.style_layers, params.pooling, state),
+                              params, device)
     run.bind(device, extractor, state, weights_record)
     optimizer = make_optimizer(params, run.image)
     loop_start = time.perf_counter()

@@ -55,7 +55,7 @@ class RunParams:
     threads: int = field(default=0, metadata=_EXECUTION)
     snapshots: tuple[int, ...] = field(default=(), metadata=_EXECUTION)
     weights_file: str | None = field(default=None, metadata=_EXECUTION)
-    channels_last: bool = field(default=False, metadata=_EXECUTION)     # NHWC convolutions
+    channels_last: bool | str = field(default="auto", metadata=_EXECUTION)  # NHWC; auto: on CPU
     cudnn_benchmark: bool = field(default=False, metadata=_EXECUTION)   # let cuDNN pick kernels
 
     def __post_init__(self) -> None:
@@ -141,7 +141,7 @@ def _as_float(key: str, value: Any, allowed: str) -> float:
     return out
 
 
-def _as_bool(key: str, value: Any) -> bool:
+def _as_bool(key: str, value: Any, allowed: str = "true | false") -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -149,7 +149,7 @@ def _as_bool(key: str, value: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise _bad(key, value, "true | false")
+    raise _bad(key, value, allowed)
 
 
 def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -218,8 +218,10 @@ def _coerce(key: str, value: Any) -> Any:
         return text.lower() if text.lower() in WEIGHT_SOURCES else text
     if key == "device":
         return str(value).strip().lower()
+    if key == "channels_last" and str(value).strip().lower() == "auto":
+        return "auto"
     if key in ("channels_last", "cudnn_benchmark"):
-        return _as_bool(key, value)
+        return _as_bool(key, value, "auto | true | false" if key == "channels_last" else "true | false")
     if key == "weights_file":
         return None if value in (None, "") else str(value)
     return value

@@ -245,6 +245,16 @@ def test_channels_last_changes_layout_not_results(content_path, style_path):
         assert b["total"] == pytest.approx(a["total"], rel=1e-4)
 
 
+def test_channels_last_auto_means_on_for_cpu_only():
+    from nst.engine import uses_channels_last
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert tiny_params().channels_last == "auto"  # the default
+    assert uses_channels_last(tiny_params(), cpu) and not uses_channels_last(tiny_params(), cuda)
+    assert uses_channels_last(tiny_params(channels_last=True), cuda)
+    assert not uses_channels_last(tiny_params(channels_last="false"), cpu)
+
+
 def test_a_diverged_run_json_is_strict_json(tmp_path, content_path, style_path):
     import json
 

@@ -36,6 +36,8 @@ from conftest import ROOT, tiny_params
         ("shift", 1.5, "(0, 1]"),
         ("shift_rotation", 200, "[0, 180]"),
         ("device", "gpu", "auto | cpu | cuda | cuda:N | mps"),
+        ("channels_last", "sometimes", "auto | true | false"),
+        ("cudnn_benchmark", "auto", "true | false"),
         ("snapshots", [0, 3], "positive iteration numbers"),
         ("lbfgs_history", 0, ">= 1"),
         ("content_layers", [], "non-empty list of VGG-19 layer names"),
