@@ -23,6 +23,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from nst.resources import run_memory_mb
 from test_workflow import BIN, REPO, make_study, plan_of, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -188,6 +189,7 @@ def test_every_stylize_job_ran_in_a_slurm_job(slurm_study, cluster):
     assert len(submitted) == math.ceil(len(planned) / group_size()) < len(planned), output[-3000:]
     seen: list[tuple[str, str, str]] = []
     jobcomp = cluster.jobcomp()
+    runs = {(r.content, r.style, r.run_id): r for r in plan_of(root, SLURM_CONFIG).runs.values()}
     for jobid, log in submitted:
         log = Path(log)
         assert log.is_relative_to(root / ".snakemake/slurm_logs") and log.is_file(), log
@@ -201,6 +203,10 @@ def test_every_stylize_job_ran_in_a_slurm_job(slurm_study, cluster):
         record = jobcomp[jobid]
         assert record["JobState"] == "COMPLETED" and record["ExitCode"] == "0:0", record
         assert record["WorkDir"] == str(root)
+        # memory asked of SLURM: each run's own estimate (its runs take turns or share the job)
+        estimates = [run_memory_mb(runs[key].params) for key in done]
+        asked = int(re.search(r"\bmem=(\d+)M", record["Tres"]).group(1))
+        assert max(estimates) <= asked <= sum(estimates), (record["Tres"], estimates)
     assert sorted(seen) == sorted(planned)  # every run once, each in exactly one SLURM job
     # weights and the tables/figures are localrules: nothing else was submitted
     assert [p.name for p in (root / ".snakemake/slurm_logs").iterdir()] == [Path(submitted[0][1]).parent.name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import yaml
 from PIL import Image
 
 from nst.plan import build_plan
+from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 pytestmark = pytest.mark.workflow
 
@@ -321,6 +323,21 @@ def test_batching_runner_computes_the_same_runs(tmp_path):
         if run.params.optimizer == "lbfgs":
             image = f"results/runs/{run.key}/image.png"
             assert (alone / image).read_bytes() == (batched / image).read_bytes()
+
+
+def test_each_run_job_declares_the_memory_of_its_run(tmp_path):
+    """mem_mb (what `--resources mem_mb=N` and SLURM's --mem see) is the run's own estimate;
+    runs written from a longer run's snapshot ask for little."""
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["experiments"]["large"] = {"pairs": PAIR, "set": {"size": 512, "optimizer": "adam"}}
+    root = make_study(tmp_path / "study", config)
+    out = snakemake(root, "-n").stdout
+    declared = {(c, s, run): int(mb) for c, s, run, mb in re.findall(
+        r"wildcards: content=(\S+), style=(\S+), run_id=(\w+)\n\s+resources: [^\n]*\bmem_mb=(\d+)", out)}
+    runs = plan_of(root, config).runs.values()
+    expected = {(r.content, r.style, r.run_id): SNAPSHOT_COPY_MB if r.source else run_memory_mb(r.params) for r in runs}
+    assert declared == expected
+    assert len(set(expected.values())) >= 3  # 32 px, 512 px Adam, snapshot copies
 
 
 def test_changing_execution_settings_reruns_nothing(finished_copy):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nst.errors import NSTError
 from nst.plan import build_plan, execution_settings, write_if_changed
+from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
@@ -85,6 +86,14 @@ def gpu_resource(wildcards):
     computed = planned_run(wildcards).source is None  # written from a snapshot: no GPU needed
     # with the batching runner, the runner holds the GPU and jobs only hand it their runs
     return execution("gpus_per_job") if computed and uses_cuda() and not batching() else 0
+
+
+def run_memory(wildcards):
+    """mem_mb of a stylize job (nst/resources.py); profiles' set-resources override it."""
+    run = planned_run(wildcards)
+    if run.source is not None or batching():  # a snapshot copy, or a job that hands its run to the runner
+        return SNAPSHOT_COPY_MB
+    return run_memory_mb(run.params, on_cuda=uses_cuda())
 
 
 def run_threads():

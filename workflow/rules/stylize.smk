@@ -26,6 +26,7 @@ rule stylize:
     threads: run_threads()
     resources:
         gpu=gpu_resource,
+        mem_mb=run_memory,
     conda:
         CONDA_ENV
     shell:
