@@ -18,17 +18,16 @@ Rows (alternated, `repeats` times each):
   nst run            the console script, `--weights` = the features-only file (80 MB; what
                      `nst weights fetch` leaves for jobs to load)
   nst run, full file the same with the full 548 MB file (isolates the features-only copy)
-  what-if            nst run with torch.optim's lazy torch._dynamo import bypassed
-                     (benchmarks/what_if_no_dynamo.py; not nst's behaviour, a measured
-                     suggestion)
+  nst run, Adam      the same with `--optimizer adam`: Adam's `step` imports torch._dynamo
+                     (L-BFGS jobs skip that import, nst/process.py; Adam's nst cannot skip)
   tutorial way       benchmarks/tutorial.py: import torchvision, build vgg19() (classifier
                      included), torch.load the full 548 MB state dict, load_state_dict, the
                      tutorial's model and loop, write image.png, history.csv, run.json
   import torch       `python -c "import torch"`: the floor every job pays (first column: the
                      imports are done)
-  + torch._dynamo    what constructing any torch.optim optimizer imports (Optimizer.__init__
-                     is wrapped in torch._disable_dynamo, which imports torch._dynamo on first
-                     use); importing torchvision imports it too
+  + torch._dynamo    what constructing a torch.optim optimizer imports unless nst/process.py
+                     skipped it (Optimizer.__init__ is wrapped in torch._disable_dynamo, which
+                     imports torch._dynamo on first use); importing torchvision imports it too
   + torchvision      the tutorial's imports
 All weight files are in the page cache (each is read in every repeat).
 """
@@ -47,9 +46,9 @@ SIZE = 128
 
 
 def nst_job(weights_file: Path, content: Path, style: Path, outdir: Path, iterations: int = 1,
-            what_if: bool = False) -> dict:
-    entry = [PYTHON, str(REPO / "benchmarks" / "what_if_no_dynamo.py")] if what_if else [str(BIN / "nst")]
-    cmd = [*entry, "run", str(content), str(style), "-o", str(outdir), "--preset", "tutorial",
+            optimizer: str = "lbfgs") -> dict:
+    cmd = [str(BIN / "nst"), "run", str(content), str(style), "-o", str(outdir), "--preset", "tutorial",
+           "--optimizer", optimizer,
            "--weights", str(weights_file), "--num-iterations", str(iterations), "--image-size", str(SIZE),
            "--threads", str(common.THREADS), "--device", "cpu", "--quiet"]
     child = run_child(cmd, env=child_env())
@@ -88,8 +87,8 @@ def run(cache: Path, weights: Weights, repeats: int = 5) -> dict:
     kinds = {
         "nst run (features-only file, 80 MB)": lambda d: nst_job(weights.features, content, style, d),
         "nst run (full file, 548 MB)": lambda d: nst_job(weights.full, content, style, d),
-        "what-if: nst run, features-only, torch._dynamo import bypassed": lambda d: nst_job(
-            weights.features, content, style, d, what_if=True),
+        "nst run, Adam (features-only file; Adam's step imports torch._dynamo)": lambda d: nst_job(
+            weights.features, content, style, d, optimizer="adam"),
         "tutorial way (torchvision vgg19, full 548 MB file)": lambda d: tutorial_job(weights, content, style, d),
         "python -c 'import torch' (first column: imports done)": lambda d: floor_job("torch"),
         "python -c 'import torch, torch._dynamo' (imports done)": lambda d: floor_job("torch, torch._dynamo"),
