@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import NSTError
+from .files import atomic_path
 from .params import FIELD_NAMES, RunParams
 from .presets import PRESETS
 
@@ -453,15 +454,9 @@ def table5(manifest: dict, runs: pd.DataFrame) -> pd.DataFrame:
 # --- files ---------------------------------------------------------------------------------
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write `df` without its index, under a temporary name renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:

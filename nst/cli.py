@@ -208,9 +208,9 @@ def cmd_weights(args) -> int:
             print(f"ok: {path} (features only; runs load this one)")
     print(f"ok: {path}")
     if args.record:
-        from .outputs import atomic_write_text
+        from .files import write_text
 
-        atomic_write_text(Path(args.record), json.dumps({"file": str(path), "sha256": digest}, indent=2) + "\n")
+        write_text(args.record, json.dumps({"file": str(path), "sha256": digest}, indent=2) + "\n")
     return 0
 
 

@@ -15,7 +15,6 @@ renamed into place.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -235,15 +234,9 @@ def _normalise_cells(cells) -> list[list]:
 
 
 def save_image_atomic(image: Image.Image, out_path) -> Path:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(out_path) as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out_path
+    return Path(out_path)
 
 
 def labelled_grid(cells: Sequence[Sequence[Cell | None]], row_labels: Sequence[str] | None,
@@ -506,16 +499,10 @@ def _spans_decades(*arrays) -> bool:
 
 
 def save_figure_atomic(fig: Figure, out_path) -> Path:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(out_path) as tmp:
         FigureCanvasAgg(fig)
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out_path
+    return Path(out_path)
 
 
 def _chart_title(exp: dict, name: str, random: bool) -> str:

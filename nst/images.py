@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .files import atomic_path
 
 @dataclass(frozen=True)
 class ImageInfo:
@@ -100,9 +101,6 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
 
 def save_png(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> None:
     """Write a PNG atomically: a temporary name in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pil.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format="PNG")

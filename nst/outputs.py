@@ -15,14 +15,8 @@ import io
 import math
 
 from .engine import RunResult, history_columns
+from .files import write_text
 from .images import save_png
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def history_csv(rows: list[dict], columns: list[str]) -> str:
@@ -52,11 +46,11 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     (outdir / "run.json").unlink(missing_ok=True)  # a re-run is unfinished until it ends
     for iteration, image in sorted(result.snapshots.items()):
         save_png(image, outdir / "snapshots" / f"{iteration}.png")
-        atomic_write_text(outdir / "snapshots" / f"{iteration}.json",
+        write_text(outdir / "snapshots" / f"{iteration}.json",
                           json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
     save_png(result.image, outdir / "image.png")
-    atomic_write_text(outdir / "history.csv", history_csv(result.history, history_columns(result.params)))
-    atomic_write_text(outdir / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
+    write_text(outdir / "history.csv", history_csv(result.history, history_columns(result.params)))
+    write_text(outdir / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
     return outdir
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from .catalog import find_images
 from .errors import NSTError
+from .files import write_text
 from .params import FIELD_NAMES, RunParams
 from .presets import PRESETS
 
@@ -330,8 +331,4 @@ def write_if_changed(path: str | Path, data: dict) -> Path:
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     if path.is_file() and path.read_text() == text:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+    return write_text(path, text)

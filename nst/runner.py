@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from .errors import NSTError
+from .files import write_text
 from .params import RunParams
 
 POLL_SECONDS = 0.05
@@ -29,9 +30,7 @@ GATHER_SECONDS = 0.5  # jobs started together arrive within this; they go in one
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data))
 
 
 def _alive(pid: int) -> bool:

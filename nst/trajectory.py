@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from .errors import NSTError
+from .files import copy_file, write_text
 from .params import RunParams
 
 
@@ -27,18 +27,6 @@ def _history_head(history: Path, rows: int) -> str:
     with open(history) as fh:
         lines = fh.read().splitlines(keepends=True)
     return "".join(lines[: rows + 1])
-
-
-def _copy_atomic(source: Path, dest: Path) -> None:
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, dest)
-
-
-def _write_atomic(dest: Path, text: str) -> None:
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, dest)
 
 
 def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.PathLike,
@@ -74,7 +62,7 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
 
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "run.json").unlink(missing_ok=True)
-    _copy_atomic(image, outdir / "image.png")
-    _write_atomic(outdir / "history.csv", history)
-    _write_atomic(outdir / "run.json", json.dumps(record, indent=2) + "\n")
+    copy_file(image, outdir / "image.png")
+    write_text(outdir / "history.csv", history)
+    write_text(outdir / "run.json", json.dumps(record, indent=2) + "\n")
     return outdir

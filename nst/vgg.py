@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .errors import WeightsError
+from .files import atomic_path, write_text
 from .layers import LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -196,9 +197,7 @@ def verify_file(path: Path, force: bool = False) -> str:
 
 def _write_sidecar(side: Path, meta: dict) -> None:
     try:
-        tmp = side.with_name(side.name + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, side)
+        write_text(side, json.dumps(meta))
     except OSError:
         pass  # a read-only cache only costs a re-hash next time
 
@@ -208,9 +207,8 @@ def write_features_only(source: Path, dest: Path | None = None) -> Path:
     source_sha = verify_file(source)
     dest = dest or source.with_name(FEATURES_FILE)
     state = {k: v for k, v in read_state_dict(source).items() if k.startswith("features.")}
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        torch.save(state, tmp)
     stat = dest.stat()
     _write_sidecar(_sidecar(dest), {
         "sha256": sha256_of(dest), "features_of": source_sha,
