@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .aggregate import (
     RANDOM_NOTE, AggregateError, experiment_table, pairs_in_order, read_run, run_dir,
 )
+from .files import atomic_path
 
 MAX_CELL = 256          # default cells are the first image scaled to at most this ...
 MIN_CELL = 128          # ... and at least this (tiny test/demo images stay readable)

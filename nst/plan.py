@@ -278,9 +278,10 @@ def _record(run_dir: Path) -> dict | None:
 def share_trajectories(plan: Plan, runs_dir: Path) -> None:
     """Runs that differ only in `iterations` become snapshots of the longest one.
 
-    Finished work is never redone for this: a shorter run that already exists stays as it is;
-    a finished leader keeps the snapshots it was run with, and a shorter count it lacks is
-    computed on its own."""
+    Finished work is never redone for this. Snakemake reruns a job whose params or set of
+    inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
+    run it was written from (`_as_finished`). The longest run takes snapshots only for runs
+    not done yet; if it is finished itself, a count it lacks is computed on its own."""
     families: dict[tuple, list[Run]] = defaultdict(list)
     for run in plan.runs.values():
         identity = run.params.identity()
@@ -289,24 +290,31 @@ def share_trajectories(plan: Plan, runs_dir: Path) -> None:
     for members in families.values():
         if len(members) < 2:
             continue
+        by_id = {m.run_id: m for m in members}
         leader = max(members, key=lambda r: r.params.iterations)
         leader_record = _record(runs_dir / leader.key)
         recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
         shared = []
         for member in members:
-            if member is leader:
-                continue
             record = _record(runs_dir / member.key)
-            if record is None:  # to do: share if the leader has (or will have) its snapshot
-                if recorded is None or member.params.iterations in recorded:
-                    shared.append(member)
-            elif record.get("derived_from") == leader.run_id:  # done, and done that way
-                shared.append(member)
-        snapshots = recorded if recorded is not None else sorted(m.params.iterations for m in shared)
-        if snapshots:
+            if record is not None:
+                _as_finished(plan, member, record, by_id)
+            elif member is not leader and (recorded is None or member.params.iterations in recorded):
+                shared.append(member)  # the leader has (or will have) its snapshot
+        if recorded is None and shared:
+            snapshots = sorted(m.params.iterations for m in shared)
             plan.runs[leader.key] = dataclasses.replace(leader, params=leader.params.replace(snapshots=snapshots))
         for member in shared:
             plan.runs[member.key] = dataclasses.replace(member, source=leader.key)
+
+
+def _as_finished(plan: Plan, run: Run, record: dict, family: dict[str, Run]) -> None:
+    """A finished run's job as it ran: its snapshots and the run it was written from (if that
+    is still planned; otherwise it has no source and would be recomputed on its own)."""
+    source = family.get(record.get("derived_from") or "")
+    snapshots = record["params"].get("snapshots") or []
+    plan.runs[run.key] = dataclasses.replace(run, params=run.params.replace(snapshots=snapshots),
+                                             source=source.key if source else None)
 
 
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:

@@ -176,12 +176,12 @@ def load_plain(path) -> torch.Tensor:
     return to_tensor(Image.open(path).convert("RGB")).unsqueeze(0).to(torch.float32)
 
 
-def compare(name, nst_history, reference, count):
+def compare(name, nst_history, reference, count, rel_tol=REL_TOL):
     assert len(nst_history) == len(reference) == count
     for k, (ours, theirs) in enumerate(zip(nst_history, reference), start=1):
         assert set(theirs) <= set(ours)
         for column, expected in theirs.items():
-            assert math.isclose(ours[column], expected, rel_tol=REL_TOL, abs_tol=0.0), (
+            assert math.isclose(ours[column], expected, rel_tol=rel_tol, abs_tol=0.0), (
                 f"{name}: evaluation {k}, {column}: nst {ours[column]!r} vs reference {expected!r}")
 
 
@@ -193,8 +193,8 @@ def vgg_file(tmp_path_factory):
     return path
 
 
-def run_both(preset_name, vgg_file, content_path, style_path, iterations):
-    params = tiny_params(preset_name, weights=str(vgg_file), size=32, iterations=iterations)
+def run_both(preset_name, vgg_file, content_path, style_path, iterations, **execution):
+    params = tiny_params(preset_name, weights=str(vgg_file), size=32, iterations=iterations, **execution)
     result = stylize(params, content_path, style_path)
     content_img, style_img = load_plain(content_path), load_plain(style_path)
     assert tuple(content_img.shape[-2:]) == (params.size, params.size)  # nst did not resample either
@@ -220,5 +220,11 @@ def test_twenty_evaluations_match_the_tutorial(preset_name, vgg_file, content_pa
 
 @pytest.mark.parametrize("preset_name", ["tutorial", "baseline"])
 def test_objective_and_first_step_match_the_tutorial_in_float32(preset_name, vgg_file, content_path, style_path):
-    params, result, reference = run_both(preset_name, vgg_file, content_path, style_path, iterations=2)
+    """In the tutorial's NCHW layout to REL_TOL; in NHWC (the CPU default, channels_last: auto),
+    whose convolutions sum in another order, to 1e-4: the second evaluation's content loss is a
+    small difference of large activations, where float32 rounding shows."""
+    params, result, reference = run_both(preset_name, vgg_file, content_path, style_path, iterations=2,
+                                         channels_last=False)
     compare(preset_name, result.history, reference[:2], 2)
+    _, nhwc, _ = run_both(preset_name, vgg_file, content_path, style_path, iterations=2)
+    compare(preset_name, nhwc.history, reference[:2], 2, rel_tol=1e-4)

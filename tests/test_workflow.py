@@ -202,11 +202,18 @@ def test_adding_an_image_runs_only_the_new_combinations(finished_copy):
     assert "dots" in set(table5["style"])
 
 
-def test_adding_a_value_runs_only_that_run(finished_copy):
+@pytest.mark.parametrize("key, value", [("style_weight", 1.0e+3), ("iterations", 6)])
+def test_adding_a_value_runs_only_that_run(finished_copy, key, value):
+    """Also for a longer iteration count, which becomes the longest run of a shared trajectory:
+    the finished shorter runs (one written from the other's snapshot) stay as they are."""
     config = json.loads(json.dumps(TINY_CONFIG))
-    config["experiments"]["style_weight"]["vary"]["style_weight"].append(1.0e+3)
+    config["experiments"][key]["vary"][key].append(value)
     (finished_copy / "study.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(finished_copy, "stylize") == 1
+    before = run_stamps(finished_copy)
+    snakemake(finished_copy)
+    assert {k: v for k, v in run_stamps(finished_copy).items() if k in before} == before
+    assert planned_jobs(finished_copy, "stylize") == 0
 
 
 def pids_running(fragment: str) -> list[int]:
