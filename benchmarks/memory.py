@@ -68,7 +68,7 @@ def run(cache: Path, weights: Weights, iterations: int = 20, full_history: int =
     adam = next(r for r in raw if r["optimizer"] == "adam")
     lb = [r for r in raw if r["optimizer"] == "lbfgs" and r["malloc"] == "nst"]
     md += "\n\n" + "; ".join(f"L-BFGS after {r['iterations']} iterations / Adam: {r['rss'] / adam['rss']:.2f}x "
-                             f"(+{r['rss'] - adam['rss']:.0f} MiB)" for r in lb) + "."
+                             f"({r['rss'] - adam['rss']:+.0f} MiB)" for r in lb) + "."
     system = next((r for r in raw if r["malloc"] == "system"), None)
     if system:
         same = next(r for r in lb if r["iterations"] == system["iterations"])

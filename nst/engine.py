@@ -118,7 +118,7 @@ def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimi
 
 
 def uses_channels_last(params: RunParams, device: torch.device) -> bool:
-    """NHWC convolutions: `auto` turns them on for CPU, where oneDNN's NHWC kernels were 10-17 %
+    """NHWC convolutions: `auto` turns them on for CPU, where oneDNN's NHWC kernels were 6-17 %
     faster per iteration at 128-512 px (BENCHMARKS.md); on GPUs only when asked for."""
     return params.channels_last is True or (params.channels_last == "auto" and device.type == "cpu")
 
