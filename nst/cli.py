@@ -283,10 +283,9 @@ def cmd_runner(args) -> int:
     from .process import skip_dynamo_import
     from .runner import serve
 
-    skip_dynamo_import()
-
     if args.batch_size < 1:
         raise NSTError("--batch-size must be >= 1")
+    skip_dynamo_import()
     serve(args.spool, args.batch_size, args.parent_pid, args.idle_exit, args.threads)
     return 0
 
