@@ -47,7 +47,7 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     for iteration, image in sorted(result.snapshots.items()):
         save_png(image, outdir / "snapshots" / f"{iteration}.png")
         write_text(outdir / "snapshots" / f"{iteration}.json",
-                          json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
+                   json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
     save_png(result.image, outdir / "image.png")
     write_text(outdir / "history.csv", history_csv(result.history, history_columns(result.params)))
     write_text(outdir / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")

@@ -291,12 +291,13 @@ def share_trajectories(plan: Plan, runs_dir: Path) -> None:
         if len(members) < 2:
             continue
         by_id = {m.run_id: m for m in members}
+        records = {m.key: _record(runs_dir / m.key) for m in members}  # each run.json read once
         leader = max(members, key=lambda r: r.params.iterations)
-        leader_record = _record(runs_dir / leader.key)
+        leader_record = records[leader.key]
         recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
         shared = []
         for member in members:
-            record = _record(runs_dir / member.key)
+            record = records[member.key]
             if record is not None:
                 _as_finished(plan, member, record, by_id)
             elif member is not leader and (recorded is None or member.params.iterations in recorded):

@@ -63,4 +63,3 @@ def skip_dynamo_import() -> list[str]:
             fn.__dynamo_disable = fn
             changed.append(name)
     return changed
-

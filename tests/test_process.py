@@ -15,11 +15,11 @@ from nst import process
 GLIBC = platform.libc_ver()[0] == "glibc"
 
 
-def python(code: str, **env: str) -> dict:
-    """Run `code` in a fresh interpreter (the user's malloc variables removed, `env` added);
-    it prints one JSON object as its last line."""
+def python(code: str, *args: str, **env: str) -> dict:
+    """Run `code` with `args` in a fresh interpreter (the user's malloc variables removed, `env`
+    added); it prints one JSON object as its last line."""
     clean = {k: v for k, v in os.environ.items() if k not in process.USER_MALLOC_SETTINGS + (process.OPT_OUT,)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env={**clean, **env}, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -47,7 +47,7 @@ print(json.dumps({"applied": applied, "refaults": sum(faults[1:])}))
 
 
 def refaults(mode: str, **env: str) -> dict:
-    return python(REFAULTS.replace("sys.argv[-1]", repr(mode)), **env)
+    return python(REFAULTS, mode, **env)
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt thresholds are glibc's (Linux); elsewhere keep_freed_memory does nothing")

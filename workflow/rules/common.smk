@@ -1,4 +1,5 @@
 # Image discovery, experiment expansion (nst.plan) and target lists.
+import functools
 import json
 import os
 import re
@@ -76,6 +77,7 @@ def execution(key):
     return config["execution"][key]
 
 
+@functools.cache  # asked once per stylize job (gpu, mem_mb); depends on the config only
 def uses_cuda():
     """Whether runs will land on a GPU, decided without importing torch (slow) at parse time."""
     device = execution("device")
