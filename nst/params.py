@@ -21,7 +21,7 @@ INITS = ("content", "noise", "zeros", "style")
 POOLINGS = ("avg", "max")
 RESIZES = ("square", "keep_aspect")
 PRECISIONS = ("fp32", "tf32", "bf16")
-WEIGHT_SOURCES = ("imagenet", "random")
+WEIGHT_SOURCES = ("imagenet", "caffe", "random")
 
 # Learning rate used when none is given: torch's own default for L-BFGS, the paper's
 # Table 4 value (Adam, 0.05) for the first-order optimizers.
@@ -240,7 +240,7 @@ def _check_ranges(p: RunParams) -> None:
         ("shift", p.shift is None or 0 < p.shift <= 1, "none or a factor in (0, 1]"),
         ("shift_rotation", 0 <= p.shift_rotation <= 180, "degrees in [0, 180]"),
         ("init", bool(p.init), "content | noise | zeros | style | path to an image"),
-        ("weights", bool(p.weights), "imagenet | random | path to a state-dict file"),
+        ("weights", bool(p.weights), "imagenet | caffe | random | path to a state-dict file"),
         ("device", _valid_device(p.device), "auto | cpu | cuda | cuda:N | mps"),
     ]
     for key, ok, allowed in checks:

