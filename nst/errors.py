@@ -11,3 +11,12 @@ class ImageError(NSTError, ValueError):
 
 class WeightsError(NSTError):
     """VGG-19 weights that are missing, unverifiable or do not fit the network."""
+
+
+class ParamsError(NSTError, ValueError):
+    """A run parameter with a value that is not allowed; the message names the key."""
+
+
+class OutputError(NSTError):
+    """An output that cannot be written (disk full, a file where a folder should be, a finished
+    run in the way); the message names the path."""

@@ -3,23 +3,46 @@ under a temporary name in the same folder, then rename onto the real name (atomi
 Torch-free and pandas-free: used on every job's path and at planning time."""
 from __future__ import annotations
 
+import errno
+import functools
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import OutputError
+
+
+# Failures of a write that the user must act on (free space, permissions, a file in the way):
+# reported with the path being written, not as a bare "[Errno 28] No space left on device".
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST,
+                errno.ENOTDIR, errno.EISDIR, errno.EFBIG}
+
+
+def write_failure(path: str | os.PathLike, err: OSError) -> OutputError:
+    reason = err.strerror or str(err)
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason = "a file stands where a folder is needed"
+    return OutputError(f"cannot write {str(path)!r}: {reason}")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary name next to `path` to write to: renamed onto `path` when the block ends
-    without an error, removed when it raises. Creates the folder."""
+    without an error, removed when it raises. Creates the folder. A write that fails for lack
+    of space or permission raises OutputError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in WRITE_ERRNOS:
+            raise write_failure(path, err) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -34,3 +57,62 @@ def copy_file(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     with atomic_path(dest) as tmp:
         shutil.copyfile(source, tmp)
     return Path(dest)
+
+
+def content_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, computed once per (path, size, mtime) in a process: planning
+    asks for it once per run that uses the file."""
+    stat = os.stat(path)
+    if not Path(path).is_file():
+        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+    return _sha256_cached(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:
+    """A staging folder to write one run's files into (image.png, history.csv, run.json,
+    snapshots/). When the block ends they replace the run folder's: the old run.json is
+    removed only once everything new is written (a full disk leaves a finished run as it
+    was), the new run.json lands last, and snapshots of steps this run did not write are
+    removed, so a folder never mixes two runs. On an error the staging folder goes away."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"cannot write a run into {str(outdir)!r}: it is a file, not a folder")
+    staging = outdir / f".staging{os.getpid()}"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        yield staging
+        _move_run_files(staging, outdir)
+    except OSError as err:
+        if err.errno in WRITE_ERRNOS:
+            raise write_failure(outdir, err) from None
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_run_files(staging: Path, outdir: Path) -> None:
+    (outdir / "run.json").unlink(missing_ok=True)  # unfinished from here until the new one lands
+    staged_snapshots = staging / "snapshots"
+    steps = {p.name.split(".")[0] for p in staged_snapshots.iterdir()} if staged_snapshots.is_dir() else set()
+    old_snapshots = outdir / "snapshots"
+    if old_snapshots.is_dir():
+        for old in old_snapshots.iterdir():
+            if old.name.split(".")[0] not in steps:
+                old.unlink()
+    for new in sorted(staged_snapshots.iterdir()) if steps else []:
+        old_snapshots.mkdir(exist_ok=True)
+        os.replace(new, old_snapshots / new.name)
+    for name in ("image.png", "history.csv", "run.json"):  # run.json last: the run is finished
+        if (staging / name).exists():
+            os.replace(staging / name, outdir / name)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .catalog import image_header, target_size
 from .errors import ImageError
 from .files import atomic_path
 
@@ -34,10 +35,7 @@ class ImageInfo:
 def open_rgb(path: str | os.PathLike) -> tuple[Image.Image, str, bool]:
     """Open `path` as an RGB Pillow image; returns (image, original mode, alpha composited)."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image file {str(path)!r} does not exist")
-    if path.stat().st_size == 0:
-        raise ImageError(f"image file {str(path)!r} is empty")
+    image_header(path)  # exists, not a folder, not empty, within the pixel limit
     try:
         with Image.open(path) as img:
             img.load()
@@ -65,14 +63,6 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB"), True
     return img.convert("RGB"), False
-
-
-def target_size(width: int, height: int, size: int, resize: str) -> tuple[int, int]:
-    """(width, height) for a resize mode: a size x size square, or the long side = size."""
-    if resize == "square":
-        return size, size
-    scale = size / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def load_image(path, size: int, resize: str, exact: tuple[int, int] | None = None):

@@ -47,3 +47,10 @@ def normalize_layer(name: str) -> str:
 def deepest_index(layers) -> int:
     """Index (in `vgg19().features`) of the deepest of `layers`."""
     return max(LAYER_INDEX[normalize_layer(n)] for n in layers)
+
+
+def min_side(layers) -> int:
+    """Smallest image side (px) that still reaches the deepest of `layers`: each 2x2 pool
+    before it halves the image, so a shorter side leaves nothing for that layer."""
+    deepest = deepest_index(layers)
+    return 2 ** sum(1 for name in LAYER_ORDER[: deepest + 1] if name.startswith("pool"))

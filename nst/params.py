@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ParamsError
+from .files import content_sha256
 from .layers import LAYER_INDEX, normalize_layer
 
 LOSSES = ("l2", "l1")
@@ -22,6 +24,10 @@ POOLINGS = ("avg", "max")
 RESIZES = ("square", "keep_aspect")
 PRECISIONS = ("fp32", "tf32", "bf16")
 WEIGHT_SOURCES = ("imagenet", "caffe", "random")
+
+# torch's optimizers turn the learning rate into a float32 scalar: a larger value is an
+# overflow error inside the first step, so it is refused here with the others.
+FLOAT32_MAX = 3.4028234663852886e38
 
 # Learning rate used when none is given: torch's own default for L-BFGS, the paper's
 # Table 4 value (Adam, 0.05) for the first-order optimizers.
@@ -57,6 +63,7 @@ class RunParams:
     weights_file: str | None = field(default=None, metadata=_EXECUTION)
     channels_last: bool | str = field(default="auto", metadata=_EXECUTION)  # NHWC; auto: on CPU
     cudnn_benchmark: bool = field(default=False, metadata=_EXECUTION)   # let cuDNN pick kernels
+    checkpoint_seconds: float = field(default=60.0, metadata=_EXECUTION)  # resume state every N s; 0: off
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -72,7 +79,7 @@ class RunParams:
         """Build from a mapping (config, run.json, --set); unknown keys are an error."""
         unknown = sorted(set(values) - set(FIELD_NAMES))
         if unknown:
-            raise ValueError(
+            raise ParamsError(
                 f"unknown parameter {unknown[0]!r}; allowed: {', '.join(FIELD_NAMES)}"
             )
         merged = dict(dataclasses.asdict(base)) if base is not None else {}
@@ -86,7 +93,17 @@ class RunParams:
 
     # --- identity -----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the output image, as plain JSON types."""
+        """The settings that determine the output image, as plain JSON types. A weights file
+        counts by its content (sha256), not its path: a file replaced in place is another
+        network, and a moved file the same one. Raises ParamsError if the file is missing."""
+        values = self.settings()
+        if self.uses_weights_file:
+            values["weights"] = f"sha256:{weights_file_sha256(self.weights)}"
+        return values
+
+    def settings(self) -> dict[str, Any]:
+        """The identity fields as given (a weights file by its path): what a job is handed to
+        compute this run elsewhere."""
         return {
             f.name: _jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
@@ -105,13 +122,29 @@ class RunParams:
     def uses_random_weights(self) -> bool:
         return self.weights == "random"
 
+    @property
+    def uses_weights_file(self) -> bool:
+        """`weights` names a state-dict file rather than a family (imagenet, random, ...)."""
+        return self.weights not in WEIGHT_SOURCES
+
+
+def weights_file_sha256(path: str) -> str:
+    try:
+        return content_sha256(path)
+    except FileNotFoundError:
+        raise ParamsError(f"weights file {path!r} (parameter 'weights') does not exist; allowed: "
+                          f"{' | '.join(WEIGHT_SOURCES)} | path to a state-dict file") from None
+    except IsADirectoryError:
+        raise ParamsError(f"weights {path!r} is a folder; allowed: {' | '.join(WEIGHT_SOURCES)} "
+                          f"| path to a state-dict file") from None
+
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
 
 
 # --- coercion and validation ---------------------------------------------------------------
-def _bad(key: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"invalid value for {key!r}: {value!r} (allowed: {allowed})")
+def _bad(key: str, value: Any, allowed: str) -> ParamsError:
+    return ParamsError(f"invalid value for {key!r}: {value!r} (allowed: {allowed})")
 
 
 def _as_int(key: str, value: Any, allowed: str) -> int:
@@ -166,7 +199,7 @@ def _as_layers(key: str, value: Any) -> tuple[str, ...]:
     try:
         names = {normalize_layer(n) for n in items if str(n).strip()}
     except ValueError as err:
-        raise ValueError(f"invalid value for {key!r}: {err}") from None
+        raise ParamsError(f"invalid value for {key!r}: {err}") from None
     if not names:
         raise _bad(key, value, "a non-empty list of VGG-19 layer names")
     return tuple(sorted(names, key=LAYER_INDEX.__getitem__))
@@ -188,10 +221,12 @@ def _as_snapshots(value: Any) -> tuple[int, ...]:
 def _coerce(key: str, value: Any) -> Any:
     if key in ("iterations", "lbfgs_history", "size", "seed", "threads"):
         return _as_int(key, value, "an integer")
+    if key == "checkpoint_seconds":
+        return _as_float(key, value, "seconds >= 0 (0 = off)")
     if key in ("content_weight", "style_weight", "shift_rotation"):
         return _as_float(key, value, "a finite number")
     if key == "lr":
-        return None if value is None else _as_float(key, value, "a positive number")
+        return None if value is None else _as_float(key, value, "a number in (0, 3.4e38]")
     if key == "shift":
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             return None
@@ -234,9 +269,10 @@ def _check_ranges(p: RunParams) -> None:
         ("size", 16 <= p.size <= 8192, "an integer in [16, 8192] (pixels)"),
         ("seed", p.seed >= 0, "an integer >= 0"),
         ("threads", p.threads >= 0, "an integer >= 0 (0 = torch's default)"),
+        ("checkpoint_seconds", p.checkpoint_seconds >= 0, "seconds >= 0 (0 = off)"),
         ("content_weight", p.content_weight >= 0, "a number >= 0"),
         ("style_weight", p.style_weight >= 0, "a number >= 0"),
-        ("lr", p.lr is not None and p.lr > 0, "a number > 0"),
+        ("lr", p.lr is not None and 0 < p.lr <= FLOAT32_MAX, "a number in (0, 3.4e38], float32's range"),
         ("shift", p.shift is None or 0 < p.shift <= 1, "none or a factor in (0, 1]"),
         ("shift_rotation", 0 <= p.shift_rotation <= 180, "degrees in [0, 180]"),
         ("init", bool(p.init), "content | noise | zeros | style | path to an image"),
@@ -247,7 +283,7 @@ def _check_ranges(p: RunParams) -> None:
         if not ok:
             raise _bad(key, getattr(p, key), allowed)
     if p.content_weight == 0 and p.style_weight == 0:
-        raise ValueError("content_weight and style_weight are both 0: nothing to optimise")
+        raise ParamsError("content_weight and style_weight are both 0: nothing to optimise")
 
 
 def _valid_device(device: str) -> bool:

@@ -12,6 +12,7 @@ Two trials asking for the same settings on the same pair share one run (one run_
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 from collections import defaultdict
@@ -19,15 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import find_images
+from .catalog import find_images, image_header, target_size
 from .errors import NSTError
 from .files import write_text
-from .params import FIELD_NAMES, RunParams
+from .layers import LAYER_INDEX, min_side
+from .params import FIELD_NAMES, INITS, RunParams
 from .presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
-EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark")
+EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 RUNS_FOLDER = "results/runs"
 SELECT_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
                   "color_distance_style")
@@ -256,14 +258,58 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         for values in value_sets:
             try:
                 params = layered_params(base, global_params, overrides, {**values, **execution})
+                params.run_id  # a weights file counts by its content: it must exist now
             except ValueError as err:
                 raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
             for c, s in pairs:
                 plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()})
     plan.results_array = _results_array(config.get("results_array"), plan)
+    if verify_images:
+        check_job_inputs(plan, root)
     if (config.get("execution") or {}).get("share_trajectories", True):
         share_trajectories(plan, root / RUNS_FOLDER)
     return plan
+
+
+# --- what jobs would otherwise find out too late ------------------------------------------
+# The layers every run is also scored on (nst/evaluate.py), so an image must reach them too.
+EVALUATION_LAYERS = PRESETS["baseline"]["content_layers"] + PRESETS["baseline"]["style_layers"]
+
+
+def check_job_inputs(plan: Plan, root: Path) -> None:
+    """Stop at planning, naming the experiment and file, for what would otherwise fail inside
+    a job after the workflow started: a missing `init` image, or an image too small for the
+    deepest layer after resizing (`resize: keep_aspect` makes the short side shrink)."""
+    headers: dict[str, tuple[int, int]] = {}
+
+    def header(path: str) -> tuple[int, int]:
+        if path not in headers:
+            headers[path] = image_header(path)
+        return headers[path]
+
+    seen = set()
+    for trial in plan.trials:
+        params = plan.runs[f"{trial.content}/{trial.style}/{trial.run_id}"].params
+        layers = params.content_layers + params.style_layers + EVALUATION_LAYERS
+        key = (trial.content, trial.style, params.size, params.resize, layers, params.init)
+        if key in seen:
+            continue
+        seen.add(key)
+        where = f"experiment {trial.experiment!r} ({trial.label})"
+        if params.init not in INITS:
+            try:
+                header(str(root / params.init))
+            except NSTError as err:
+                raise PlanError(f"{where}: init: {err}") from None
+        need = min_side(layers)
+        for path in (plan.content_images[trial.content], plan.style_images[trial.style]):
+            width, height = target_size(*header(path), params.size, params.resize)
+            if min(width, height) < need:
+                deepest = max(layers, key=LAYER_INDEX.__getitem__)
+                raise PlanError(
+                    f"{where}: image {path!r} is {width}x{height} px after resizing (size={params.size}, "
+                    f"resize={params.resize}), too small for layer {deepest}, which needs at least "
+                    f"{need} px on each side: use a larger size, resize: square, or shallower layers")
 
 
 # --- shared trajectories -------------------------------------------------------------------
@@ -334,10 +380,13 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def write_if_changed(path: str | Path, data: dict) -> Path:
-    """Write JSON only when its content changes, so its mtime marks real plan changes."""
-    path = Path(path)
+def write_by_content(folder: str | Path, data: dict) -> str:
+    """`data` as JSON in `folder`/<sha256 prefix>.json; returns the path. The name follows from
+    the content, so an existing file is never changed: a second snakemake call (dry, refused by
+    the lock, another config) adds its own file instead of rewriting the one a running call
+    reads."""
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-    if path.is_file() and path.read_text() == text:
-        return path
-    return write_text(path, text)
+    path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not path.is_file():
+        write_text(path, text)
+    return str(path)

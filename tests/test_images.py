@@ -3,12 +3,16 @@ modes, and a clear error naming the file for each kind of bad file."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
+
 import pytest
 import torch
 from PIL import Image
 
+from nst.catalog import MAX_IMAGE_PIXELS, check_readable, find_images
 from nst.engine import stylize
 from nst.errors import ImageError, NSTError
 from nst.images import load_image, open_rgb
@@ -189,8 +193,31 @@ def test_stylize_refuses_a_bad_image_before_any_work(role, tmp_path, content_pat
 
 
 def test_a_folder_is_not_an_image(tmp_path):
-    with pytest.raises(ImageError, match="does not exist"):
+    with pytest.raises(ImageError, match="is a folder, not an image file"):
         open_rgb(tmp_path)
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims width x height (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000])  # over the limit; over twice the limit (Pillow's own error)
+def test_an_image_over_the_pixel_limit_is_refused_by_name_before_decoding(tmp_path, side):
+    bomb = png_header_only(tmp_path / "bomb.png", side, side)
+    assert bomb.stat().st_size < 200
+    for read in (open_rgb, check_readable):
+        with pytest.raises(ImageError) as info:
+            read(bomb)
+        message = str(info.value)
+        assert "bomb.png" in message and f"{MAX_IMAGE_PIXELS:,} px" in message
+    with pytest.raises(ImageError, match="bomb.png"):
+        find_images(tmp_path, "content")
 
 
 def test_image_too_small_for_the_deepest_layer_is_a_clear_error(tmp_path, style_path):

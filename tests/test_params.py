@@ -28,7 +28,8 @@ from conftest import ROOT, tiny_params
         ("iterations", True, "an integer"),
         ("size", 8, "[16, 8192]"),
         ("seed", -1, ">= 0"),
-        ("lr", -0.1, "> 0"),
+        ("lr", -0.1, "(0, 3.4e38]"),
+        ("lr", 1e39, "float32's range"),  # torch's optimizers would overflow inside step 1
         ("content_weight", -1, ">= 0"),
         ("style_weight", "lots", "a finite number"),
         ("style_weight", float("inf"), "a finite number"),

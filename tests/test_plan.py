@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.plan import PlanError, build_plan, layer_subsets, write_if_changed
+from nst.plan import PlanError, build_plan, layer_subsets, write_by_content
 from nst.presets import preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,14 +135,18 @@ def test_execution_settings_do_not_change_run_ids(root):
     assert set(a.runs) == set(b.runs)
 
 
-def test_manifest_round_trips_and_write_if_changed_keeps_mtime(root, tmp_path):
+def test_plan_files_are_named_by_content_and_never_rewritten(root, tmp_path):
+    """A second snakemake call (dry, refused, another config) must not change the file that a
+    running call reads: the same plan finds its file as it was, another plan gets another file."""
     plan = build_plan(small_config(), root=root)
-    path = write_if_changed(tmp_path / "m.json", plan.manifest())
+    path = Path(write_by_content(tmp_path, plan.manifest()))
+    assert json.loads(path.read_text()) == json.loads(json.dumps(plan.manifest()))
     os.utime(path, (1, 1))
-    write_if_changed(path, plan.manifest())
-    assert path.stat().st_mtime == 1
-    write_if_changed(path, {**plan.manifest(), "results_array": {"x": 1}})
-    assert path.stat().st_mtime > 1
+    assert Path(write_by_content(tmp_path, plan.manifest())) == path
+    assert path.stat().st_mtime == 1  # untouched
+    other = Path(write_by_content(tmp_path, {**plan.manifest(), "results_array": {"x": 1}}))
+    assert other != path and path.stat().st_mtime == 1
+    assert json.loads(other.read_text())["results_array"] == {"x": 1}
 
 
 # --- bad input: one clear message naming the key or file -----------------------------------
@@ -153,6 +158,7 @@ def test_manifest_round_trips_and_write_if_changed_keeps_mtime(root, tmp_path):
     ({"e": {"vary": {"content_layers": [["conv_99"]]}}}, "conv_99"),
     ({"e": {"vary": {"style_weight": ["lots"]}}}, "style_weight"),
     ({"e": {"vary": {"shift": [1.5]}}}, "shift"),
+    ({"e": {"vary": {"lr": [1.0e+39]}}}, "float32's range"),
     ({"e": {"vary": {"style_weight": [1]}, "grid": {"init": ["zeros"]}}}, "at most one"),
     ({"e": {"subsets": {"style_weight": [1, 2]}}}, "experiments.e.subsets.style_weight"),
     ({"e": {"pairs": [{"content": "cat", "style": "nope"}]}}, "no style image named 'nope'"),
@@ -231,3 +237,43 @@ def test_varying_the_optimizer_brings_its_own_learning_rate(root):
     lrs = {plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params.optimizer:
            plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params.lr for t in plan.trials_of("opt")}
     assert lrs == {"lbfgs": 1.0, "adam": 0.05}
+
+
+# --- what a job would otherwise find out after the workflow started ------------------------
+def test_a_missing_init_image_stops_planning_with_experiment_and_file(root):
+    config = small_config(e={"vary": {"init": ["content", "images/missing.png"]}})
+    with pytest.raises(PlanError) as info:
+        build_plan(config, root=root)
+    assert "experiment 'e'" in str(info.value) and "missing.png" in str(info.value)
+    make_images(root / "images", ["missing"])
+    assert len(build_plan(config, root=root).runs) == 2 * 2 * 2
+
+
+def test_a_missing_weights_file_stops_planning_naming_it(root):
+    with pytest.raises(PlanError, match=r"experiment 'e'.*my\.pth.*does not exist"):
+        build_plan(small_config(e={"set": {"weights": "my.pth"}}), root=root)
+
+
+def test_an_image_too_small_after_keep_aspect_stops_planning(root):
+    """A 64x30 image at keep_aspect 64 px is 64x30: too short for pool_5 (32 px needed)."""
+    Image.fromarray(np.zeros((30, 64, 3), dtype="uint8")).save(root / "images/content/wide.png")
+    config = small_config(e={"set": {"size": 64, "resize": "keep_aspect", "content_layers": ["pool_5"]}})
+    with pytest.raises(PlanError) as info:
+        build_plan(config, root=root)
+    message = str(info.value)
+    assert "wide.png" in message and "64x30" in message and "pool_5" in message and "32 px" in message
+    config["experiments"]["e"]["set"]["resize"] = "square"
+    build_plan(config, root=root)
+
+
+def test_weights_file_counts_by_content_not_path(root):
+    """Replacing a custom weights file in place gives new run ids; moving it keeps them."""
+    (root / "w1.pth").write_bytes(b"first weights")
+    config = small_config(e={"set": {"weights": str(root / "w1.pth")}})
+    first = set(build_plan(config, root=root).runs)
+    (root / "w1.pth").write_bytes(b"other weights")
+    second = set(build_plan(config, root=root).runs)
+    assert first.isdisjoint(second)
+    (root / "w1.pth").rename(root / "w2.pth")
+    config["experiments"]["e"]["set"]["weights"] = str(root / "w2.pth")
+    assert set(build_plan(config, root=root).runs) == second

@@ -366,3 +366,89 @@ def test_missing_imagenet_weights_stop_the_workflow_before_any_run(tmp_path, mon
     message = (root / "logs/weights.log").read_text()
     assert "vgg19-dcbb9e9d.pth" in message and "nst weights fetch" in message
     assert not list(root.glob("results/runs/*/*/*/run.json"))
+
+
+# --- a second call never changes what a running call reads ---------------------------------
+SLOW_CONFIG = {
+    **TINY_CONFIG,
+    "params": {"size": 64, "iterations": 400, "weights": "random"},
+    "experiments": {
+        "matrix": {"base": "baseline"},
+        "iterations": {"pairs": PAIR, "vary": {"iterations": [100, 400, 401]}},
+    },
+    "results_array": None,
+}
+
+
+def start_snakemake(root: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cmd = [str(BIN / "snakemake"), "--cores", "2", "--configfile", "study.yaml", *args]
+    return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for_first_job(root: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(root.glob("logs/runs/*/*/*.log")):
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "no stylize job started"
+        time.sleep(0.2)
+
+
+def test_a_second_call_never_changes_what_a_running_call_reads(tmp_path):
+    """Issue reproductions: while a study runs, a dry run with a one-pair config made its
+    runs.csv 2 rows instead of all; adding an image then `snakemake -n` made it fail. Here,
+    during one running study: a dry run with another config, a call with another config
+    (refused by the lock), and a dry run after adding an image."""
+    config = {k: v for k, v in SLOW_CONFIG.items() if v is not None}
+    root = make_study(tmp_path / "study", config)
+    expected = plan_of(root, config).runs
+    (root / "one_pair.yaml").write_text(yaml.safe_dump({**config, "pairs": PAIR}))
+    running = start_snakemake(root)
+    try:
+        wait_for_first_job(root, running)
+        snakemake(root, "-n", "--configfile", "one_pair.yaml")
+        refused = snakemake(root, "--configfile", "one_pair.yaml", check=False)
+        assert refused.returncode != 0 and "lock" in (refused.stdout + refused.stderr).lower()
+        write_image(root / "images/content/bird.png", 99)
+        snakemake(root, "-n")
+        assert running.poll() is None, "the first call ended before the others: the test proves nothing"
+        output, _ = running.communicate(timeout=600)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 0, output[-3000:]
+    runs = pd.read_csv(root / "results/tables/runs.csv")
+    assert len(runs) == len(expected) == 6  # 4 pairs + iterations 100 and 401 (400 is the matrix run)
+    assert set(runs.run_id) == {r.run_id for r in expected.values()}
+    assert len(pd.read_csv(root / "results/tables/matrix.csv")) == 4
+    manifest = json.loads((root / "results/plan/manifest.json").read_text())
+    assert {t["content"] for t in manifest["trials"]} == {"cat", "dog"}
+
+
+def write_vgg_state(path: Path, seed: int) -> None:
+    """A torchvision-keyed VGG-19 feature state dict of seeded random weights."""
+    import torch
+
+    from nst.vgg import init_random, vgg19_feature_layers
+
+    body = torch.nn.Sequential(*vgg19_feature_layers("avg"))
+    init_random(body, seed)
+    torch.save({f"features.{k}": v for k, v in body.state_dict().items()}, path)
+
+
+def test_a_weights_file_replaced_in_place_reruns_its_runs(tmp_path):
+    """The run id covers the file's content and the file is an input: new weights under the
+    old name are new runs, never "Nothing to be done" with the old losses."""
+    config = {**TINY_CONFIG, "pairs": PAIR, "params": {**TINY_CONFIG["params"], "weights": "my.pth"},
+              "experiments": {"matrix": {"base": "baseline"}}, "results_array": None}
+    config = {k: v for k, v in config.items() if v is not None}
+    root = make_study(tmp_path / "study", config)
+    write_vgg_state(root / "my.pth", seed=1)
+    snakemake(root)
+    first = pd.read_csv(root / "results/tables/runs.csv")
+    write_vgg_state(root / "my.pth", seed=2)
+    assert planned_jobs(root, "stylize") == 1
+    snakemake(root)
+    second = pd.read_csv(root / "results/tables/runs.csv")
+    assert len(first) == len(second) == 1
+    assert first.run_id[0] != second.run_id[0] and first.final_total[0] != second.final_total[0]

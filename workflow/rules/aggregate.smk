@@ -3,10 +3,25 @@
 
 
 localrules:
+    plan,
     runs_table,
     experiment_table,
     experiment_figures,
     results_array,
+
+
+# This call's plan, copied under the lock from the file named by its content (common.smk).
+rule plan:
+    input:
+        PLAN_FILE,
+    output:
+        MANIFEST,
+    log:
+        "logs/aggregate/plan.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "cp {input:q} {output:q}.tmp > {log:q} 2>&1 && mv {output:q}.tmp {output:q}"
 
 
 rule runs_table:

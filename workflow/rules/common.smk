@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from nst.errors import NSTError
-from nst.plan import build_plan, execution_settings, write_if_changed
+from nst.plan import build_plan, execution_settings, write_by_content
 from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 RESULTS = "results"
@@ -29,11 +29,15 @@ def plan_or_exit(config):
 
 
 PLAN = plan_or_exit(config)
-write_if_changed(MANIFEST, PLAN.manifest())
-# How runs are computed (device, weights file, layout). Jobs read it from this file rather
-# than from their params, so changing it never reruns a finished run.
-EXECUTION_FILE = f"{RESULTS}/plan/execution.json"
-write_if_changed(EXECUTION_FILE, execution_settings(config))
+# This call's plan and execution settings are written under names made from their content:
+# a second call (a dry run, a call refused by the lock, another config) only ever adds files,
+# so it never changes what a running call reads. The `plan` job copies this call's plan to
+# results/plan/manifest.json under Snakemake's lock, for the aggregate jobs and for users.
+PLAN_FILE = write_by_content(f"{RESULTS}/plan/manifests", PLAN.manifest())
+# How runs are computed (device, weights file, layout). Jobs find the file through this
+# variable rather than their params, so changing it never reruns a finished run.
+EXECUTION_VARIABLE = "NST_EXECUTION"
+os.environ.update({EXECUTION_VARIABLE: write_by_content(f"{RESULTS}/plan/execution", execution_settings(config))})
 
 
 def alternatives(values):
@@ -56,7 +60,7 @@ def style_image(wildcards):
 
 def run_params_json(wildcards):
     """The run's identity settings; execution settings come from `execution` in the shell."""
-    return json.dumps(planned_run(wildcards).params.identity(), sort_keys=True)
+    return json.dumps(planned_run(wildcards).params.settings(), sort_keys=True)
 
 
 def trajectory_source(wildcards):
@@ -153,6 +157,13 @@ def needs_imagenet():
 
 def weights_record():
     return [f"{RESULTS}/weights/imagenet.json"] if needs_imagenet() else []
+
+
+def run_weights(wildcards):
+    """A run's weights inputs: the verified ImageNet record and, for a state-dict file, the
+    file itself (its run id counts its content; as an input, replacing it reruns the run)."""
+    params = planned_run(wildcards).params
+    return weights_record() + ([params.weights] if params.uses_weights_file else [])
 
 
 # --- aggregation ---------------------------------------------------------------------------

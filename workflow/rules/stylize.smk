@@ -7,7 +7,7 @@ rule stylize:
     input:
         content=content_image,
         style=style_image,
-        weights=weights_record(),
+        weights=run_weights,
         trajectory=trajectory_source,
     output:
         image=f"{RUN_DIR}/image.png",
@@ -20,7 +20,6 @@ rule stylize:
     params:
         run=run_params_json,
         outdir=lambda wildcards, output: os.path.dirname(output.record),
-        execution=EXECUTION_FILE,
         snapshots=snapshot_list,
         trajectory=lambda wildcards, input: f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else "",
     threads: run_threads()
@@ -33,4 +32,4 @@ rule stylize:
         "nst run {input.content:q} {input.style:q} -o {params.outdir:q} --quiet"
         " --params-json {params.run:q} --expect-run-id {wildcards.run_id}"
         " --set snapshots={params.snapshots} {params.trajectory}"
-        " --threads {threads} --execution {params.execution:q} > {log:q} 2>&1"
+        " --threads {threads} --execution \"$NST_EXECUTION\" > {log:q} 2>&1"
