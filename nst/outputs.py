@@ -14,8 +14,10 @@ import csv
 import io
 import math
 
+from .checkpoint import resume_file
 from .engine import RunResult, history_columns
-from .files import write_text
+from .errors import OutputError
+from .files import staged_run_folder, write_text
 from .images import save_png
 
 
@@ -41,17 +43,48 @@ def finite_or_null(value):
 
 
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
+    """Write a run's files into `outdir` (staged, then moved in, run.json last; see
+    files.staged_run_folder). Whether a finished run there may be replaced is the caller's
+    decision (check_outdir)."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "run.json").unlink(missing_ok=True)  # a re-run is unfinished until it ends
-    for iteration, image in sorted(result.snapshots.items()):
-        save_png(image, outdir / "snapshots" / f"{iteration}.png")
-        write_text(outdir / "snapshots" / f"{iteration}.json",
-                   json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
-    save_png(result.image, outdir / "image.png")
-    write_text(outdir / "history.csv", history_csv(result.history, history_columns(result.params)))
-    write_text(outdir / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
+    with staged_run_folder(outdir) as staging:
+        for iteration, image in sorted(result.snapshots.items()):
+            save_png(image, staging / "snapshots" / f"{iteration}.png")
+            write_text(staging / "snapshots" / f"{iteration}.json",
+                       json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
+        save_png(result.image, staging / "image.png")
+        write_text(staging / "history.csv", history_csv(result.history, history_columns(result.params)))
+        write_text(staging / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
+    resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume (snapshot states stay)
     return outdir
+
+
+def finished_run_id(outdir: str | os.PathLike) -> str | None:
+    """The run id of the finished run in `outdir`, if there is one ("?" if its run.json is
+    unreadable: still a finished run's folder, not to be overwritten silently)."""
+    record = Path(outdir) / "run.json"
+    if not record.is_file():
+        return None
+    try:
+        return str(json.loads(record.read_text()).get("run_id", "?"))
+    except (OSError, ValueError):
+        return "?"
+
+
+def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> bool:
+    """Whether to compute `run_id` into `outdir`: True if the folder is new, unfinished, or
+    the user asked to overwrite; False if it already holds this very run, finished. Another
+    finished run there is an OutputError: a later command never destroys one unasked."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"-o {str(outdir)!r} is a file; name a folder for the run's files")
+    finished = finished_run_id(outdir)
+    if finished is None or overwrite:
+        return True
+    if finished == run_id:
+        return False
+    raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
+                      f"folder, or add --overwrite to replace it")
 
 
 def read_record(run_dir: str | os.PathLike) -> dict:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from .errors import NSTError
-from .files import copy_file, write_text
+from .files import copy_file, staged_run_folder, write_text
 from .params import RunParams
 
 
@@ -60,9 +60,8 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
     loop_seconds = float(history.splitlines()[-1].rsplit(",", 1)[1]) if rows else 0.0
     record["timing"] = {"seconds": 0.0, "loop_seconds": loop_seconds, "shared_with": leader["run_id"]}
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "run.json").unlink(missing_ok=True)
-    copy_file(image, outdir / "image.png")
-    write_text(outdir / "history.csv", history)
-    write_text(outdir / "run.json", json.dumps(record, indent=2) + "\n")
+    with staged_run_folder(outdir) as staging:
+        copy_file(image, staging / "image.png")
+        write_text(staging / "history.csv", history)
+        write_text(staging / "run.json", json.dumps(record, indent=2) + "\n")
     return outdir

@@ -139,3 +139,65 @@ def test_presets_lists_the_three_presets(capsys):
         expected = nst.preset(name).identity()
         expected.pop("weights")
         assert shown == expected
+
+
+# --- `nst run -o` never loses a finished run -----------------------------------------------
+def tiny_run_args(content, style, out, *extra):
+    return [str(a) for a in ["run", content, style, "-o", out, "--set", "weights=random", "--image-size", "32",
+                             "--num-iterations", "2", "--device", "cpu", "-q", *extra]]
+
+
+def folder_state(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_another_finished_run_in_the_folder_is_never_replaced_unasked(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(tiny_run_args(content_path, style_path, out, "--save-iter", "1")) == 0
+    before = folder_state(out)
+    old_id = json.loads((out / "run.json").read_text())["run_id"]
+    capsys.readouterr()
+
+    assert cli.main(tiny_run_args(content_path, style_path, out, "--seed", "7")) == 2
+    err = capsys.readouterr().err
+    assert old_id in err and "--overwrite" in err and err.count("\n") == 1
+    assert folder_state(out) == before
+
+    assert cli.main(tiny_run_args(content_path, style_path, out, "--save-iter", "1")) == 0  # the same run
+    assert "already finished" in capsys.readouterr().out
+    assert folder_state(out) == before
+
+    assert cli.main(tiny_run_args(content_path, style_path, out, "--seed", "7", "--overwrite")) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["run_id"] != old_id and record["params"]["seed"] == 7
+    assert not (out / "snapshots").exists() or not any((out / "snapshots").iterdir())  # no snapshots of the old run
+
+
+def test_a_full_disk_keeps_the_finished_run_and_names_the_path(tmp_path, content_path, style_path, monkeypatch, capsys):
+    import errno
+
+    from nst import outputs
+
+    out = tmp_path / "run"
+    assert cli.main(tiny_run_args(content_path, style_path, out)) == 0
+    before = folder_state(out)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs, "history_csv", disk_full)
+    capsys.readouterr()
+    assert cli.main(tiny_run_args(content_path, style_path, out, "--seed", "7", "--overwrite")) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "No space left on device" in err and "Errno" not in err
+    assert folder_state(out) == before  # the finished run is intact, no staging left behind
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_outdir_naming_a_file_is_one_clear_line(tmp_path, content_path, style_path, capsys):
+    target = tmp_path / "taken.txt"
+    target.write_text("mine")
+    assert cli.main(tiny_run_args(content_path, style_path, target)) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "taken.txt" in err and "Errno" not in err
+    assert target.read_text() == "mine"
