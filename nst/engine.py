@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from . import __version__
+from . import __version__, checkpoint
 from .evaluate import REFERENCE, evaluate
 from .errors import ImageError
 from .images import ImageInfo, load_image
@@ -43,13 +43,16 @@ class RunResult:
     weights: dict
     device: str
     timing: dict[str, float] = field(default_factory=dict)
+    diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
+    resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
 
     def record(self) -> dict:
-        """Everything run.json holds."""
-        return {
+        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
+        record = {
             "run_id": self.params.run_id,
             "status": self.status,
             "diverged_at": self.diverged_at,
+            "diverged_reason": self.diverged_reason,
             "iterations_done": len(self.history),
             "params": self.params.to_dict(),
             "final": self.final,
@@ -62,6 +65,9 @@ class RunResult:
             "timing": self.timing,
             "versions": library_versions(),
         }
+        if self.resumed_from:
+            record["resumed_from"] = self.resumed_from
+        return record
 
 
 def library_versions() -> dict[str, str]:
@@ -187,6 +193,17 @@ class Objective:
         return self.terms(feats, content_targets)
 
 
+def blow_up_reason(start_total: float, final_total: float) -> str | None:
+    """Why a run with finite losses counts as diverged, or None. Pixels are clamped to [0, 1]
+    each step, so an optimizer that overshoots (sgd with lr=1e9) never reaches a non-finite
+    loss: it ends worse than it started. Both numbers are the run's own objective of the whole,
+    unshifted image (the start clamped as the first step clamps it), so random shifting's
+    per-iteration noise does not enter."""
+    if final_total > start_total:
+        return f"final total loss {final_total:.6g} above the starting image's {start_total:.6g}"
+    return None
+
+
 def history_columns(params: RunParams) -> list[str]:
     return (["iteration", "content", "style", "total"]
             + [f"content_{n}" for n in params.content_layers]
@@ -213,6 +230,8 @@ class RunState:
         self.snapshots: dict[int, torch.Tensor] = {}
         self.snapshot_scores: dict[int, dict] = {}
         self.diverged_at: int | None = None
+        self.carried_seconds = 0.0        # loop time of earlier invocations (a resumed run)
+        self.resumed_from: list[int] = []
 
     def bind(self, device: torch.device, extractor, state, weights_record: dict) -> None:
         """Put the run on `device` with a (possibly shared) extractor holding its layers."""
@@ -228,19 +247,22 @@ class RunState:
                                             REFERENCE["pooling"], state).to(device)
         self.image = self.start_cpu.to(device).requires_grad_(True)
         self.last_good = self.image.detach().clone().clamp_(0, 1)
+        self.start_total = self.scores(self.last_good, evaluate_too=False)["final"]["total"]
 
-    def scores(self, image: torch.Tensor) -> dict:
+    def scores(self, image: torch.Tensor, evaluate_too: bool = True) -> dict:
         """The run's own losses (unshifted) and the reference evaluation of an image."""
         with torch.no_grad():
             terms = self.objective(image, shifted=False)
-            return {"final": {n: float(terms[n]) for n in self.names},
-                    "evaluation": evaluate(self.evaluator, image, self.content, self.style)}
+            scores = {"final": {n: float(terms[n]) for n in self.names}}
+            if evaluate_too:
+                scores["evaluation"] = evaluate(self.evaluator, image, self.content, self.style)
+            return scores
 
     def record(self, iteration: int, terms: dict, loop_start: float) -> bool:
         """Add the history row of one evaluation; False (and diverged) if the loss is not finite."""
         values = torch.stack([terms[n].detach().float() for n in self.names]).tolist()
         self.history.append({"iteration": iteration, **dict(zip(self.names, values)),
-                             "seconds": time.perf_counter() - loop_start})
+                             "seconds": time.perf_counter() - loop_start + self.carried_seconds})
         if not math.isfinite(self.history[-1]["total"]):
             self.diverged_at = iteration
             return False
@@ -253,19 +275,55 @@ class RunState:
             self.snapshots[iteration] = at_k.cpu()
             self.snapshot_scores[iteration] = self.scores(at_k)
 
+    # --- resuming (nst/checkpoint.py) ---------------------------------------------------------
+    def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
+        """Everything the rest of the run depends on, after the last recorded iteration, as
+        plain types and tensors (torch.load(weights_only=True) reads it back)."""
+        iteration = len(self.history)
+        return {
+            "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
+            "seconds": time.perf_counter() - loop_start + self.carried_seconds,
+            "resumed_from": list(self.resumed_from),
+            "image": self.image.detach(), "last_good": self.last_good,
+            "optimizer": optimizer.state_dict(), "generator": self.generator.get_state(),
+            "history": self.history, "snapshot": self.snapshot_scores.get(iteration),
+        }
+
+    def restore(self, state: dict, snapshots: dict[int, tuple[torch.Tensor, dict]]) -> None:
+        """Continue from `state` (call after bind, before the optimizer is made): the image,
+        generator, history and snapshots as they were. The optimizer's state is loaded by the
+        caller, into the optimizer of the restored image."""
+        self.image = state["image"].to(self.device).requires_grad_(True)
+        self.last_good = state["last_good"].to(self.device)
+        self.generator.set_state(state["generator"])
+        self.history = list(state["history"])
+        self.carried_seconds = float(state["seconds"])
+        self.resumed_from = [*state["resumed_from"], int(state["iteration"])]
+        for iteration, (image, scores) in snapshots.items():
+            self.snapshots[iteration], self.snapshot_scores[iteration] = image.cpu(), scores
+
+    # --- the outcome ---------------------------------------------------------------------------
+    def verdict(self, final_total: float) -> tuple[int | None, str | None]:
+        """(diverged_at, diverged_reason), both None for a run that is ok."""
+        if self.diverged_at is not None:
+            return self.diverged_at, f"non-finite loss at iteration {self.diverged_at}"
+        reason = blow_up_reason(self.start_total, final_total)
+        return (len(self.history), reason) if reason else (None, None)  # judged after the last one
+
     def result(self, started: float, loop_start: float) -> RunResult:
         final_image = self.last_good if self.diverged_at is not None else self.image.detach().clamp(0, 1)
         final_scores = self.scores(final_image)
+        diverged_at, reason = self.verdict(final_scores["final"]["total"])
         loop_seconds = self.history[-1]["seconds"] if self.history else 0.0
         return RunResult(
             params=self.params, image=final_image.cpu(), history=self.history, snapshots=self.snapshots,
             snapshot_scores=self.snapshot_scores,
-            status="diverged" if self.diverged_at is not None else "ok", diverged_at=self.diverged_at,
+            status="diverged" if reason else "ok", diverged_at=diverged_at, diverged_reason=reason,
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.content_info, style=self.style_info, weights=self.weights_record,
-            device=str(self.device),
-            timing={
-                "seconds": time.perf_counter() - started,
+            device=str(self.device), resumed_from=self.resumed_from,
+            timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
+                "seconds": time.perf_counter() - started + self.carried_seconds,
                 "setup_seconds": loop_start - started,
                 "loop_seconds": loop_seconds,
                 "iterations_per_second": len(self.history) / max(loop_seconds, 1e-9) if self.history else 0.0,
@@ -274,7 +332,9 @@ class RunState:
 
 
 def stylize(params: RunParams, content_path, style_path,
-            progress: Callable[[dict], None] | None = None) -> RunResult:
+            progress: Callable[[dict], None] | None = None, outdir=None) -> RunResult:
+    """One run. With `outdir` (its folder), the run saves its state there as it goes and, if a
+    killed run left one, continues from it (nst/checkpoint.py); nst.batch calls it without."""
     started = time.perf_counter()
     if params.threads > 0:
         torch.set_num_threads(params.threads)
@@ -285,10 +345,16 @@ def stylize(params: RunParams, content_path, style_path,
     extractor = place_network(make_extractor(params.content_layers + params.style_layers, params.pooling, state),
                               params, device)
     run.bind(device, extractor, state, weights_record)
+    resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
+    if resume is not None:
+        run.restore(*resume)
     optimizer = make_optimizer(params, run.image)
+    if resume is not None:
+        optimizer.load_state_dict(resume[0]["optimizer"])
+    checkpoints = checkpoint.Checkpoints(outdir, params) if outdir is not None else None
     loop_start = time.perf_counter()
 
-    for iteration in range(1, params.iterations + 1):
+    for iteration in range(len(run.history) + 1, params.iterations + 1):
         def closure():
             with torch.no_grad():
                 run.image.clamp_(0, 1)
@@ -302,6 +368,8 @@ def stylize(params: RunParams, content_path, style_path,
         if run.diverged_at is not None:
             break
         run.after_step(iteration)
+        if checkpoints is not None:
+            checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start))
         if progress is not None:
             progress(run.history[-1])
     return run.result(started, loop_start)

@@ -1,0 +1,147 @@
+"""A run's resumable state on disk, so that a killed `nst run` continues where it was.
+
+    <outdir>/resume.pt          the latest state: every `checkpoint_seconds` (0: never) and at
+                                each snapshot; deleted once run.json is written (nst/outputs.py),
+                                so it exists only in the folder of an unfinished run
+    <outdir>/snapshots/<k>.pt   the state after k iterations, for each requested snapshot k; kept,
+                                so that a run can later be continued from its snapshot
+
+A state is everything the rest of the optimisation depends on (nst.engine.RunState.state): the
+image, the optimizer's state, the shift generator's state, the last finite image, the history so
+far and its elapsed seconds. A resumed run is therefore the same optimisation: on the CPU its
+files equal those of an uninterrupted run bit for bit. A state holds only tensors, lists, dicts,
+numbers and strings, and is read back with torch.load(weights_only=True). A state of another run
+id (or of another format) is never used and is removed: a folder never mixes two runs.
+
+The batching runner (nst/batch.py, execution.batch_size > 1) neither saves nor resumes states:
+its runs start from zero again when they are restarted.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .files import atomic_path
+from .params import RunParams
+
+FORMAT = 1
+RESUME_FILE = "resume.pt"
+
+
+def resume_file(outdir: str | os.PathLike) -> Path:
+    return Path(outdir) / RESUME_FILE
+
+
+def snapshot_state_file(outdir: str | os.PathLike, iteration: int) -> Path:
+    return Path(outdir) / "snapshots" / f"{iteration}.pt"
+
+
+def save_state(state: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def read_state(path: Path, peek: bool = False) -> dict | None:
+    """The state in `path`; None if the file cannot be read as one. `peek` maps the file instead
+    of reading it, for a look at its run id and iteration (an L-BFGS state is ~600 MB at 512 px)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=peek)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+    return state if isinstance(state, dict) and state.get("format") == FORMAT else None
+
+
+def remove_killed_writes(outdir: Path) -> None:
+    """Temporary files of state writes killed half-way (atomic_path's `.<name>.tmp<pid>`): a
+    state file is large, and a SIGKILL skips atomic_path's own clean-up."""
+    for tmp in [*outdir.glob(f".{RESUME_FILE}.tmp*"), *outdir.glob("snapshots/.*.pt.tmp*")]:
+        tmp.unlink(missing_ok=True)
+
+
+def states_of_run(outdir: Path, run_id: str) -> dict[Path, int]:
+    """This run's state files in `outdir` -> their iteration. Files of another run, or unreadable
+    ones, are removed."""
+    found = {}
+    for path in [resume_file(outdir), *sorted((outdir / "snapshots").glob("*.pt"))]:
+        if not path.is_file():
+            continue
+        state = read_state(path, peek=True)
+        if state is None or state.get("run_id") != run_id:
+            path.unlink(missing_ok=True)
+            continue
+        found[path] = int(state["iteration"])
+    return found
+
+
+def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict, dict[int, tuple]] | None:
+    """(state, {k: (image, scores)} for the requested snapshots it has passed) to continue the
+    unfinished run in `outdir` from, or None to start afresh.
+
+    Only an unfinished run (resume.pt present) is continued: a finished run's folder keeps its
+    snapshot states, but running it again starts from zero. It continues from resume.pt, or, when
+    a snapshot the run asks for now is missing before that point (its snapshots were re-planned),
+    from the latest snapshot state that has every requested snapshot before it."""
+    outdir = Path(outdir)
+    remove_killed_writes(outdir)
+    found = states_of_run(outdir, params.run_id)
+    latest = found.get(resume_file(outdir))
+    if latest is None:
+        return None
+    snapshot_states = {it: path for path, it in found.items() if path.name == f"{it}.pt"}
+    for path, iteration in sorted(found.items(), key=lambda item: -item[1]):
+        wanted = [k for k in params.snapshots if k <= iteration]
+        if iteration > min(latest, params.iterations) or any(k not in snapshot_states for k in wanted):
+            continue
+        state = read_state(path)
+        if state is None:
+            continue
+        return state, {k: snapshot_at(snapshot_states[k]) for k in wanted}
+    return None
+
+
+def snapshot_at(path: Path) -> tuple[torch.Tensor, dict]:
+    """(snapshot image, its scores) from a snapshot state: the image is the state's, clamped as
+    the run clamps it for a snapshot."""
+    state = read_state(path, peek=True)
+    return state["image"].detach().clamp(0, 1), state["snapshot"]
+
+
+class Checkpoints:
+    """Saves a run's state into its folder after an iteration: at each requested snapshot (into
+    snapshots/<k>.pt and resume.pt), and when `checkpoint_seconds` have passed since the last
+    save (into resume.pt)."""
+
+    def __init__(self, outdir: str | os.PathLike, params: RunParams):
+        self.outdir, self.params = Path(outdir), params
+        self.last_saved = time.perf_counter()
+
+    def due(self) -> bool:
+        interval = self.params.checkpoint_seconds
+        return interval > 0 and time.perf_counter() - self.last_saved >= interval
+
+    def after_step(self, iteration: int, state: Callable[[], dict]) -> None:
+        if iteration in self.params.snapshots:
+            snapshot = snapshot_state_file(self.outdir, iteration)
+            save_state(state(), snapshot)
+            link_or_copy(snapshot, resume_file(self.outdir))
+        elif self.due():
+            save_state(state(), resume_file(self.outdir))
+        else:
+            return
+        self.last_saved = time.perf_counter()
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """`dest` becomes the same file as `source`: a hard link (no second write of a state that can
+    be hundreds of MB), or a copy where the filesystem has no hard links."""
+    with atomic_path(dest) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)

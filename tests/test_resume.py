@@ -1,0 +1,219 @@
+"""Resuming a killed run (nst/checkpoint.py): a run stopped after some iteration and started
+again is the same optimisation as one that was never stopped, bit for bit on the CPU."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from nst import checkpoint
+from nst.engine import stylize
+from nst.errors import NSTError
+from nst.outputs import read_record, write_run
+from nst.plan import execution_settings
+
+from conftest import nst_command, run_nst, tiny_params
+
+OPTIMIZERS = ["lbfgs", "adam", "adagrad", "sgd"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """32 px runs gain nothing from more threads, and on a busy 2-core machine torch's spinning
+    threads made this file 7x slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Killed(Exception):
+    """Stands in for a kill: raised by the progress hook after an iteration."""
+
+
+def kill_after(iteration: int):
+    def progress(row: dict) -> None:
+        if row["iteration"] == iteration:
+            raise Killed
+    return progress
+
+
+def run_into(folder, params, content_path, style_path, kill_at: int | None = None):
+    """stylize into `folder` (saving and resuming states there) and write the run; with
+    `kill_at`, stop after that iteration the way a killed process stops: nothing written."""
+    progress = kill_after(kill_at) if kill_at else None
+    try:
+        result = stylize(params, content_path, style_path, progress=progress, outdir=folder)
+    except Killed:
+        return None
+    write_run(result, folder)
+    return result
+
+
+def losses(folder) -> pd.DataFrame:
+    return pd.read_csv(folder / "history.csv").drop(columns=["seconds"])
+
+
+def assert_same_run_files(a, b):
+    """The files of two runs are equal (timing and the resume record apart)."""
+    pd.testing.assert_frame_equal(losses(a), losses(b), check_exact=True)
+    snapshots = [*(a / "snapshots").glob("*.png"), *(a / "snapshots").glob("*.json")]
+    for name in ["image.png", *sorted(p.relative_to(a).as_posix() for p in snapshots)]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ra, rb = read_record(a), read_record(b)
+    for record in (ra, rb):
+        record.pop("timing"), record.pop("resumed_from", None)
+    assert ra == rb
+
+
+# --- in-process: stopped after iteration k, then started again --------------------------------
+@pytest.mark.parametrize("shift", [None, 0.9], ids=["unshifted", "shifted"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_a_stopped_run_resumes_as_the_same_optimisation(optimizer, shift, content_path, style_path, tmp_path):
+    """Stopped after iteration 6 with its last state at the snapshot after 3 (time-based
+    checkpoints off): it continues from 3, recomputes 4..6, and ends exactly where an
+    uninterrupted run ends (noise init; shifting draws from the saved generator)."""
+    params = tiny_params(optimizer=optimizer, init="noise", shift=shift, shift_rotation=3.0 if shift else 0.0,
+                         iterations=9, snapshots=[3], checkpoint_seconds=0)
+    run_into(tmp_path / "whole", params, content_path, style_path)
+    assert run_into(tmp_path / "resumed", params, content_path, style_path, kill_at=6) is None
+    assert (tmp_path / "resumed" / "resume.pt").is_file() and not (tmp_path / "resumed" / "run.json").exists()
+    result = run_into(tmp_path / "resumed", params, content_path, style_path)
+
+    assert result.resumed_from == [3] and read_record(tmp_path / "resumed")["resumed_from"] == [3]
+    assert "resumed_from" not in read_record(tmp_path / "whole")
+    assert_same_run_files(tmp_path / "whole", tmp_path / "resumed")
+    seconds = pd.read_csv(tmp_path / "resumed" / "history.csv")["seconds"]
+    assert seconds.is_monotonic_increasing  # elapsed time carries over the restart
+    # finished: nothing left to resume; the snapshot's state stays
+    assert not (tmp_path / "resumed" / "resume.pt").exists()
+    assert (tmp_path / "resumed" / "snapshots" / "3.pt").is_file()
+
+
+def test_time_checkpoints_resume_from_the_last_iteration_twice(content_path, style_path, tmp_path):
+    """Checkpoints every iteration (an interval shorter than one): killed after 4, then after 7,
+    it resumes from exactly there each time and records both."""
+    params = tiny_params(init="noise", shift=0.9, iterations=9, checkpoint_seconds=1e-6)
+    run_into(tmp_path / "whole", params, content_path, style_path)
+    folder = tmp_path / "resumed"
+    run_into(folder, params, content_path, style_path, kill_at=4)
+    run_into(folder, params, content_path, style_path, kill_at=7)
+    result = run_into(folder, params, content_path, style_path)
+    assert result.resumed_from == [4, 7]
+    assert_same_run_files(tmp_path / "whole", folder)
+
+
+def test_the_state_file_is_plain_data_with_the_run_id_and_iteration(content_path, style_path, tmp_path):
+    """L-BFGS's history (lists of tensors, Python floats) and the generator state load under
+    weights_only=True."""
+    params = tiny_params(iterations=9, checkpoint_seconds=1e-6, shift=0.9)
+    run_into(tmp_path, params, content_path, style_path, kill_at=5)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert (state["run_id"], state["iteration"], len(state["history"])) == (params.run_id, 5, 5)
+    lbfgs = state["optimizer"]["state"][0]
+    assert len(lbfgs["old_dirs"]) == 4 and all(isinstance(d, torch.Tensor) for d in lbfgs["old_dirs"])
+    assert isinstance(lbfgs["prev_loss"], float) and state["generator"].dtype == torch.uint8
+
+
+def test_a_state_of_another_run_is_ignored_and_removed(content_path, style_path, tmp_path):
+    params = tiny_params(init="noise", iterations=6, checkpoint_seconds=1e-6)
+    other = params.replace(seed=1)
+    run_into(tmp_path / "folder", other, content_path, style_path, kill_at=4)
+    assert torch.load(tmp_path / "folder" / "resume.pt", weights_only=True)["run_id"] == other.run_id
+
+    assert checkpoint.resumable_state(tmp_path / "folder", params) is None
+    assert not (tmp_path / "folder" / "resume.pt").exists()  # a folder never mixes two runs
+    result = run_into(tmp_path / "folder", params, content_path, style_path)
+    run_into(tmp_path / "whole", params, content_path, style_path)
+    assert result.resumed_from == []
+    assert_same_run_files(tmp_path / "whole", tmp_path / "folder")
+
+
+def test_an_unreadable_state_is_ignored(content_path, style_path, tmp_path):
+    params = tiny_params(iterations=3)
+    (tmp_path / "resume.pt").write_bytes(b"not a torch file")
+    result = run_into(tmp_path, params, content_path, style_path)
+    assert result.resumed_from == [] and len(result.history) == 3
+
+
+def test_a_finished_run_starts_from_zero_when_run_again(content_path, style_path, tmp_path):
+    """Its snapshot states stay, but only an unfinished run (resume.pt) is continued."""
+    params = tiny_params(iterations=5, snapshots=[2, 4])
+    run_into(tmp_path, params, content_path, style_path)
+    assert sorted(p.name for p in (tmp_path / "snapshots").glob("*.pt")) == ["2.pt", "4.pt"]
+    assert not (tmp_path / "resume.pt").exists()
+    assert run_into(tmp_path, params, content_path, style_path).resumed_from == []
+
+
+def test_a_snapshot_asked_for_later_makes_it_resume_before_that_snapshot(content_path, style_path, tmp_path):
+    """Killed after 7 with its state at 7, then started again asking for a snapshot at 5 as
+    well (re-planned): the state at 7 cannot give snapshot 5, so it resumes from the snapshot
+    state at 3, and snapshot 5 is the one an uninterrupted run takes."""
+    first = tiny_params(optimizer="adam", init="noise", iterations=9, snapshots=[3], checkpoint_seconds=1e-6)
+    run_into(tmp_path / "resumed", first, content_path, style_path, kill_at=7)
+    params = first.replace(snapshots=[3, 5])
+    result = run_into(tmp_path / "resumed", params, content_path, style_path)
+    run_into(tmp_path / "whole", params, content_path, style_path)
+    assert result.resumed_from == [3]
+    assert_same_run_files(tmp_path / "whole", tmp_path / "resumed")
+
+
+# --- the setting ------------------------------------------------------------------------------
+def test_checkpoint_seconds_is_an_execution_setting():
+    params = tiny_params()
+    assert params.checkpoint_seconds == 60
+    assert params.replace(checkpoint_seconds=0).run_id == params.run_id
+    with pytest.raises(NSTError, match="'checkpoint_seconds'.*seconds >= 0"):
+        params.replace(checkpoint_seconds=-1)
+    assert execution_settings({"execution": {"checkpoint_seconds": 5, "batch_size": 2}}) == {"checkpoint_seconds": 5}
+
+
+# --- the done-criterion: kill -9 of a real `nst run` -------------------------------------------
+def test_kill_9_at_a_random_moment_then_rerun_gives_the_uninterrupted_run(content_path, style_path, tmp_path):
+    """A 2000-iteration `nst run` (32 px, random weights, a state every 0.2 s) is killed with
+    SIGKILL at a moment drawn from a seeded RNG (past a random iteration, plus a random fraction
+    of a checkpoint interval); the same command again resumes and gives the history and image of
+    an uninterrupted run."""
+    args = ["run", content_path, style_path, "--preset", "baseline", "--set", "weights=random",
+            "--image-size", "32", "--num-iterations", "2000", "--device", "cpu", "--threads", "1",
+            "--set", "checkpoint_seconds=0.2", "-q"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    done = run_nst(args + ["-o", whole], timeout=300)
+    assert done.returncode == 0, done.stderr
+
+    rng = random.Random(2026)
+    past, then = rng.randint(100, 1800), rng.uniform(0, 0.2)
+    process = subprocess.Popen(nst_command() + [str(a) for a in args + ["-o", killed]],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and saved_iteration(killed) < past and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(then)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    assert not (killed / "run.json").exists()
+
+    again = run_nst(args + ["-o", killed], timeout=300)
+    assert again.returncode == 0, again.stderr
+    resumed_from = read_record(killed)["resumed_from"]
+    assert len(resumed_from) == 1 and past <= resumed_from[0] < 2000, (past, resumed_from)
+    pd.testing.assert_frame_equal(losses(whole), losses(killed), check_exact=True)
+    assert (whole / "image.png").read_bytes() == (killed / "image.png").read_bytes()
+    assert read_record(whole)["final"] == read_record(killed)["final"]
+    assert not (killed / "resume.pt").exists()
+    assert not list(killed.glob(".*tmp*"))  # a write killed half-way left nothing behind
+
+
+def saved_iteration(folder) -> int:
+    state = checkpoint.read_state(checkpoint.resume_file(folder), peek=True)
+    return -1 if state is None else state["iteration"]
