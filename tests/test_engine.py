@@ -2,6 +2,7 @@
 divergence and precision."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -171,7 +172,44 @@ def test_overflowing_loss_stops_the_run_as_diverged(content_path, style_path, tm
     write_run(result, tmp_path)
     record = read_record(tmp_path)
     assert (record["status"], record["diverged_at"], record["iterations_done"]) == ("diverged", 1, 1)
+    assert record["diverged_reason"] == "non-finite loss at iteration 1"
     assert (tmp_path / "image.png").is_file()
+
+
+def test_a_run_that_blew_up_with_finite_losses_is_diverged_with_the_rule(content_path, style_path, tmp_path):
+    """sgd with lr=1e9: pixels are clamped each step, so no loss is ever non-finite, but every
+    step throws the pixels to 0 or 1 and the run ends far above where it started."""
+    result = stylize(tiny_params(optimizer="sgd", lr=1e9, iterations=10, snapshots=[8]), content_path, style_path)
+    assert all(math.isfinite(row["total"]) for row in result.history) and len(result.history) == 10
+    assert result.final["total"] > 2 * result.history[0]["total"]
+    assert (result.status, result.diverged_at) == ("diverged", 10)  # judged after the last iteration
+    assert result.diverged_reason.startswith(f"final total loss {result.final['total']:.6g} above 2 x ")
+    write_run(result, tmp_path)
+    record = read_record(tmp_path)
+    assert (record["status"], record["diverged_reason"]) == ("diverged", result.diverged_reason)
+    # a snapshot says what a run of that many iterations would (shared trajectories read it)
+    snapshot = json.loads((tmp_path / "snapshots" / "8.json").read_text())
+    assert snapshot["diverged_reason"].startswith(f"final total loss {snapshot['final']['total']:.6g} above 2 x ")
+
+
+@pytest.mark.parametrize("preset_name, settings", [
+    ("baseline", {}), ("baseline", {"init": "noise"}), ("revised", {}), ("revised", {"init": "zeros"})],
+    ids=["baseline", "baseline-noise", "revised", "revised-zeros"])
+def test_healthy_runs_are_ok(preset_name, settings, content_path, style_path):
+    """The presets, shifted (noisy per-iteration losses) or not, are not flagged by the rule."""
+    result = stylize(tiny_params(preset_name, iterations=6, **settings), content_path, style_path)
+    assert (result.status, result.diverged_at, result.diverged_reason) == ("ok", None, None)
+    assert result.record()["diverged_reason"] is None
+
+
+@pytest.mark.parametrize("final, totals, blew_up", [
+    (100.0, [10.0, 50.0, 60.0, 70.0], True),    # 10x the reference, above the first throughout
+    (100.0, [10.0, 50.0, 5.0, 70.0], False),    # recovered in the second half: a transient
+    (15.0, [10.0, 50.0, 60.0, 70.0], False),    # within 2x: jitter around a near-optimal start
+    (100.0, [10.0], False),                     # one iteration cannot tell
+])
+def test_the_blow_up_rule(final, totals, blew_up):
+    assert (engine.blow_up_reason(final, 10.0, totals) is not None) == blew_up
 
 
 def test_divergence_mid_run_keeps_the_last_finite_image(content_path, style_path, monkeypatch):
