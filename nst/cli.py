@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument("-o", "--output", required=True)
 
     fig = sub.add_parser("figures", help="figures of a planned study (used by the workflow)")
-    fig.add_argument("what", choices=["experiment", "results-array"])
+    fig.add_argument("what", choices=["experiment", "results-array", "selection"])
     fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
     fig.add_argument("--manifest", required=True)
     fig.add_argument("--results", default="results")
@@ -92,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--chart")
     fig.add_argument("--figure")
     fig.add_argument("--table")
+
+    score = sub.add_parser("score", help="score a finished run with an evaluator (used by the workflow)")
+    score.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder (image.png, run.json)")
+    score.add_argument("--evaluator", default="gatys",
+                       help="a built-in name (gatys, paper) or a JSON object {name, base, ...settings}; "
+                            "default gatys")
+    score.add_argument("-o", "--output", help="write the scores here (JSON); default: print them")
+    score.add_argument("--content", help="content image (default: the one run.json names)")
+    score.add_argument("--style", help="style image (default: the one run.json names)")
+    score.add_argument("--weights-record", help="load the network's file that this record (nst weights --record) names")
+    score.add_argument("--expect-hash", help="fail unless the evaluator hashes to this (the workflow's guard)")
+    score.add_argument("--threads", type=int, default=1, help="CPU threads (0 = torch's default)")
 
     demo = sub.add_parser("demo-images", help="write the demo's content and style images")
     demo.add_argument("folder", nargs="?", default="images/demo")
@@ -314,6 +326,11 @@ def cmd_figures(args) -> int:
         figures.experiment_grid(sub, runs, exp_table, name, runs_dir, _need(args.grid, "--grid"))
         figures.experiment_chart(sub, exp_table, name, runs_dir, _need(args.chart, "--chart"))
         return 0
+    if args.what == "selection":
+        name = _need(args.experiment, "an experiment name")
+        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
+        figures.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
+        return 0
     spec = manifest.get("results_array") or {}
     if not spec:
         raise NSTError("the config has no results_array (baseline and revised experiments)")
@@ -322,6 +339,35 @@ def cmd_figures(args) -> int:
     t5 = aggregate.table5(sub, runs)
     aggregate.write_csv(t5, _need(args.table, "--table"))
     figures.results_array(sub, runs, t5, runs_dir, _need(args.figure, "--figure"))
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .evaluate import make_evaluator
+
+    spec = args.evaluator.strip()
+    evaluator = make_evaluator(json.loads(spec) if spec.startswith("{") else spec, "--evaluator")
+    if args.expect_hash and evaluator.hash != args.expect_hash:
+        raise NSTError(f"the evaluator hashes to {evaluator.hash}, not {args.expect_hash}: the workflow's "
+                       f"plan and this nst disagree; re-run snakemake to re-plan")
+    import torch
+
+    from .score import finite_or_null, score_run
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    weights_file = json.loads(Path(args.weights_record).read_text()).get("file") if args.weights_record else None
+    scores = score_run(args.run_dir, evaluator, content_path=args.content, style_path=args.style,
+                       weights_file=weights_file)
+    text = json.dumps(finite_or_null(scores), indent=1) + "\n"
+    if args.output:
+        from .files import write_text
+
+        write_text(args.output, text)
+        print(f"{evaluator.name} [{evaluator.hash}]: style {scores['scores']['style']:.4g}, "
+              f"content {scores['scores']['content']:.4g} in {scores['seconds']:.2f}s -> {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -348,7 +394,7 @@ JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/process.py)
 COMMANDS = {
     "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
     "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
-    "runner": cmd_runner,
+    "runner": cmd_runner, "score": cmd_score,
 }
 
 

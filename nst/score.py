@@ -1,0 +1,233 @@
+"""Scoring a finished run with an evaluator (nst/evaluate.py): one job, one run, one network.
+
+`score_run` reads the run's saved image.png, its content and style images (sized as the run
+sized them, or at the evaluator's `size`) and computes, on the evaluator's network whatever the
+run was optimised with: each content and style layer's term, the content / style / total
+scores, and the image-space metrics. `nst score` writes the result to
+<run>/scores/<evaluator hash>.json.
+
+The same functions compute the engine's run.json `evaluation` (nst.evaluate.evaluate), so the
+`paper` evaluator on a run's own weights gives run.json's numbers from the same image.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from kornia.metrics import ssim
+
+from .errors import ImageError, NSTError
+from .evaluate import Evaluator
+from .images import load_image, open_rgb, pil_to_tensor
+from .layers import LAYER_INDEX, min_side
+from .losses import at_least_fp32, distance, gram
+from .vgg import load_weights, make_extractor
+
+FORMAT = 1
+QUANTILES = 256
+TEXTURE_LEVELS = 4          # Gaussian-pyramid levels of the texture metric: 1, 1/2, 1/4, 1/8
+TEXTURE_MIN_SIDE = 8        # a level smaller than this has too few pixels for a histogram
+LBP_POINTS, LBP_RADIUS = 8, 1
+
+
+# --- the network's part -------------------------------------------------------------------
+def _relative(kind: str, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||x - target|| / ||target|| (squared Frobenius for l2, sum of absolute values for l1):
+    scale-free, 0 when equal. A target with zero norm gives inf (or 0 if x equals it)."""
+    x, target = at_least_fp32(x), at_least_fp32(target)
+    diff, ref = (x - target).abs(), target.abs()
+    if kind == "l2":
+        diff, ref = diff.square(), ref.square()
+    num, den = diff.sum(), ref.sum()
+    if float(den) == 0.0:
+        return torch.tensor(0.0 if float(num) == 0.0 else float("inf"))
+    return num / den
+
+
+def layer_terms(settings: dict, out_feats: dict, content_feats: dict, style_grams: dict):
+    """({content layer: term}, {style layer: term}) as 0-dim tensors, unweighted."""
+    kind = settings["loss"]
+    if settings["normalise"] == "none":
+        content = {n: distance(kind, out_feats[n], content_feats[n]) for n in settings["content_layers"]}
+        style = {n: distance(kind, gram(out_feats[n]), style_grams[n]) for n in settings["style_layers"]}
+    else:
+        content = {n: _relative(kind, out_feats[n], content_feats[n]) for n in settings["content_layers"]}
+        style = {n: _relative(kind, gram(out_feats[n]), style_grams[n]) for n in settings["style_layers"]}
+    return content, style
+
+
+def network_scores(settings: dict, extractor, output, content, style) -> dict:
+    """{content, style, total, content_layers: {...}, style_layers: {...}} of `output`.
+    normalise none: weight x sum of the layers' terms (the engine's reference evaluation,
+    operation for operation); relative: weight x mean of the layers' terms."""
+    c_layers, s_layers = list(settings["content_layers"]), list(settings["style_layers"])
+    with torch.no_grad():
+        c_feats = extractor(content, set(c_layers))
+        s_feats = extractor(style, set(s_layers))
+        o_feats = extractor(output, set(c_layers) | set(s_layers))
+        content_t, style_t = layer_terms(settings, o_feats, c_feats,
+                                         {n: gram(s_feats[n]) for n in s_layers})
+    if settings["normalise"] == "none":
+        c = settings["content_weight"] * float(sum(content_t.values()))
+        s = settings["style_weight"] * float(sum(style_t.values()))
+    else:
+        c = settings["content_weight"] * float(np.mean([float(v) for v in content_t.values()]))
+        s = settings["style_weight"] * float(np.mean([float(v) for v in style_t.values()]))
+    return {"content": c, "style": s, "total": c + s,
+            "content_layers": {n: float(v) for n, v in content_t.items()},
+            "style_layers": {n: float(v) for n, v in style_t.items()}}
+
+
+# --- image-space metrics ------------------------------------------------------------------
+def ssim_content(output: torch.Tensor, content: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(ssim(output.float(), content.float(), window_size=11).mean())
+
+
+def color_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over RGB of the 1-D Wasserstein-1 distance between the two images' channel value
+    distributions (compared at 256 quantiles, so image sizes may differ); 0 = same palette."""
+    q = torch.linspace(0, 1, QUANTILES, dtype=torch.float32)
+    qa = torch.quantile(a.detach().float().cpu().flatten(2).squeeze(0), q, dim=1)
+    qb = torch.quantile(b.detach().float().cpu().flatten(2).squeeze(0), q, dim=1)
+    return float((qa - qb).abs().mean())
+
+
+def _grey_pyramid(image: torch.Tensor) -> list[np.ndarray]:
+    from skimage.transform import pyramid_gaussian
+
+    rgb = image.detach().float().cpu().squeeze(0).clamp(0, 1).numpy()
+    grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]  # ITU-R BT.601 luma
+    levels = []
+    for level in pyramid_gaussian(grey, max_layer=TEXTURE_LEVELS - 1, downscale=2):
+        if min(level.shape) < TEXTURE_MIN_SIDE:
+            break
+        levels.append(level)
+    return levels
+
+
+def _lbp_histogram(level: np.ndarray) -> np.ndarray:
+    from skimage.feature import local_binary_pattern
+
+    codes = local_binary_pattern(np.round(level * 255).astype(np.uint8), LBP_POINTS, LBP_RADIUS,
+                                 method="uniform")  # rotation-invariant uniform codes 0..P+1
+    hist = np.bincount(codes.astype(np.int64).ravel(), minlength=LBP_POINTS + 2).astype(np.float64)
+    return hist / hist.sum()
+
+
+def texture_distances(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """Per pyramid level (finest first, while both images are at least TEXTURE_MIN_SIDE px):
+    total variation distance between the two images' uniform-LBP histograms, in [0, 1]."""
+    pa, pb = _grey_pyramid(a), _grey_pyramid(b)
+    return [float(0.5 * np.abs(_lbp_histogram(x) - _lbp_histogram(y)).sum()) for x, y in zip(pa, pb)]
+
+
+def texture_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over scales of texture_distances: local texture statistics of `a` against `b`,
+    needing no network and no alignment (the style image is not the output's shape)."""
+    levels = texture_distances(a, b)
+    if not levels:
+        raise ImageError(f"images of {tuple(a.shape[-2:])} and {tuple(b.shape[-2:])} px are too small "
+                         f"for the texture metric (at least {TEXTURE_MIN_SIDE} px a side)")
+    return float(np.mean(levels))
+
+
+METRICS = {
+    "ssim_content": lambda out, content, style: ssim_content(out, content),
+    "color_distance_style": lambda out, content, style: color_distance(out, style),
+    "texture_distance_style": lambda out, content, style: texture_distance(out, style),
+}
+
+
+def finite_or_null(value):
+    """Non-finite numbers as null (strict JSON has no Infinity/NaN), in nested dicts and lists."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
+# --- one run ------------------------------------------------------------------------------
+class Network:
+    """The evaluator's extractor, built once per process; `record` says which weights.
+    `weights_file`: the file of the family to load (default: the family's own; for imagenet the
+    file a weights record verified)."""
+
+    def __init__(self, settings: dict, weights_file: str | None = None):
+        weights, self.record = load_weights(settings["weights"], weights_file)
+        layers = list(settings["content_layers"]) + list(settings["style_layers"])
+        self.extractor = make_extractor(layers, settings["pooling"], weights)
+
+
+def score_images(evaluator: Evaluator, extractor, output, content, style) -> dict:
+    """Every score of `evaluator` for one output image (1x3xHxW tensors in [0, 1])."""
+    scores = network_scores(evaluator.settings, extractor, output, content, style)
+    for metric in evaluator.settings["metrics"]:
+        scores[metric] = METRICS[metric](output, content, style)
+    return scores
+
+
+def load_scored_images(run_dir: Path, record: dict, size: int | None,
+                       content_path=None, style_path=None):
+    """(output, content, style) tensors as the run saw them: the content and style images at
+    the run's size and resize mode (or `size`), the saved image.png at the content's size."""
+    params = record.get("params") or {}
+    content_path = content_path or (record.get("content") or {}).get("path")
+    style_path = style_path or (record.get("style") or {}).get("path")
+    if not content_path or not style_path:
+        raise NSTError(f"{run_dir / 'run.json'} names no content or style image; pass --content and --style")
+    side, resize = size or params.get("size"), params.get("resize", "square")
+    content, info = load_image(content_path, side, resize)
+    style, _ = load_image(style_path, side, resize)
+    image, _, _ = open_rgb(run_dir / "image.png")
+    if image.size != info.size:  # at the evaluator's size, or a run saved at another size
+        from PIL import Image
+
+        image = image.resize(info.size, Image.Resampling.LANCZOS)
+    return pil_to_tensor(image), content, style
+
+
+def check_size(evaluator: Evaluator, *images: torch.Tensor, where: str = "") -> None:
+    layers = list(evaluator.settings["content_layers"]) + list(evaluator.settings["style_layers"])
+    need = min_side(layers)
+    for image in images:
+        if min(image.shape[-2:]) < need:
+            deepest = max(layers, key=LAYER_INDEX.__getitem__)
+            raise ImageError(f"{where}an image of {image.shape[-1]}x{image.shape[-2]} px is too small for "
+                             f"evaluator {evaluator.name}'s layer {deepest}, which needs {need} px a side")
+
+
+def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
+              content_path=None, style_path=None, weights_file: str | None = None) -> dict:
+    """The score file of one finished run (what `nst score` writes). `network`: one built
+    earlier for the same settings (else built here, from `weights_file` if given)."""
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    try:
+        record = json.loads((run_dir / "run.json").read_text())
+    except FileNotFoundError:
+        raise NSTError(f"{run_dir} holds no finished run (no run.json)") from None
+    output, content, style = load_scored_images(run_dir, record, evaluator.settings["size"],
+                                                content_path, style_path)
+    check_size(evaluator, output, content, style, where=f"{run_dir}: ")
+    loading = time.perf_counter()
+    network = network or Network(evaluator.settings, weights_file)
+    network_seconds = time.perf_counter() - loading
+    scores = score_images(evaluator, network.extractor, output, content, style)
+    return {
+        "format": FORMAT,
+        "run_id": record.get("run_id"),
+        "status": record.get("status"),
+        "evaluator": {"hash": evaluator.hash, "settings": evaluator.to_dict()["settings"]},
+        "weights": network.record,
+        "size": list(output.shape[-2:][::-1]),
+        "scores": scores,
+        "seconds": time.perf_counter() - started,  # reading images + network_seconds + scoring
+        "network_seconds": network_seconds,
+    }
