@@ -11,6 +11,11 @@ renamed into place.
 - `experiment_chart`: loss vs iterations (Fig. 6), sorted bars for layer subsets (Fig. 7), a
   content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3).
 - `results_array`: Fig. 19, Style | Content | Gatys et al. | Ours, one row per pair of Table 5.
+- `selection_figure`: per tuned experiment, each pair's candidates by their style and content
+  scores (the select evaluator's), the Pareto front joined, the selected run marked.
+
+Scores shown are the main evaluator's (the first of the manifest's `evaluation`), named with its
+settings in every title; a manifest without evaluators falls back on run.json's eval_total.
 """
 from __future__ import annotations
 
@@ -29,8 +34,10 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
 from .aggregate import (
-    RANDOM_NOTE, AggregateError, experiment_table, pairs_in_order, read_run, run_dir,
+    RANDOM_NOTE, AggregateError, evaluators, experiment_table, pairs_in_order, read_run, run_dir,
+    selection_axes,
 )
+from .evaluate import Evaluator, describe_select
 from .files import atomic_path
 
 MAX_CELL = 256          # default cells are the first image scaled to at most this ...
@@ -285,7 +292,7 @@ def labelled_grid(cells: Sequence[Sequence[Cell | None]], row_labels: Sequence[s
                  for r in labels]
 
     width = grid_geometry(n_rows, n_cols, cell_w, cell_h, row_label_w=row_label_w, gap=gap).width
-    title_lines = _wrap(title or "", big, width - 2 * pad, 3)
+    title_lines = _wrap(title or "", big, width - 2 * pad, 6)
     title_h = len(title_lines) * big_lh + 2 * pad if title_lines else 0
     note_lines = _wrap(note or "", big, width - 2 * pad, 3)
     note_h = len(note_lines) * big_lh + 2 * pad if note_lines else 0
@@ -412,8 +419,32 @@ def _run_flag(row: dict) -> str | None:
     return " / ".join(parts) or None
 
 
-def _run_caption(row: dict) -> str:
-    return f"L={fmt(row.get('final_total'))} eval={fmt(row.get('eval_total'))}"
+def main_evaluator(manifest: dict) -> Evaluator | None:
+    found = evaluators(manifest)
+    return found[0] if found else None
+
+
+def score_column(manifest: dict) -> tuple[str, str]:
+    """(column, legend label) of the comparable total the charts show."""
+    ev = main_evaluator(manifest)
+    if ev is None:
+        return "eval_total", "eval_total (run.json, run's own network)"
+    return ev.column("total"), f"{ev.name} total score"
+
+
+def evaluator_line(manifest: dict) -> str:
+    """'Scored by ...' for titles: the main evaluator's name, hash and settings."""
+    ev = main_evaluator(manifest)
+    if ev is None:
+        return "eval: run.json's evaluation (baseline definition, each run's own network)"
+    return f"Scored by {ev.describe(metrics=False)}"
+
+
+def _run_caption(row: dict, ev: Evaluator | None = None) -> str:
+    if ev is None:
+        return f"L={fmt(row.get('final_total'))} eval={fmt(row.get('eval_total'))}"
+    return (f"L={fmt(row.get('final_total'))}\n{ev.name} S={fmt(row.get(ev.column('style')))} "
+            f"C={fmt(row.get(ev.column('content')))}")
 
 
 def _image(runs_dir, row: dict) -> Path:
@@ -425,8 +456,9 @@ def experiment_grid(manifest: dict, runs: pd.DataFrame | None, exp_table: pd.Dat
                     name: str, runs_dir, out_path, max_cols: int = MAX_COLS) -> GridGeometry:
     """The output images of experiment `name` as a labelled grid (see module docstring).
 
-    Captions: the run's own final total loss (L) and the reference evaluation (eval).
-    Flags: DIVERGED, SELECTED (kind tune). exp_table None = computed from `runs`.
+    Captions: the run's own final total loss (L) and the main evaluator's style (S) and content
+    (C) scores (run.json's eval without evaluators). Flags: DIVERGED, SELECTED (kind tune).
+    exp_table None = computed from `runs`.
     """
     exp = manifest["experiments"][name] if name in manifest["experiments"] else None
     table = _experiment_rows(manifest, runs, exp_table, name)
@@ -437,12 +469,14 @@ def experiment_grid(manifest: dict, runs: pd.DataFrame | None, exp_table: pd.Dat
     title = _title(exp, name)
     if exp["kind"] == "tune" and exp.get("select"):
         sel = exp["select"]
-        title += f" - SELECTED: {sel.get('mode', 'min')} {sel.get('metric', 'eval_total')}"
+        title += f" - SELECTED: {describe_select(sel, short=True)}"
         if sel.get("override"):
             title += " or per-pair override"
+    title += f"\n{evaluator_line(manifest)}"
+    ev = main_evaluator(manifest)
 
     def cell(row, with_label=False):
-        caption = _run_caption(row)
+        caption = _run_caption(row, ev)
         if with_label:
             caption = f"{row['label']}\n{caption}"
         return (_image(runs_dir, row), caption, _run_flag(row))
@@ -499,6 +533,15 @@ def _spans_decades(*arrays) -> bool:
     return len(values) > 1 and values.max() / values.min() >= 100
 
 
+def wrap_title(text: str, fig: Figure, fontsize: float = 9) -> str:
+    """`text` with each line wrapped to the figure's width (a long evaluator line would
+    otherwise widen the saved image: bbox_inches="tight" keeps all text)."""
+    import textwrap
+
+    chars = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 def save_figure_atomic(fig: Figure, out_path) -> Path:
     with atomic_path(out_path) as tmp:
         FigureCanvasAgg(fig)
@@ -506,8 +549,10 @@ def save_figure_atomic(fig: Figure, out_path) -> Path:
     return Path(out_path)
 
 
-def _chart_title(exp: dict, name: str, random: bool) -> str:
+def _chart_title(exp: dict, name: str, random: bool, manifest: dict | None = None) -> str:
     title = _title(exp, name)
+    if manifest is not None:
+        title += f"\n{evaluator_line(manifest)}"
     if random:
         title += f"\n{RANDOM_NOTE}"
     return title
@@ -522,19 +567,21 @@ def experiment_chart(manifest: dict, exp_table: pd.DataFrame, name: str, runs_di
         raise AggregateError(f"experiment {name!r} has no trials to chart")
     random = _any_random(table)
     keys = list(exp.get("keys") or [])
+    score = score_column(manifest)
     if exp["kind"] == "vary" and keys == ["iterations"]:
-        fig = _iterations_chart(table, runs_dir)
+        fig = _iterations_chart(table, runs_dir, score)
     elif exp["kind"] == "subsets":
-        fig = _subsets_chart(table)
+        fig = _subsets_chart(table, score)
     elif exp["kind"] == "pairs":
-        fig = _pairs_chart(table)
+        fig = _pairs_chart(table, score)
     else:
-        fig = _grouped_chart(table)
-    fig.suptitle(_chart_title(exp, name, random), color="firebrick" if random else "black")
+        fig = _grouped_chart(table, score=score)
+    fig.suptitle(wrap_title(_chart_title(exp, name, random, manifest), fig),
+                 color="firebrick" if random else "black", fontsize=9)
     return save_figure_atomic(fig, out_path)
 
 
-def _iterations_chart(table: pd.DataFrame, runs_dir) -> Figure:
+def _iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_total")) -> Figure:
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.add_subplot()
     plotted = []
@@ -545,9 +592,9 @@ def _iterations_chart(table: pd.DataFrame, runs_dir) -> Figure:
         color = f"C{k % 10}"
         pair = f"{content} / {style}"
         x = rows["_it"].to_numpy()
-        final, evaluation = _numbers(rows["final_total"]), _numbers(rows["eval_total"])
+        final, evaluation = _numbers(rows["final_total"]), _numbers(rows[score[0]])
         ax.plot(x, final, "o-", color=color, label=f"{pair}: final own total")
-        ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: eval_total")
+        ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: {score[1]}")
         longest = rows.iloc[-1]
         path = run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv"
         if not path.is_file():
@@ -570,7 +617,7 @@ def _iterations_chart(table: pd.DataFrame, runs_dir) -> Figure:
     return fig
 
 
-def _subsets_chart(table: pd.DataFrame) -> Figure:
+def _subsets_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figure:
     pairs = pairs_in_order(table)
     n = max(len(table[(table["content"] == c) & (table["style"] == s)]) for c, s in pairs)
     fig = Figure(figsize=(6.5 * len(pairs), max(3.0, 0.24 * n + 1.5)), layout="constrained")
@@ -578,11 +625,11 @@ def _subsets_chart(table: pd.DataFrame) -> Figure:
     for ax, (content, style) in zip(axes, pairs):
         rows = table[(table["content"] == content) & (table["style"] == style)].copy()
         rows["_final"] = _numbers(rows["final_total"])
-        rows["_eval"] = _numbers(rows["eval_total"])
+        rows["_eval"] = _numbers(rows[score[0]])
         rows = rows.sort_values(["_final", "_eval"], na_position="last").reset_index(drop=True)
         y = np.arange(len(rows))
         ax.barh(y - 0.2, rows["_final"], height=0.4, color="C0", label="final own total")
-        ax.barh(y + 0.2, rows["_eval"], height=0.4, color="C1", label="eval_total")
+        ax.barh(y + 0.2, rows["_eval"], height=0.4, color="C1", label=score[1])
         ax.set_yticks(y, rows["label"], fontsize=7)
         ax.invert_yaxis()
         for yi, status in zip(y, rows["status"]):
@@ -597,7 +644,7 @@ def _subsets_chart(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def _pairs_chart(table: pd.DataFrame) -> Figure:
+def _pairs_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figure:
     contents = list(dict.fromkeys(table["content"]))
     styles = list(dict.fromkeys(table["style"]))
     values = np.full((len(contents), len(styles)), np.nan)
@@ -605,7 +652,7 @@ def _pairs_chart(table: pd.DataFrame) -> Figure:
     for row in table.to_dict("records"):
         i, j = contents.index(row["content"]), styles.index(row["style"])
         if np.isnan(values[i, j]):
-            values[i, j] = _numbers(pd.Series([row["eval_total"]]))[0]
+            values[i, j] = _numbers(pd.Series([row[score[0]]]))[0]
             status[i, j] = row["status"]
     fig = Figure(figsize=(1.6 * len(styles) + 3, 1.2 * len(contents) + 2),
                  layout="constrained")
@@ -613,7 +660,7 @@ def _pairs_chart(table: pd.DataFrame) -> Figure:
     finite = values[np.isfinite(values)]
     norm = LogNorm() if _spans_decades(values) and (finite > 0).all() else None
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", norm=norm, aspect="auto")
-    fig.colorbar(image, ax=ax, label="eval_total (reference evaluation)")
+    fig.colorbar(image, ax=ax, label=score[1])
     ax.set_xticks(range(len(styles)), styles, rotation=30, ha="right")
     ax.set_yticks(range(len(contents)), contents)
     ax.set_xlabel("style image")
@@ -628,9 +675,11 @@ def _pairs_chart(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def _grouped_chart(table: pd.DataFrame, horizontal_over: int = 16) -> Figure:
-    """Bars of final own total and eval_total per label (plan order), one panel per pair;
-    horizontal bars when there are more than `horizontal_over` labels (tune grids)."""
+def _grouped_chart(table: pd.DataFrame, horizontal_over: int = 16,
+                   score=("eval_total", "eval_total")) -> Figure:
+    """Bars of final own total and the comparable total (`score`: column, label) per label
+    (plan order), one panel per pair; horizontal bars when there are more than
+    `horizontal_over` labels (tune grids)."""
     pairs = pairs_in_order(table)
     labels = list(dict.fromkeys(table["label"]))
     horizontal = len(labels) > horizontal_over
@@ -648,10 +697,10 @@ def _grouped_chart(table: pd.DataFrame, horizontal_over: int = 16) -> Figure:
         present = [lab for lab in labels if lab in by_label]
         x = np.arange(len(present))
         final = _numbers(pd.Series([by_label[lab]["final_total"] for lab in present]))
-        evaluation = _numbers(pd.Series([by_label[lab]["eval_total"] for lab in present]))
+        evaluation = _numbers(pd.Series([by_label[lab][score[0]] for lab in present]))
         bar, span = (ax.barh, ax.axhspan) if horizontal else (ax.bar, ax.axvspan)
         bar(x - 0.2, final, 0.4, color="C0", label="final own total")
-        bar(x + 0.2, evaluation, 0.4, color="C1", label="eval_total")
+        bar(x + 0.2, evaluation, 0.4, color="C1", label=score[1])
         tick_labels = []
         for xi, lab in zip(x, present):
             flag = _run_flag(by_label[lab])
@@ -706,6 +755,14 @@ def results_array(manifest: dict, runs: pd.DataFrame | None, t5: pd.DataFrame, r
         raise AggregateError("results_array: Table 5 has no rows")
     cells, row_labels = [], []
     random = False
+    ev = main_evaluator(manifest)
+
+    def scores(row, role):
+        if ev is None:
+            return f"eval={fmt(row.get(f'{role}_eval_total'))}"
+        return (f"{ev.name}: S={fmt(row.get(f'{role}_' + ev.column('style')))} "
+                f"C={fmt(row.get(f'{role}_' + ev.column('content')))}")
+
     for row in t5.to_dict("records"):
         content, style = str(row["content"]), str(row["style"])
         row.update(content=content, style=style)
@@ -714,12 +771,12 @@ def results_array(manifest: dict, runs: pd.DataFrame | None, t5: pd.DataFrame, r
         base_flag = None if str(row.get("baseline_status")) == "ok" else "DIVERGED"
         base = (base_dir / "image.png",
                 f"L_S={fmt(row['baseline_L_S'])} L_C={fmt(row['baseline_L_C'])}\n"
-                f"eval={fmt(row.get('baseline_eval_total'))}", base_flag)
+                f"{scores(row, 'baseline')}", base_flag)
         if _present(row.get("revised_run_id")):
             rev_flag = None if str(row.get("revised_status")) == "ok" else "DIVERGED"
             rev = (run_dir(runs_dir, content, style, str(row["revised_run_id"])) / "image.png",
                    f"L_S={fmt(row['revised_L_S'])} L_C={fmt(row['revised_L_C'])}\n"
-                   f"eval={fmt(row.get('revised_eval_total'))}", rev_flag)
+                   f"{scores(row, 'revised')}", rev_flag)
         else:
             note = row.get("note") if _present(row.get("note")) else "no revised run"
             rev = (None, str(note), "NO SELECTION")
@@ -731,7 +788,99 @@ def results_array(manifest: dict, runs: pd.DataFrame | None, t5: pd.DataFrame, r
         row_labels.append(f"Row {row['row']}")
     if runs is not None and "random_weights" in getattr(runs, "columns", []):
         random = random or _any_random(runs)
-    title = ("Results array (Fig. 19): Gatys et al. = baseline, Ours = revised (selected per "
-             "pair). L_S/L_C: each run's own losses; eval: the fixed reference evaluation")
+    revised = (manifest.get("results_array") or {}).get("revised")
+    select = ((manifest["experiments"].get(revised) or {}).get("select") or {}) if revised else {}
+    rule = f" by {describe_select(select, short=True)}" if select.get("metric") else ""
+    title = (f"Results array (Fig. 19): Gatys et al. = baseline, Ours = revised (selected per "
+             f"pair{rule}). L_S/L_C: each run's own losses (not comparable); "
+             + ("S/C: the style and content scores of:\n" if ev else "eval: run.json's evaluation.\n")
+             + evaluator_line(manifest))
     return labelled_grid(cells, row_labels, ["Style", "Content", "Gatys et al.", "Ours"], title,
                          out_path, note=RANDOM_NOTE if random else None)
+
+
+# --- selection of a tuned experiment --------------------------------------------------------
+def selection_figure(manifest: dict, exp_table: pd.DataFrame | None, name: str, out_path,
+                     runs: pd.DataFrame | None = None) -> Path:
+    """One panel per pair of tuned experiment `name`: every candidate at (style score, content
+    score) of the select evaluator (run.json's eval_style / eval_content without one), the
+    Pareto front joined by a line, dominated candidates open, diverged runs as crosses, the
+    ideal point (the pair's best style, best content) as a plus and the selected run as a star."""
+    exp = manifest["experiments"].get(name)
+    if exp is None or exp.get("kind") != "tune":
+        raise AggregateError(f"experiment {name!r} is not a tuned experiment: it selects nothing")
+    table = _experiment_rows(manifest, runs, exp_table, name)
+    if table.empty:
+        raise AggregateError(f"experiment {name!r} has no trials to draw")
+    select = exp["select"]
+    x_col, y_col = selection_axes(manifest, select)
+    for column in (x_col, y_col, "selected"):
+        if column not in table.columns:
+            raise AggregateError(f"experiment {name!r}: the table has no column {column!r}; is it out of date?")
+    pairs = pairs_in_order(table)
+    n_cols = min(len(pairs), 3)
+    n_rows = math.ceil(len(pairs) / n_cols)
+    fig = Figure(figsize=(max(7.0, 4.8 * n_cols), 4.2 * n_rows + 1.2), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[len(pairs):]:
+        ax.set_visible(False)
+    for ax, (content, style) in zip(axes, pairs):
+        rows = table[(table["content"] == content) & (table["style"] == style)].reset_index(drop=True)
+        _selection_panel(ax, rows, x_col, y_col)
+        ax.set_title(f"{content} / {style}", fontsize=9)
+    chosen = [ev for ev in evaluators(manifest) if ev.name == select.get("evaluator")]
+    scored_by = f"Scored by {chosen[0].describe(metrics=False)}" if chosen else evaluator_line(manifest)
+    rule = describe_select(select) + (" (or the per-pair override)" if select.get("override") else "")
+    title = f"{_title(exp, name)}: selection\nRule: {rule}\n{scored_by}"
+    random = _any_random(table)
+    if random:
+        title += f"\n{RANDOM_NOTE}"
+    fig.suptitle(wrap_title(title, fig), fontsize=9, color="firebrick" if random else "black")
+    return save_figure_atomic(fig, out_path)
+
+
+def _selection_panel(ax, rows: pd.DataFrame, x_col: str, y_col: str) -> None:
+    from .aggregate import pareto_ranks
+
+    x, y = _numbers(rows[x_col]), _numbers(rows[y_col])
+    finite = np.isfinite(x) & np.isfinite(y)
+    ok = np.array([str(s) == "ok" for s in rows["status"]]) & finite
+    candidates = {i: (x[i], y[i]) for i in np.flatnonzero(ok)}
+    ranks = pareto_ranks(candidates)
+    front = np.array([ranks.get(i) == 1 for i in range(len(rows))])
+    dominated = ok & ~front
+    if dominated.any():
+        ax.scatter(x[dominated], y[dominated], s=28, facecolors="none", edgecolors="grey",
+                   label="candidate (dominated)")
+    order = np.flatnonzero(front)[np.argsort(x[front])]
+    if len(order):
+        ax.plot(x[order], y[order], "o-", color="C0", ms=5, lw=1, label="Pareto front")
+    bad = ~ok & finite
+    if bad.any():
+        ax.scatter(x[bad], y[bad], marker="x", color="red", s=30, label="diverged (not a candidate)")
+    if candidates:
+        ax.scatter([x[ok].min()], [y[ok].min()], marker="+", color="black", s=80, label="ideal point")
+    picked = [i for i in range(len(rows)) if _truthy(rows.at[i, "selected"])]
+    for i in picked:
+        override = "override" in str(rows.at[i, "note"])
+        if finite[i]:
+            ax.scatter([x[i]], [y[i]], marker="*", s=260, color="gold", edgecolors="black", zorder=5,
+                       label="selected" + (" (override)" if override else ""))
+            ax.annotate(str(rows.at[i, "label"]), (x[i], y[i]), xytext=(6, 6), textcoords="offset points",
+                        fontsize=7, fontweight="bold")
+    if not picked:
+        ax.text(0.5, 0.5, "nothing selected", transform=ax.transAxes, ha="center", color="red")
+    labelled = set(picked)
+    for i in order:
+        if i not in labelled and len(order) <= 8:
+            ax.annotate(str(rows.at[i, "label"]), (x[i], y[i]), xytext=(4, -9), textcoords="offset points",
+                        fontsize=6, color="C0")
+    shown = x[finite], y[finite]
+    if _spans_decades(shown[0]):
+        ax.set_xscale("log")
+    if _spans_decades(shown[1]):
+        ax.set_yscale("log")
+    ax.set_xlabel(f"style distance ({x_col}, lower = more stylised)", fontsize=8)
+    ax.set_ylabel(f"content distance ({y_col})", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best")

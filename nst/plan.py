@@ -22,6 +22,7 @@ from typing import Any
 
 from .catalog import find_images, image_header, target_size
 from .errors import NSTError
+from .evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from .files import write_text
 from .layers import LAYER_INDEX, min_side
 from .params import FIELD_NAMES, INITS, RunParams
@@ -31,8 +32,10 @@ KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 RUNS_FOLDER = "results/runs"
-SELECT_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
-                  "color_distance_style")
+# select.metric: a two-sided rule over the select evaluator's style and content scores
+# (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
+SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, "eval_total", "eval_style", "eval_content",
+                  "final_total", "ssim_content", "color_distance_style")
 
 
 class PlanError(NSTError, ValueError):
@@ -73,6 +76,7 @@ class Plan:
     runs: dict[str, Run] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
+    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/evaluate.py)
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
         run = Run(content, style, params)
@@ -89,6 +93,7 @@ class Plan:
             "trials": [t.__dict__ for t in self.trials],
             "results_array": self.results_array,
             "images": {"content": self.content_images, "style": self.style_images},
+            "evaluation": [ev.to_dict() for ev in self.evaluation],
         }
 
 
@@ -180,17 +185,41 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
     return kind, keys, [dict(zip(keys, combo)) for combo in combos]
 
 
-def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs) -> dict | None:
+def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
+                  evaluators: list[Evaluator] = ()) -> dict | None:
+    """select with its defaults: metric pareto (two-sided, see nst/aggregate.py), mode min,
+    evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
     where = f"experiments.{name}.select"
     if kind != "tune":
         if "select" in spec:
             raise _key(where, "only an experiment with 'tune' selects runs")
         return None
-    select = {"metric": "eval_total", "mode": "min", "override": {}, **(spec.get("select") or {})}
+    names = [ev.name for ev in evaluators]
+    select = {"metric": "pareto", "mode": "min", "override": {}, **(spec.get("select") or {})}
+    if names:
+        select.setdefault("evaluator", names[0])
     if select["metric"] not in SELECT_METRICS:
         raise _key(f"{where}.metric", f"{select['metric']!r} is not allowed; allowed: {', '.join(SELECT_METRICS)}")
     if select["mode"] not in ("min", "max"):
         raise _key(f"{where}.mode", "must be min or max")
+    if "evaluator" in select and select["evaluator"] not in names:
+        raise _key(f"{where}.evaluator", f"{select['evaluator']!r} is not an evaluator of `evaluation`; "
+                                         f"defined: {', '.join(names) or 'none'}")
+    if select["metric"] in TWO_SIDED:
+        if select["mode"] != "min":
+            raise _key(f"{where}.mode", f"{select['metric']} minimises both distances; mode max applies to "
+                                        "one-sided metrics only")
+        share = select.setdefault("style_share", 0.5)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise _key(f"{where}.style_share", f"must be a number in [0, 1], not {share!r}")
+    elif "style_share" in select:
+        raise _key(f"{where}.style_share", "only metric tradeoff takes a style_share")
+    if select["metric"].startswith("score_") and names:
+        metric = select["metric"][len("score_"):]
+        scorer = next(ev for ev in evaluators if ev.name == select["evaluator"])
+        if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
+            raise _key(f"{where}.metric", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
+                                          f"{', '.join(scorer.settings['metrics']) or 'none'}")
     pair_names = {f"{c}__{s}" for c, s in pairs}
     for pair, chosen in (select["override"] or {}).items():
         if pair not in pair_names:
@@ -236,6 +265,10 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     default_pairs = resolve_pairs(config.get("pairs", "all"), content, style, "pairs")
 
     plan = Plan(content, style, experiments={})
+    try:
+        plan.evaluation = resolve_evaluation(config.get("evaluation"))
+    except EvaluationError as err:
+        raise PlanError(str(err)) from None
     for name, spec in experiments.items():
         where = f"experiments.{name}"
         if not isinstance(spec, dict):
@@ -250,7 +283,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         _check_param_keys(overrides, f"{where}.set")
         kind, keys, value_sets = experiment_trials(name, spec)
         pairs = resolve_pairs(spec["pairs"], content, style, f"{where}.pairs") if "pairs" in spec else default_pairs
-        select = _check_select(name, spec, kind, keys, pairs)
+        select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
         plan.experiments[name] = {
             "kind": kind, "keys": keys, "base": base, "title": spec.get("title", name),
             "paper": spec.get("paper", ""), "select": select,

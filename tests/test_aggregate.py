@@ -405,3 +405,120 @@ def test_modules_import_without_torch_or_snakemake():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+# --- evaluators' scores and the two-sided selection ----------------------------------------
+from nst.evaluate import make_evaluator  # noqa: E402
+
+GATYS = make_evaluator({"name": "gatys", "weights": "random"})
+
+
+def write_scores(runs_dir: Path, content: str, style: str, run_id: str, evaluator, style_score: float,
+                 content_score: float) -> None:
+    """A score file as `nst score` writes it."""
+    layers = {"style_layers": {n: style_score for n in evaluator.settings["style_layers"]},
+              "content_layers": {n: content_score for n in evaluator.settings["content_layers"]}}
+    data = {"format": 1, "run_id": run_id, "evaluator": {"hash": evaluator.hash,
+                                                         "settings": evaluator.to_dict()["settings"]},
+            "scores": {"style": style_score, "content": content_score, "total": style_score + content_score,
+                       "ssim_content": 0.5, "color_distance_style": 0.1, "texture_distance_style": 0.2,
+                       **layers}}
+    path = aggregate.score_path(runs_dir, content, style, run_id, evaluator)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def scored_study(root: Path) -> tuple[Study, dict]:
+    """The fabricated study, every run scored by GATYS; its manifest names the evaluator."""
+    s = build_study(root)
+    for k, (content, style, run_id) in enumerate(sorted(s.records)):
+        write_scores(s.runs_dir, content, style, run_id, GATYS, 0.1 * (k + 1), 1.0 / (k + 1))
+    manifest = s.manifest()
+    manifest["evaluation"] = [GATYS.to_dict()]
+    return s, manifest
+
+
+def test_runs_table_has_each_evaluators_scores_per_layer(tmp_path):
+    s, manifest = scored_study(tmp_path)
+    manifest = aggregate.load_manifest(write_manifest(s, manifest))
+    runs = aggregate.runs_table(manifest, s.runs_dir)
+    assert set(GATYS.columns()) <= set(runs.columns)
+    for row in runs.itertuples():
+        data = json.loads(aggregate.score_path(s.runs_dir, row.content, row.style, row.run_id, GATYS).read_text())
+        assert row.score_gatys_style == data["scores"]["style"]
+        assert row.score_gatys_content_relu_10 == data["scores"]["content_layers"]["relu_10"]
+        assert row.score_gatys_style_relu_13 == data["scores"]["style_layers"]["relu_13"]
+        assert row.score_gatys_evaluator.startswith(f"gatys [{GATYS.hash}]: random VGG-19")
+    t5 = aggregate.table5(manifest, runs)
+    assert {"baseline_score_gatys_style", "revised_score_gatys_content", "score_gatys_evaluator"} <= set(t5.columns)
+    # a run without its score file is named, with the evaluator
+    content, style, run_id = next(iter(s.records))
+    aggregate.score_path(s.runs_dir, content, style, run_id, GATYS).unlink()
+    with pytest.raises(aggregate.MissingRunError, match=f"{run_id}.*gatys \\[{GATYS.hash}\\]"):
+        aggregate.runs_table(manifest, s.runs_dir)
+
+
+def hand_made(points: dict[str, tuple[float, float, float]], select: dict) -> pd.DataFrame:
+    """A tuned experiment of one pair whose candidates have the given (style score, content
+    score, eval_total), made in memory: runs table and manifest by hand."""
+    trials, rows = [], []
+    for k, (label, (style_score, content_score, eval_total)) in enumerate(points.items()):
+        run_id = f"{k:012d}"
+        trials.append({"experiment": "t", "content": "c", "style": "s", "run_id": run_id,
+                       "values": {"content_weight": k + 1}, "label": label})
+        rows.append({"content": "c", "style": "s", "run_id": run_id, "content_weight": float(k + 1),
+                     "status": "ok", "eval_total": eval_total,
+                     GATYS.column("style"): style_score, GATYS.column("content"): content_score})
+    manifest = aggregate.check_manifest({
+        "experiments": {"t": {"kind": "tune", "keys": ["content_weight"], "select": select}},
+        "trials": trials, "evaluation": [GATYS.to_dict()]})
+    return aggregate.experiment_table(manifest, pd.DataFrame(rows), "t")
+
+
+# style distance, content distance, eval_total (the paper's definition: it favours the content)
+CANDIDATES = {
+    "content copy": (0.90, 0.00, 1.0),   # nothing transferred: best eval_total, best content
+    "balanced": (0.30, 0.25, 5.0),       # near both bests
+    "all style": (0.25, 0.95, 9.0),      # best style, content lost
+    "dominated": (0.60, 0.50, 7.0),      # worse than "balanced" in both
+}
+
+
+def chosen(table: pd.DataFrame) -> str:
+    return table.loc[table["selected"], "label"].item()
+
+
+def test_default_selection_is_two_sided_where_one_sided_differs():
+    default = hand_made(CANDIDATES, {})  # metric defaults to pareto
+    assert chosen(default) == "balanced"
+    assert "Pareto front" in default.loc[default["selected"], "note"].item()
+    assert chosen(hand_made(CANDIDATES, {"metric": "eval_total"})) == "content copy"
+    assert chosen(hand_made(CANDIDATES, {"metric": "score_style"})) == "all style"
+    assert chosen(hand_made(CANDIDATES, {"metric": "score_content"})) == "content copy"
+    ranks = dict(zip(default["label"], default["pareto_rank"]))
+    assert ranks == {"content copy": 1, "balanced": 1, "all style": 1, "dominated": 2}
+    # tradeoff: a stated share of style vs content on the same relative scale
+    assert chosen(hand_made(CANDIDATES, {"metric": "tradeoff", "style_share": 1.0})) == "all style"
+    assert chosen(hand_made(CANDIDATES, {"metric": "tradeoff", "style_share": 0.0})) == "content copy"
+
+
+def test_pareto_choice_ignores_dominated_candidates_and_score_scales():
+    base = {k: v for k, v in CANDIDATES.items() if k != "content copy"}
+    first = chosen(hand_made(base, {}))
+    worse = {**base, "terrible": (5.0, 9.0, 1.0)}  # dominated by all: the choice stays
+    assert chosen(hand_made(worse, {})) == first
+    scaled = {k: (1e4 * s, c, e) for k, (s, c, e) in base.items()}  # another scale of style score
+    assert chosen(hand_made(scaled, {})) == first
+
+
+def test_pareto_ranks_and_relative_excess():
+    assert aggregate.pareto_ranks({0: (1, 1), 1: (2, 2), 2: (0, 3), 3: (3, 3)}) == {0: 1, 2: 1, 1: 2, 3: 3}
+    assert aggregate.relative_excess({0: 2.0, 1: 3.0}) == {0: 0.0, 1: 0.5}
+    assert aggregate.relative_excess({0: 0.0, 1: 4.0, 2: 2.0}) == {0: 0.0, 1: 1.0, 2: 0.5}
+
+
+def test_two_sided_selection_needs_an_evaluator(manifest):
+    m = copy.deepcopy(manifest)
+    m["experiments"]["revised"]["select"] = {"metric": "pareto"}
+    with pytest.raises(aggregate.AggregateError, match="needs the scores of an evaluator"):
+        aggregate.check_manifest(m)

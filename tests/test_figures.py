@@ -323,3 +323,52 @@ def test_results_array_has_one_row_per_pair(study, manifest, runs, tmp_path):
     assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) == figures.BACKGROUND
     x0, y0, x1, y1 = geo.cell_box(0, 3)
     assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) != figures.BACKGROUND
+
+
+# --- selection of a tuned experiment and the evaluator in every figure ---------------------
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """The fabricated study with every run scored by an evaluator named in its manifest."""
+    s, manifest = study_kit.scored_study(tmp_path_factory.mktemp("scored"))
+    manifest = aggregate.load_manifest(study_kit.write_manifest(s, manifest))
+    return s, manifest, aggregate.runs_table(manifest, s.runs_dir)
+
+
+def test_selection_figure_marks_the_chosen_candidate_of_each_pair(scored, tmp_path):
+    s, manifest, runs = scored
+    table = aggregate.experiment_table(manifest, runs, "revised")
+    out = figures.selection_figure(manifest, table, "revised", tmp_path / "selection.png")
+    with Image.open(out) as img:
+        assert img.size[0] > 600 and img.size[1] > 300
+    from matplotlib.figure import Figure
+
+    evaluator = study_kit.GATYS
+    for content, style in aggregate.pairs_in_order(table):
+        rows = table[(table["content"] == content) & (table["style"] == style)].reset_index(drop=True)
+        ax = Figure().add_subplot()
+        figures._selection_panel(ax, rows, evaluator.column("style"), evaluator.column("content"))
+        stars = [c for c in ax.collections if c.get_label().startswith("selected")]
+        picked = rows[rows["selected"]]
+        if picked.empty:  # all diverged: nothing to mark, and it says so
+            assert not stars and any("nothing selected" in t.get_text() for t in ax.texts)
+            continue
+        point = picked[[evaluator.column("style"), evaluator.column("content")]].to_numpy()
+        assert np.allclose(stars[0].get_offsets(), point)
+        override = "override" in picked["note"].item()
+        assert stars[0].get_label() == ("selected (override)" if override else "selected")
+
+
+def test_selection_figure_is_only_for_tuned_experiments(scored, tmp_path):
+    _, manifest, runs = scored
+    with pytest.raises(aggregate.AggregateError, match="not a tuned experiment"):
+        figures.selection_figure(manifest, None, "iterations", tmp_path / "x.png", runs=runs)
+
+
+def test_figure_titles_and_captions_name_the_evaluator(scored):
+    _, manifest, runs = scored
+    evaluator = study_kit.GATYS
+    assert f"gatys [{evaluator.hash}]" in figures.evaluator_line(manifest)
+    assert figures.score_column(manifest)[0] == evaluator.column("total")
+    row = runs.iloc[0].to_dict()
+    caption = figures._run_caption(row, figures.main_evaluator(manifest))
+    assert f"S={figures.fmt(row[evaluator.column('style')])}" in caption
