@@ -28,6 +28,7 @@ wildcard_constraints:
 include: "workflow/rules/runner.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
 
 

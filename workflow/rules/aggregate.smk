@@ -1,5 +1,7 @@
-# Tables (pandas), figures (matplotlib, Pillow) and the paper's Results Array / Table 5.
-# Every output is in the Snakemake report (snakemake --report results/report.html).
+# Tables (pandas), figures (matplotlib, Pillow) and the paper's Results Array / Table 5, made
+# from the runs' run.json and score files (one per evaluator of `evaluation:`, rule score).
+# Every output is in the Snakemake report (snakemake --report results/report.html); each
+# caption names the evaluators (evaluation_caption) and, for tuned experiments, the selection rule.
 
 
 localrules:
@@ -7,6 +9,7 @@ localrules:
     runs_table,
     experiment_table,
     experiment_figures,
+    selection_figure,
     results_array,
 
 
@@ -34,6 +37,7 @@ rule runs_table:
         "logs/aggregate/runs_table.log",
     params:
         results=results_folder,
+        evaluation=evaluation_caption(),
     conda:
         CONDA_ENV
     shell:
@@ -56,6 +60,7 @@ rule experiment_table:
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
+        evaluation=evaluation_caption(),
     conda:
         CONDA_ENV
     shell:
@@ -88,11 +93,40 @@ rule experiment_figures:
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
+        evaluation=evaluation_caption(),
     conda:
         CONDA_ENV
     shell:
         "nst figures experiment {wildcards.experiment} --manifest {input.manifest:q}"
         " --results {params.results} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
+
+
+# Tuned experiments: each pair's candidates by their two scores, the selected one marked.
+rule selection_figure:
+    input:
+        manifest=MANIFEST,
+        table=f"{RESULTS}/tables/{{experiment}}.csv",
+    output:
+        report(
+            f"{RESULTS}/figures/{{experiment}}/selection.png",
+            caption="../report/selection.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "selection"},
+        ),
+    wildcard_constraints:
+        experiment=alternatives(tuned_experiments()),
+    log:
+        "logs/aggregate/{experiment}.selection.log",
+    params:
+        caption=lambda wildcards: selection_caption(wildcards.experiment),
+        results=results_folder,
+        evaluation=evaluation_caption(),
+    conda:
+        CONDA_ENV
+    shell:
+        "nst figures selection {wildcards.experiment} --manifest {input.manifest:q}"
+        " --results {params.results} --figure {output:q} > {log:q} 2>&1"
 
 
 rule results_array:
@@ -110,6 +144,7 @@ rule results_array:
         "logs/aggregate/results_array.log",
     params:
         results=results_folder,
+        evaluation=evaluation_caption(),
     conda:
         CONDA_ENV
     shell:

@@ -168,12 +168,13 @@ def run_weights(wildcards):
 
 # --- aggregation ---------------------------------------------------------------------------
 def all_run_records(wildcards=None):
-    return [run_files(run) for run in PLAN.runs.values()]
+    """Every run's run.json and its score files (one per evaluator; see the end of this file)."""
+    return [f for run in PLAN.runs.values() for f in [run_files(run)] + score_files(run)]
 
 
 def experiment_records(wildcards):
     keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-    return [run_files(PLAN.runs[k]) for k in sorted(keys)]
+    return [f for k in sorted(keys) for f in [run_files(PLAN.runs[k])] + score_files(PLAN.runs[k])]
 
 
 def experiment_images(wildcards):
@@ -207,6 +208,60 @@ def all_targets():
             f"{RESULTS}/figures/{name}/grid.png",
             f"{RESULTS}/figures/{name}/chart.png",
         ]
+    targets += [f"{RESULTS}/figures/{name}/selection.png" for name in tuned_experiments()]
     if PLAN.results_array:
         targets += [f"{RESULTS}/figures/results_array.png", f"{RESULTS}/tables/table5.csv"]
     return targets
+
+
+# --- scoring (evaluation:) ---
+# Every run is scored from its saved image.png by each evaluator of `evaluation:`
+# (nst/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
+# evaluator's network whatever the run was optimised with. A score file is named by the hash
+# of the evaluator's settings, so a changed `evaluation:` makes new targets: every run is
+# re-scored, none re-optimised (the stylize rule never sees the evaluators).
+from nst.evaluate import describe_select
+
+EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
+
+
+def score_files(run):
+    return [run_files(run, f"scores/{digest}.json") for digest in EVALUATORS]
+
+
+def evaluator_settings(wildcards):
+    """The evaluator's settings as JSON (its name is left out: renaming one re-scores nothing)."""
+    return json.dumps(EVALUATORS[wildcards.evaluator].to_dict()["settings"], sort_keys=True)
+
+
+def scoring_weights(wildcards):
+    """The scoring network's weights record: imagenet's, verified once by the weights rule;
+    caffe's packaged file is checked against its pinned hash at every load; random has none."""
+    family = EVALUATORS[wildcards.evaluator].settings["weights"]
+    return [f"{RESULTS}/weights/imagenet.json"] if family == "imagenet" else []
+
+
+# Peak RSS of `nst score` (gatys, caffe, CPU), measured: 770 MB at 128 px, 875 MB at 256 px,
+# 1025 MB at 512 px (importing torch alone: 650 MB); about 1 MB more per 1000 px of the image.
+SCORE_BASE_MB, SCORE_MB_PER_KILOPIXEL = 900, 1.2
+
+
+def score_memory(wildcards):
+    """mem_mb of a score job: the process, the network and one forward pass at the scored
+    size (the longest side; a square bounds it)."""
+    side = EVALUATORS[wildcards.evaluator].settings["size"] or planned_run(wildcards).params.size
+    return SCORE_BASE_MB + int(SCORE_MB_PER_KILOPIXEL * side * side / 1000)
+
+
+def tuned_experiments():
+    return [name for name, info in PLAN.experiments.items() if info["kind"] == "tune"]
+
+
+def evaluation_caption():
+    """The evaluators in words, for the report's captions (the first is the main one)."""
+    lines = [f"{'Main evaluator' if i == 0 else 'Also'}: {ev.describe()}." for i, ev in enumerate(PLAN.evaluation)]
+    return " ".join(lines)
+
+
+def selection_caption(name):
+    return f"{experiment_caption(name)} Selection rule: {describe_select(PLAN.experiments[name]['select'])}."
