@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--expect-hash", help="fail unless the evaluator hashes to this (the workflow's guard)")
     score.add_argument("--threads", type=int, default=1, help="CPU threads (0 = torch's default)")
 
-    demo = sub.add_parser("demo-images", help="write the demo's content and style images")
-    demo.add_argument("folder", nargs="?", default="images/demo")
+    demo = sub.add_parser("demo-images", help="write the demo's content photographs")
+    demo.add_argument("folder", nargs="?", default="images/demo/content")
     return parser
 
 

@@ -95,10 +95,15 @@ class RunParams:
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output image, as plain JSON types. A weights file
         counts by its content (sha256), not its path: a file replaced in place is another
-        network, and a moved file the same one. Raises ParamsError if the file is missing."""
+        network, and a moved file the same one; so does a Caffe file named by weights_file
+        (imagenet's weights_file is checked against torchvision's pinned hash instead).
+        Raises ParamsError if the file is missing."""
         values = self.settings()
         if self.uses_weights_file:
             values["weights"] = f"sha256:{weights_file_sha256(self.weights)}"
+        elif self.weights == "caffe" and self.weights_file:
+            # a full-precision Caffe file is not the packaged 8-bit copy: another network
+            values["weights"] = f"caffe:sha256:{weights_file_sha256(self.weights_file)}"
         return values
 
     def settings(self) -> dict[str, Any]:

@@ -23,13 +23,15 @@ from typing import Any
 from .catalog import find_images, image_header, target_size
 from .errors import NSTError
 from .evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from .families import missing_network
 from .files import write_text
 from .layers import LAYER_INDEX, min_side
 from .params import FIELD_NAMES, INITS, RunParams
 from .presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "tune")
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description", *KINDS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
+                   "skip_missing_weights", *KINDS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 RUNS_FOLDER = "results/runs"
 # select.metric: a two-sided rule over the select evaluator's style and content scores
@@ -77,6 +79,7 @@ class Plan:
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/evaluate.py)
+    notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
         run = Run(content, style, params)
@@ -294,8 +297,15 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
                 params.run_id  # a weights file counts by its content: it must exist now
             except ValueError as err:
                 raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
+            missing = missing_network(params.weights, params.weights_file)
+            if missing and spec.get("skip_missing_weights"):
+                plan.notes.append(f"experiment {name!r}: skipping weights={params.weights}: {missing}")
+                continue
             for c, s in pairs:
                 plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()})
+        if not plan.trials_of(name):  # every trial skipped for a missing network
+            del plan.experiments[name]
+            plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)

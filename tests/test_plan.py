@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +278,39 @@ def test_weights_file_counts_by_content_not_path(root):
     (root / "w1.pth").rename(root / "w2.pth")
     config["experiments"]["e"]["set"]["weights"] = str(root / "w2.pth")
     assert set(build_plan(config, root=root).runs) == second
+
+
+# --- the demo study ------------------------------------------------------------------------
+@pytest.fixture
+def demo_root(tmp_path):
+    make_images(tmp_path / "images/demo/content", ["astronaut", "chelsea"])
+    shutil.copytree(REPO / "images/styles", tmp_path / "images/styles")
+    return tmp_path
+
+
+def test_demo_plans_real_weights_without_the_torchvision_file(demo_root, monkeypatch):
+    """On a machine without torchvision's file (CI, any offline machine) the demo runs the
+    original Caffe VGG-19, never random weights, and its weights experiments say what they skip."""
+    monkeypatch.setenv("TORCH_HOME", str(demo_root / "empty-torch-home"))
+    plan = build_plan(yaml.safe_load((REPO / "workflow/demo.yaml").read_text()), root=demo_root)
+    assert {run.params.weights for run in plan.runs.values()} == {"caffe"}
+    assert {t.style for t in plan.trials} == {"starry_night", "the_scream", "shipwreck", "woman_with_a_hat"}
+    assert len(plan.notes) == 2 and all("skipping weights=imagenet" in n for n in plan.notes)
+    assert {t.values["weights"] for t in plan.trials_of("weights")} == {"caffe"}
+
+
+def test_weights_experiment_keeps_imagenet_when_its_file_is_there(demo_root, monkeypatch):
+    checkpoints = demo_root / "torch-home/hub/checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "vgg19-dcbb9e9d-features.pth").write_bytes(b"stand-in: planning only looks for the file")
+    monkeypatch.setenv("TORCH_HOME", str(demo_root / "torch-home"))
+    plan = build_plan(yaml.safe_load((REPO / "workflow/demo.yaml").read_text()), root=demo_root)
+    assert {t.values["weights"] for t in plan.trials_of("weights")} == {"imagenet", "caffe"}
+    assert plan.notes == []
+
+
+def test_an_experiment_without_any_available_network_is_left_out(root, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(root / "empty"))
+    config = small_config(a={"base": "baseline"}, b={"skip_missing_weights": True, "set": {"weights": "imagenet"}})
+    plan = build_plan(config, root=root)
+    assert list(plan.experiments) == ["a"] and "experiment 'b' left out" in plan.notes[-1]

@@ -29,6 +29,8 @@ def plan_or_exit(config):
 
 
 PLAN = plan_or_exit(config)
+for note in PLAN.notes:
+    print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
 # a second call (a dry run, a call refused by the lock, another config) only ever adds files,
 # so it never changes what a running call reads. The `plan` job copies this call's plan to
@@ -160,10 +162,13 @@ def weights_record():
 
 
 def run_weights(wildcards):
-    """A run's weights inputs: the verified ImageNet record and, for a state-dict file, the
-    file itself (its run id counts its content; as an input, replacing it reruns the run)."""
+    """A run's weights inputs: the verified ImageNet record (every run of a study that uses
+    ImageNet anywhere, as before), the verified Caffe record for caffe runs and, for a
+    state-dict file, the file itself (its run id counts its content; as an input, replacing it
+    reruns the run)."""
     params = planned_run(wildcards).params
-    return weights_record() + ([params.weights] if params.uses_weights_file else [])
+    own = {"caffe": [f"{RESULTS}/weights/caffe.json"]}.get(params.weights, [])
+    return weights_record() + own + ([params.weights] if params.uses_weights_file else [])
 
 
 # --- aggregation ---------------------------------------------------------------------------
