@@ -50,7 +50,12 @@ def paper_plan(tmp_path_factory):
     make_images(root / "images/content", ["dancer", "bridge"])
     make_images(root / "images/style", ["cubist", "impressionist"])
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    return build_plan(config, root=root)
+    checkpoints = root / "torch-home/hub/checkpoints"  # both networks "present" (planning only looks)
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "vgg19-dcbb9e9d-features.pth").write_bytes(b"stand-in")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(root / "torch-home"))
+        return build_plan(config, root=root)
 
 
 def test_paper_plan_trials_per_experiment(paper_plan):
@@ -59,6 +64,7 @@ def test_paper_plan_trials_per_experiment(paper_plan):
     assert counts == {
         "baseline": 1, "iterations": 6, "layers": 124, "style_weight": 4, "content_weight": 5,
         "shift": 5, "init": 3, "style_type": pairs, "loss": 2, "optimizer": 4,
+        "weights": 2, "weights_revised": 2,  # imagenet, caffe
         "revised": 5 * 4 * 3 * pairs,  # content weight x style weight x init, per pair
     }
 
@@ -74,11 +80,14 @@ def test_paper_plan_computes_the_baseline_once(paper_plan):
     study_pair_runs = trials - baseline_repeats
     matrix_runs = 4 - 1  # the study pair's baseline is shared with the content x style matrix
     revised_runs = len(paper_plan.trials_of("revised"))  # all distinct
-    assert len(paper_plan.runs) == study_pair_runs + matrix_runs + revised_runs == 389
+    # weights: imagenet is the baseline; weights_revised: imagenet is the revised candidate
+    # (content weight 1, style weight 1e6, init content) on the study pair; caffe is new in both
+    weights_runs = 2
+    assert len(paper_plan.runs) == study_pair_runs + matrix_runs + revised_runs + weights_runs == 391
     base_id = paper_plan.trials_of("baseline")[0].run_id
     sharing = {t.experiment for t in paper_plan.trials if t.run_id == base_id}
     assert sharing == {"baseline", "iterations", "layers", "style_weight", "content_weight",
-                       "init", "loss", "optimizer", "style_type"}
+                       "init", "loss", "optimizer", "style_type", "weights"}
 
 
 def test_paper_plan_uses_the_paper_settings(paper_plan):
@@ -112,7 +121,7 @@ def test_vary_grid_tune_and_pairs(root):
     assert [(t.content, t.style) for t in plan.trials_of("matrix")] == [
         ("cat", "mosaic"), ("cat", "wave"), ("dog", "mosaic"), ("dog", "wave")]
     assert len(plan.trials_of("tuned")) == 2 * 4
-    assert plan.experiments["tuned"]["select"]["metric"] == "eval_total"
+    assert plan.experiments["tuned"]["select"]["metric"] == "pareto"  # the two-sided default
     assert plan.trials_of("sw")[0].label == "style_weight=100000"
     # sw=1e6 on cat/wave is the matrix's cat/wave run: one run, two trials
     shared = {t.run_id for t in plan.trials_of("sw")} & {t.run_id for t in plan.trials_of("matrix")}
