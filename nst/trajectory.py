@@ -53,7 +53,9 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
         if not snapshot.is_file():
             raise NSTError(f"{leader_dir} has no snapshot at iteration {iterations} ({snapshot} missing)")
         at_k = json.loads(snapshot.read_text())
-        record.update(status="ok", diverged_at=None, final=at_k["final"], evaluation=at_k["evaluation"])
+        reason = at_k.get("diverged_reason")  # the blow-up rule, judged at k as a k-run would be
+        record.update(status="diverged" if reason else "ok", diverged_at=iterations if reason else None,
+                      diverged_reason=reason, final=at_k["final"], evaluation=at_k["evaluation"])
         image, rows = snapshot.with_suffix(".png"), iterations
     record["iterations_done"] = rows
     history = _history_head(leader_dir / "history.csv", rows)

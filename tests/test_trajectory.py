@@ -105,3 +105,16 @@ def test_plan_never_redoes_finished_work_for_sharing(study):
     by_iterations = {r.params.iterations: r for r in plan.runs.values()}
     assert by_iterations[6].params.snapshots == (2,)
     assert by_iterations[2].source == leader.key and by_iterations[3].source is None
+
+
+def test_a_blown_up_snapshot_is_derived_with_the_status_a_shorter_run_gets(tmp_path, pair):
+    """sgd at lr=1e9 stays finite (pixels are clamped) but blows up: a run written from the
+    longer run's snapshot must be judged as the shorter run itself is, not reported ok."""
+    settings = dict(optimizer="sgd", lr=1e9)
+    long_dir = run_to(tmp_path, pair, "long", iterations=12, snapshots=[10], **settings)
+    short_dir = run_to(tmp_path, pair, "short", iterations=10, **settings)
+    derived = json.loads((derive_run(long_dir, 10, tmp_path / "derived") / "run.json").read_text())
+    short = json.loads((short_dir / "run.json").read_text())
+    assert short["status"] == "diverged" and short["diverged_reason"]
+    assert (derived["status"], derived["diverged_at"], derived["diverged_reason"]) == (
+        short["status"], short["diverged_at"], short["diverged_reason"])
