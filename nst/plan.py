@@ -22,7 +22,8 @@ from typing import Any
 
 from .catalog import find_images, image_header, target_size
 from .errors import NSTError
-from .evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from .evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
+                       resolve_evaluation)
 from .families import missing_network
 from .files import write_text
 from .layers import LAYER_INDEX, min_side
@@ -315,15 +316,14 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
 
 
 # --- what jobs would otherwise find out too late ------------------------------------------
-# The layers every run is also scored on (nst/evaluate.py), so an image must reach them too.
-EVALUATION_LAYERS = PRESETS["baseline"]["content_layers"] + PRESETS["baseline"]["style_layers"]
-
 
 def check_job_inputs(plan: Plan, root: Path) -> None:
     """Stop at planning, naming the experiment and file, for what would otherwise fail inside
     a job after the workflow started: a missing `init` image, or an image too small for the
     deepest layer after resizing (`resize: keep_aspect` makes the short side shrink)."""
     headers: dict[str, tuple[int, int]] = {}
+    # every run is also scored, in its job (run.json's `paper` evaluation) and by each evaluator
+    scored_layers = evaluation_layers([PAPER] + plan.evaluation)
 
     def header(path: str) -> tuple[int, int]:
         if path not in headers:
@@ -333,7 +333,7 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
     seen = set()
     for trial in plan.trials:
         params = plan.runs[f"{trial.content}/{trial.style}/{trial.run_id}"].params
-        layers = params.content_layers + params.style_layers + EVALUATION_LAYERS
+        layers = params.content_layers + params.style_layers + scored_layers
         key = (trial.content, trial.style, params.size, params.resize, layers, params.init)
         if key in seen:
             continue
