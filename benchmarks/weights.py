@@ -141,7 +141,7 @@ def run(cache: Path, repeats: int = 5, size: int = 128, iterations: int = 30) ->
     log("  6b: nst run jobs, caffe vs random")
     b_md, b_raw = part_b(cache, repeats)
     log("  6c: time per iteration, caffe vs random")
-    c_md, c_raw = part_c(cache, max(2, repeats // 2 + 1), size, iterations)
+    c_md, c_raw = part_c(cache, repeats, size, iterations)
     md = "\n\n".join([a_md, b_md, c_md])
     return {"markdown": md, "raw": {"a": a_raw, "b": b_raw, "c": c_raw}}
 
