@@ -112,20 +112,27 @@ def snapshot_at(path: Path) -> tuple[torch.Tensor, dict]:
     return state["image"].detach().clamp(0, 1), state["snapshot"]
 
 
+# Time-based saves take at most this share of a run: an L-BFGS state is 160 MB at 256 px and
+# 630 MB at 512 px (history 100), so a short interval would otherwise cost much (BENCHMARKS.md).
+MAX_TIME_SHARE = 0.02
+
+
 class Checkpoints:
     """Saves a run's state into its folder after an iteration: at each requested snapshot (into
-    snapshots/<k>.pt and resume.pt), and when `checkpoint_seconds` have passed since the last
-    save (into resume.pt)."""
+    snapshots/<k>.pt and resume.pt), and into resume.pt when `checkpoint_seconds` have passed
+    since the last save, or 1 / MAX_TIME_SHARE times as long as that save took, if longer."""
 
     def __init__(self, outdir: str | os.PathLike, params: RunParams):
         self.outdir, self.params = Path(outdir), params
-        self.last_saved = time.perf_counter()
+        self.last_saved, self.save_seconds = time.perf_counter(), 0.0
 
     def due(self) -> bool:
         interval = self.params.checkpoint_seconds
-        return interval > 0 and time.perf_counter() - self.last_saved >= interval
+        wait = max(interval, self.save_seconds / MAX_TIME_SHARE)
+        return interval > 0 and time.perf_counter() - self.last_saved >= wait
 
     def after_step(self, iteration: int, state: Callable[[], dict]) -> None:
+        started = time.perf_counter()
         if iteration in self.params.snapshots:
             snapshot = snapshot_state_file(self.outdir, iteration)
             save_state(state(), snapshot)
@@ -135,6 +142,7 @@ class Checkpoints:
         else:
             return
         self.last_saved = time.perf_counter()
+        self.save_seconds = self.last_saved - started
 
 
 def link_or_copy(source: Path, dest: Path) -> None:

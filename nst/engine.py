@@ -196,28 +196,22 @@ class Objective:
 BLOW_UP_FACTOR = 2.0
 
 
-def never_recovered(totals: list[float]) -> bool:
-    """No iteration in the second half of the run had a total loss as low as the first one's
-    (a one-iteration run cannot tell)."""
-    return bool(totals) and min(totals[len(totals) // 2:]) > totals[0]
-
-
-def blow_up_reason(final_total: float, reference_total: float, totals: list[float]) -> str | None:
+def blow_up_reason(final_total: float, reference_total: float) -> str | None:
     """Why a run whose losses stayed finite counts as diverged, or None. Pixels are clamped to
-    [0, 1] each step, so an optimizer that overshoots (sgd with lr=1e9) never reaches a
-    non-finite loss: it throws the pixels to 0 and 1 and stays far above where it started.
+    [0, 1] each step, so an optimizer that overshoots (sgd with lr=1e9; L-BFGS, which has no
+    line search here, now and then) never reaches a non-finite loss: it throws the pixels to 0
+    and 1 and ends on an image of saturated noise.
 
-    The rule: the final total loss (of the whole, unshifted image) is over BLOW_UP_FACTOR x the
-    larger of the starting image's and the content image's, and the run never recovered. Each
-    part keeps healthy runs out (measured, BENCHMARKS.md): with the content image as a floor, a
-    start that is already near the optimum (low style weight; init=style, whose style loss is
-    0) may end a little or a lot above its own start; the factor absorbs L-BFGS's jitter around
-    such a start; and a transient (shifted L-BFGS rises up to 18x in its first ten iterations)
-    recovers, which the second half of `totals` (the per-iteration losses) shows."""
-    if never_recovered(totals) and final_total > BLOW_UP_FACTOR * reference_total:
-        return (f"final total loss {final_total:.6g} above {BLOW_UP_FACTOR:g} x {reference_total:.6g} "
-                f"(the starting or the content image's, the larger), and every iteration from "
-                f"{len(totals) // 2 + 1} on above the first's {totals[0]:.6g}")
+    The rule: the final image's total loss (the run's own objective of the whole, unshifted
+    image) is over BLOW_UP_FACTOR x `reference_total`, the larger of the starting image's and
+    the content image's: the result is much worse than the image the run started from, and than
+    the content image. The content image is a floor for starts that are already near the
+    optimum (init=style has a style loss of 0; a low style weight makes the content start near
+    optimal), and the factor absorbs the optimizers' jitter around such a start. What this was
+    checked against: BENCHMARKS.md, "Resuming: what checkpoints cost"."""
+    if final_total > BLOW_UP_FACTOR * reference_total:
+        return (f"final total loss {final_total:.6g} above {BLOW_UP_FACTOR:g} x {reference_total:.6g}, "
+                f"the starting or the content image's (the larger)")
     return None
 
 
@@ -324,18 +318,17 @@ class RunState:
     # --- the outcome ---------------------------------------------------------------------------
     def reference_total(self) -> float:
         """The larger of the starting image's and the content image's total loss (unshifted;
-        the start clamped as the first step clamps it). Asked only of a run that never
-        recovered, so a healthy run pays nothing for it."""
+        the start clamped as the first step clamps it); computed once, when first asked."""
         if self._reference_total is None:
             start = self.start_cpu.to(self.device).clamp(0, 1)
+            images = [start] if torch.equal(start, self.content) else [start, self.content]
             self._reference_total = max(self.scores(image, evaluate_too=False)["final"]["total"]
-                                        for image in (start, self.content))
+                                        for image in images)
         return self._reference_total
 
     def blow_up(self, final_total: float) -> str | None:
         """blow_up_reason for the run so far, with `final_total` the loss of its image now."""
-        totals = [row["total"] for row in self.history]
-        return blow_up_reason(final_total, self.reference_total(), totals) if never_recovered(totals) else None
+        return blow_up_reason(final_total, self.reference_total())
 
     def verdict(self, final_total: float) -> tuple[int | None, str | None]:
         """(diverged_at, diverged_reason), both None for a run that is ok."""

@@ -2,7 +2,7 @@
 again is the same optimisation as one that was never stopped, bit for bit on the CPU."""
 from __future__ import annotations
 
-import json
+import math
 import os
 import random
 import signal
@@ -32,6 +32,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def every_iteration(monkeypatch):
+    """With checkpoint_seconds shorter than an iteration, a state after every iteration: no cap
+    on the share of time spent saving (which would space them out)."""
+    monkeypatch.setattr(checkpoint, "MAX_TIME_SHARE", math.inf)
 
 
 class Killed(Exception):
@@ -97,7 +104,7 @@ def test_a_stopped_run_resumes_as_the_same_optimisation(optimizer, shift, conten
     assert (tmp_path / "resumed" / "snapshots" / "3.pt").is_file()
 
 
-def test_time_checkpoints_resume_from_the_last_iteration_twice(content_path, style_path, tmp_path):
+def test_time_checkpoints_resume_from_the_last_iteration_twice(content_path, style_path, tmp_path, every_iteration):
     """Checkpoints every iteration (an interval shorter than one): killed after 4, then after 7,
     it resumes from exactly there each time and records both."""
     params = tiny_params(init="noise", shift=0.9, iterations=9, checkpoint_seconds=1e-6)
@@ -110,7 +117,7 @@ def test_time_checkpoints_resume_from_the_last_iteration_twice(content_path, sty
     assert_same_run_files(tmp_path / "whole", folder)
 
 
-def test_the_state_file_is_plain_data_with_the_run_id_and_iteration(content_path, style_path, tmp_path):
+def test_the_state_file_is_plain_data_with_the_run_id_and_iteration(content_path, style_path, tmp_path, every_iteration):
     """L-BFGS's history (lists of tensors, Python floats) and the generator state load under
     weights_only=True."""
     params = tiny_params(iterations=9, checkpoint_seconds=1e-6, shift=0.9)
@@ -122,7 +129,7 @@ def test_the_state_file_is_plain_data_with_the_run_id_and_iteration(content_path
     assert isinstance(lbfgs["prev_loss"], float) and state["generator"].dtype == torch.uint8
 
 
-def test_a_state_of_another_run_is_ignored_and_removed(content_path, style_path, tmp_path):
+def test_a_state_of_another_run_is_ignored_and_removed(content_path, style_path, tmp_path, every_iteration):
     params = tiny_params(init="noise", iterations=6, checkpoint_seconds=1e-6)
     other = params.replace(seed=1)
     run_into(tmp_path / "folder", other, content_path, style_path, kill_at=4)
@@ -152,7 +159,7 @@ def test_a_finished_run_starts_from_zero_when_run_again(content_path, style_path
     assert run_into(tmp_path, params, content_path, style_path).resumed_from == []
 
 
-def test_a_snapshot_asked_for_later_makes_it_resume_before_that_snapshot(content_path, style_path, tmp_path):
+def test_a_snapshot_asked_for_later_makes_it_resume_before_that_snapshot(content_path, style_path, tmp_path, every_iteration):
     """Killed after 7 with its state at 7, then started again asking for a snapshot at 5 as
     well (re-planned): the state at 7 cannot give snapshot 5, so it resumes from the snapshot
     state at 3, and snapshot 5 is the one an uninterrupted run takes."""
