@@ -270,7 +270,7 @@ def run_row(record: dict, content: str, style: str,
         **{k: evaluation.get(k) for k in METRIC_COLUMNS[3:]},
         "seconds": (record.get("timing") or {}).get("seconds"),
         "device": record.get("device"),
-        "weights": weights.get("source", params.get("weights")),
+        "weights": params.get("weights", weights.get("source")),  # what the config named: imagenet, caffe, a path
         "random_weights": bool(record.get("random_weights", weights.get("random", False))),
     })
     for evaluator, data in scores:

@@ -28,7 +28,7 @@ Request = tuple[RunParams, str, str]  # (params, content path, style path)
 
 def batch_key(params: RunParams) -> tuple:
     """Runs with equal keys can share one network pass and one loop."""
-    return (params.optimizer, params.iterations, params.pooling, params.weights, params.weights_file,
+    return (params.optimizer, params.iterations, params.pooling, params.weights, params.family_weights_file,
             params.precision, params.device, params.channels_last, params.size, params.resize)
 
 
@@ -65,7 +65,7 @@ def stylize_batch(requests: list[Request]) -> list[RunResult]:
     runs = [RunState(p, c, s) for p, c, s in requests]
     if len({tuple(r.content_cpu.shape) for r in runs}) > 1:  # keep_aspect: sizes differ
         return [stylize(p, c, s) for p, c, s in requests]
-    state, weights_record = load_weights(first.weights, first.weights_file)
+    state, weights_record = load_weights(first.weights, first.family_weights_file)
     layers = {n for p, _, _ in requests for n in p.content_layers + p.style_layers}
     extractor = place_network(make_extractor(sorted(layers), first.pooling, state), first, device)
     for run in runs:

@@ -145,6 +145,8 @@ def run_params_from_args(args):
         changes.setdefault("snapshots", list(range(args.save_iter, iterations + 1, args.save_iter)))
     if changes:
         params = RunParams.from_dict(changes, base=params)
+    if args.weights_file and params.weights == "caffe":  # --weights-file names the chosen family's file
+        params = params.replace(caffe_weights_file=args.weights_file, weights_file=None)
     if not content or not style:
         raise NSTError("nst run needs CONTENT and STYLE images (or --params with a run.json that names them)")
     return params, content, style

@@ -368,7 +368,7 @@ def stylize(params: RunParams, content_path, style_path,
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
     run = RunState(params, content_path, style_path)
-    state, weights_record = load_weights(params.weights, params.weights_file)
+    state, weights_record = load_weights(params.weights, params.family_weights_file)
     extractor = place_network(make_extractor(params.content_layers + params.style_layers, params.pooling, state),
                               params, device)
     run.bind(device, extractor, state, weights_record)

@@ -24,7 +24,8 @@ def torch_hub_checkpoints() -> Path:
 
 def missing_network(family: str, weights_file: str | None = None) -> str | None:
     """Why the network `family` is not on this machine, or None when it is (or is built in).
-    ImageNet counts as present when its file is in the hub cache or named by weights_file:
+    `weights_file`: the family's own local file, if the config names one. ImageNet counts as
+    present when its file is in the hub cache or named by weights_file:
     a download would need the network, which a plan must not assume."""
     if family == "imagenet":
         if weights_file:
@@ -34,6 +35,8 @@ def missing_network(family: str, weights_file: str | None = None) -> str | None:
         return (f"torchvision's ImageNet VGG-19 ({IMAGENET_FILE}) is not in {torch_hub_checkpoints()}; "
                 f"`nst weights fetch` downloads it")
     if family == "caffe":
+        if weights_file:
+            return None if Path(weights_file).expanduser().is_file() else f"caffe_weights_file {weights_file!r} does not exist"
         try:
             distribution(CAFFE_PACKAGE)
         except PackageNotFoundError:

@@ -60,7 +60,8 @@ class RunParams:
     device: str = field(default="auto", metadata=_EXECUTION)
     threads: int = field(default=0, metadata=_EXECUTION)
     snapshots: tuple[int, ...] = field(default=(), metadata=_EXECUTION)
-    weights_file: str | None = field(default=None, metadata=_EXECUTION)
+    weights_file: str | None = field(default=None, metadata=_EXECUTION)  # imagenet's local copy
+    caffe_weights_file: str | None = field(default=None, metadata=_EXECUTION)  # a full-precision Caffe file
     channels_last: bool | str = field(default="auto", metadata=_EXECUTION)  # NHWC; auto: on CPU
     cudnn_benchmark: bool = field(default=False, metadata=_EXECUTION)   # let cuDNN pick kernels
     checkpoint_seconds: float = field(default=60.0, metadata=_EXECUTION)  # resume state every N s; 0: off
@@ -95,15 +96,15 @@ class RunParams:
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output image, as plain JSON types. A weights file
         counts by its content (sha256), not its path: a file replaced in place is another
-        network, and a moved file the same one; so does a Caffe file named by weights_file
+        network, and a moved file the same one; so does a Caffe file named by caffe_weights_file
         (imagenet's weights_file is checked against torchvision's pinned hash instead).
         Raises ParamsError if the file is missing."""
         values = self.settings()
         if self.uses_weights_file:
             values["weights"] = f"sha256:{weights_file_sha256(self.weights)}"
-        elif self.weights == "caffe" and self.weights_file:
+        elif self.weights == "caffe" and self.caffe_weights_file:
             # a full-precision Caffe file is not the packaged 8-bit copy: another network
-            values["weights"] = f"caffe:sha256:{weights_file_sha256(self.weights_file)}"
+            values["weights"] = f"caffe:sha256:{weights_file_sha256(self.caffe_weights_file)}"
         return values
 
     def settings(self) -> dict[str, Any]:
@@ -126,6 +127,12 @@ class RunParams:
     @property
     def uses_random_weights(self) -> bool:
         return self.weights == "random"
+
+    @property
+    def family_weights_file(self) -> str | None:
+        """The local file of the weights family in use (imagenet: weights_file, caffe:
+        caffe_weights_file); None: the family's default place."""
+        return {"imagenet": self.weights_file, "caffe": self.caffe_weights_file}.get(self.weights)
 
     @property
     def uses_weights_file(self) -> bool:
@@ -262,7 +269,7 @@ def _coerce(key: str, value: Any) -> Any:
         return "auto"
     if key in ("channels_last", "cudnn_benchmark"):
         return _as_bool(key, value, "auto | true | false" if key == "channels_last" else "true | false")
-    if key == "weights_file":
+    if key in ("weights_file", "caffe_weights_file"):
         return None if value in (None, "") else str(value)
     return value
 

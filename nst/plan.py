@@ -33,7 +33,7 @@ from .presets import PRESETS
 KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
                    "skip_missing_weights", *KINDS}
-EXECUTION_KEYS = ("device", "threads", "weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
+EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 RUNS_FOLDER = "results/runs"
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
@@ -298,7 +298,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
                 params.run_id  # a weights file counts by its content: it must exist now
             except ValueError as err:
                 raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
-            missing = missing_network(params.weights, params.weights_file)
+            missing = missing_network(params.weights, params.family_weights_file)
             if missing and spec.get("skip_missing_weights"):
                 plan.notes.append(f"experiment {name!r}: skipping weights={params.weights}: {missing}")
                 continue

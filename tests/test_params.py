@@ -84,7 +84,7 @@ def test_values_are_coerced_from_strings():
     assert p.weights == "random"
 
 
-@pytest.mark.parametrize("key", [f for f in FIELD_NAMES if f not in ("lr", "weights_file")])
+@pytest.mark.parametrize("key", [f for f in FIELD_NAMES if f not in ("lr", "weights_file", "caffe_weights_file")])
 def test_null_is_a_value_error_or_the_empty_default(key):
     """A key left empty in YAML (None) gets the one clear ValueError, never a TypeError."""
     try:
@@ -168,7 +168,7 @@ def test_execution_field_leaves_the_run_id_alone(change):
 def test_every_field_is_either_identity_or_execution():
     identity = set(tiny_params().identity())
     assert identity == set(FIELD_NAMES) - {"device", "threads", "snapshots", "weights_file",
-                                           "channels_last", "cudnn_benchmark"}
+                                           "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds"}
 
 
 # --- presets -------------------------------------------------------------------------------
@@ -191,3 +191,17 @@ def test_preset_override_of_optimizer_brings_its_default_lr():
             assert params == nst.preset(name).replace(optimizer=optimizer)
     assert nst.preset("baseline", optimizer="adam", lr=0.3).lr == 0.3
     assert nst.preset("revised", seed=3).lr == nst.PRESETS["revised"]["lr"]
+
+
+def test_each_family_takes_its_own_local_file(tmp_path):
+    """One study can compare both networks: imagenet's weights_file is not read as a Caffe file;
+    a full-precision Caffe file is another network than the packaged one (another run id)."""
+    imagenet_copy, caffe_file = tmp_path / "vgg19-dcbb9e9d.pth", tmp_path / "vgg19-d01eb7cb.pth"
+    imagenet_copy.write_bytes(b"imagenet")
+    caffe_file.write_bytes(b"caffe")
+    packaged = tiny_params(weights="caffe")
+    with_imagenet_copy = tiny_params(weights="caffe", weights_file=str(imagenet_copy))
+    assert with_imagenet_copy.family_weights_file is None and with_imagenet_copy.run_id == packaged.run_id
+    assert tiny_params(weights="imagenet", weights_file=str(imagenet_copy)).family_weights_file == str(imagenet_copy)
+    full = tiny_params(weights="caffe", caffe_weights_file=str(caffe_file))
+    assert full.family_weights_file == str(caffe_file) and full.run_id != packaged.run_id

@@ -27,7 +27,7 @@ rule caffe_weights:
     log:
         "logs/weights.caffe.log",
     params:
-        file=lambda wildcards: execution("weights_file") or "",
+        file=lambda wildcards: execution("caffe_weights_file") or "",
     conda:
         CONDA_ENV
     shell:
