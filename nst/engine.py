@@ -211,7 +211,7 @@ def blow_up_reason(final_total: float, reference_total: float) -> str | None:
     checked against: BENCHMARKS.md, "Resuming: what checkpoints cost"."""
     if final_total > BLOW_UP_FACTOR * reference_total:
         return (f"final total loss {final_total:.6g} above {BLOW_UP_FACTOR:g} x {reference_total:.6g}, "
-                f"the starting or the content image's (the larger)")
+                f"the larger of the starting and the content image's")
     return None
 
 
