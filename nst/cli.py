@@ -122,8 +122,8 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 def run_params_from_args(args):
     """(RunParams, content path, style path) from presets, --params, flags and --set."""
-    from .params import RunParams
-    from .presets import preset
+    from .run.params import RunParams
+    from .run.presets import preset
 
     content, style = args.content, args.style
     if args.params:
@@ -178,13 +178,13 @@ def cmd_run(args) -> int:
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
                        f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
-    from .outputs import check_outdir
+    from .run.outputs import check_outdir
 
     if not check_outdir(args.outdir, params.run_id, args.overwrite):
         print(f"{params.run_id}: already finished in {args.outdir} (--overwrite recomputes it)")
         return 0
     if args.from_trajectory:
-        from .trajectory import derive_run
+        from .study.trajectory import derive_run
 
         derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id)
         print(f"{params.run_id}: written from the trajectory of {args.from_trajectory} -> {args.outdir}")
@@ -192,16 +192,16 @@ def cmd_run(args) -> int:
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)
-    if os.environ.get("NST_RUNNER"):  # the workflow's batching runner computes it (nst/runner.py)
-        from .runner import submit
+    if os.environ.get("NST_RUNNER"):  # the workflow's batching runner computes it (nst/execution/runner.py)
+        from .execution.runner import submit
 
         print(submit(os.environ["NST_RUNNER"], params, content, style, args.outdir))
         return 0
-    from .process import skip_dynamo_import
+    from .execution.process import skip_dynamo_import
 
     skip_dynamo_import()
-    from .engine import stylize
-    from .outputs import write_run
+    from .run.engine import stylize
+    from .run.outputs import write_run
 
     result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet),
                      outdir=args.outdir)  # saves its state there, and resumes from one
@@ -227,7 +227,7 @@ def weights_target(items: list[str]) -> tuple[str, str | None]:
 
 
 def cmd_weights(args) -> int:
-    from . import vgg
+    from .run import vgg
 
     if args.action == "list":
         for row in vgg.weights_families():
@@ -277,7 +277,7 @@ def _write_weights_record(path: str | None, record: dict) -> None:
 def cmd_presets(args) -> int:
     import yaml
 
-    from .presets import NOTES, preset
+    from .run.presets import NOTES, preset
 
     for name in NOTES:
         print(f"# {name}: {NOTES[name]}")
@@ -299,7 +299,7 @@ def _need(value, flag: str):
 
 
 def cmd_aggregate(args) -> int:
-    from . import aggregate
+    from .study import aggregate
 
     manifest = aggregate.load_manifest(args.manifest)
     runs_dir = Path(args.results) / "runs"
@@ -316,7 +316,7 @@ def cmd_aggregate(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from . import aggregate, figures
+    from .study import aggregate, figures
 
     manifest = aggregate.load_manifest(args.manifest)
     runs_dir = Path(args.results) / "runs"
@@ -345,7 +345,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from .evaluate import make_evaluator
+    from .run.evaluate import make_evaluator
 
     spec = args.evaluator.strip()
     evaluator = make_evaluator(json.loads(spec) if spec.startswith("{") else spec, "--evaluator")
@@ -354,7 +354,7 @@ def cmd_score(args) -> int:
                        f"plan and this nst disagree; re-run snakemake to re-plan")
     import torch
 
-    from .score import finite_or_null, score_run
+    from .run.score import finite_or_null, score_run
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -374,8 +374,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_runner(args) -> int:
-    from .process import skip_dynamo_import
-    from .runner import serve
+    from .execution.process import skip_dynamo_import
+    from .execution.runner import serve
 
     if args.batch_size < 1:
         raise NSTError("--batch-size must be >= 1")
@@ -385,14 +385,14 @@ def cmd_runner(args) -> int:
 
 
 def cmd_demo_images(args) -> int:
-    from .demo import write_demo_images
+    from .study.demo import write_demo_images
 
     for path in write_demo_images(Path(args.folder)):
         print(path)
     return 0
 
 
-JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/process.py)
+JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/execution/process.py)
 COMMANDS = {
     "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
     "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
@@ -403,7 +403,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in JOB_COMMANDS:
-        from .process import keep_freed_memory
+        from .execution.process import keep_freed_memory
 
         keep_freed_memory()  # before torch is imported and allocates
     try:

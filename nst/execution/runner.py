@@ -21,9 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-from .errors import NSTError
-from .files import write_text
-from .params import RunParams
+from ..errors import NSTError
+from ..files import write_text
+from ..run.params import RunParams
 
 POLL_SECONDS = 0.05
 GATHER_SECONDS = 0.5  # jobs started together arrive within this; they go in one batch
@@ -98,7 +98,7 @@ def _compute(requests: list[tuple[str, dict]], batch_size: int) -> dict[str, dic
     """Answers by request id. A batch that fails is retried run by run, so one bad input fails
     only its own job."""
     from .batch import stylize_many
-    from .outputs import write_run
+    from ..run.outputs import write_run
 
     def answer(result, outdir):
         write_run(result, outdir)

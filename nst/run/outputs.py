@@ -16,8 +16,8 @@ import math
 
 from .checkpoint import resume_file
 from .engine import RunResult, history_columns
-from .errors import OutputError
-from .files import staged_run_folder, write_text
+from ..errors import OutputError
+from ..files import staged_run_folder, write_text
 from .images import save_png
 
 

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ParamsError
-from .files import content_sha256
+from ..errors import ParamsError
+from ..files import content_sha256
 from .layers import LAYER_INDEX, normalize_layer
 
 LOSSES = ("l2", "l1")

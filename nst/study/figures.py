@@ -37,8 +37,8 @@ from .aggregate import (
     RANDOM_NOTE, AggregateError, evaluators, experiment_table, pairs_in_order, read_run, run_dir,
     selection_axes,
 )
-from .evaluate import Evaluator, describe_select
-from .files import atomic_path
+from ..run.evaluate import Evaluator, describe_select
+from ..files import atomic_path
 
 MAX_CELL = 256          # default cells are the first image scaled to at most this ...
 MIN_CELL = 128          # ... and at least this (tiny test/demo images stay readable)

@@ -1,4 +1,4 @@
-"""Scoring a finished run with an evaluator (nst/evaluate.py): one job, one run, one network.
+"""Scoring a finished run with an evaluator (nst/run/evaluate.py): one job, one run, one network.
 
 `score_run` reads the run's saved image.png, its content and style images (sized as the run
 sized them, or at the evaluator's `size`) and computes, on the evaluator's network whatever the
@@ -6,7 +6,7 @@ run was optimised with: each content and style layer's term, the content / style
 scores, and the image-space metrics. `nst score` writes the result to
 <run>/scores/<evaluator hash>.json.
 
-The same functions compute the engine's run.json `evaluation` (nst.evaluate.evaluate), so the
+The same functions compute the engine's run.json `evaluation` (nst.run.evaluate.evaluate), so the
 `paper` evaluator on a run's own weights gives run.json's numbers from the same image.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from kornia.metrics import ssim
 
-from .errors import ImageError, NSTError
+from ..errors import ImageError, NSTError
 from .evaluate import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
 from .layers import LAYER_INDEX, min_side

@@ -13,9 +13,9 @@ import json
 import os
 from pathlib import Path
 
-from .errors import NSTError
-from .files import copy_file, staged_run_folder, write_text
-from .params import RunParams
+from ..errors import NSTError
+from ..files import copy_file, staged_run_folder, write_text
+from ..run.params import RunParams
 
 
 def snapshot_record_path(run_dir: Path, iteration: int) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import NSTError
+from ..errors import NSTError
 
 _held_locks: list = []  # file objects kept open (and so locked) for the life of the process
 

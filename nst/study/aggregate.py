@@ -2,7 +2,7 @@
 
 Inputs are the planner's manifest (which trials make up which experiment, which evaluators
 score the runs) and the finished runs under `results/runs/<content>/<style>/<run_id>/`: run.json
-and, per evaluator, `scores/<evaluator hash>.json` (nst/score.py). Only pandas, numpy and the
+and, per evaluator, `scores/<evaluator hash>.json` (nst/run/score.py). Only pandas, numpy and the
 standard library: no torch, no snakemake.
 
 Column contract
@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import NSTError
-from .evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, describe_select
-from .files import atomic_path
-from .params import FIELD_NAMES, RunParams
-from .presets import PRESETS
+from ..errors import NSTError
+from ..run.evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, describe_select
+from ..files import atomic_path
+from ..run.params import FIELD_NAMES, RunParams
+from ..run.presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "pairs", "tune")
 KEY_COLUMNS = ["content", "style", "run_id"]

@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import find_images, image_header, target_size
-from .errors import NSTError
-from .evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
+from ..run.image_files import image_header, target_size
+from .catalog import find_images
+from ..errors import NSTError
+from ..run.evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
                        resolve_evaluation)
-from .families import missing_network
-from .files import write_text
-from .layers import LAYER_INDEX, min_side
-from .params import FIELD_NAMES, INITS, RunParams
-from .presets import PRESETS
+from ..run.families import missing_network
+from ..files import write_text
+from ..run.layers import LAYER_INDEX, min_side
+from ..run.params import FIELD_NAMES, INITS, RunParams
+from ..run.presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
@@ -79,7 +80,7 @@ class Plan:
     runs: dict[str, Run] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
-    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/evaluate.py)
+    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
@@ -191,7 +192,7 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
 
 def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
                   evaluators: list[Evaluator] = ()) -> dict | None:
-    """select with its defaults: metric pareto (two-sided, see nst/aggregate.py), mode min,
+    """select with its defaults: metric pareto (two-sided, see nst/study/aggregate.py), mode min,
     evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
     where = f"experiments.{name}.select"
     if kind != "tune":

@@ -15,9 +15,11 @@ from typing import Callable
 
 import torch
 
-from . import __version__, checkpoint
+from .. import __version__
+
+from . import checkpoint
 from .evaluate import REFERENCE, evaluate
-from .errors import ImageError
+from ..errors import ImageError
 from .images import ImageInfo, load_image
 from .layers import LAYER_INDEX, LAYER_ORDER
 from .losses import gram, layer_losses
@@ -288,7 +290,7 @@ class RunState:
             scores["diverged_reason"] = self.blow_up(scores["final"]["total"])
             self.snapshot_scores[iteration] = scores
 
-    # --- resuming (nst/checkpoint.py) ---------------------------------------------------------
+    # --- resuming (nst/run/checkpoint.py) ---------------------------------------------------------
     def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
         """Everything the rest of the run depends on, after the last recorded iteration, as
         plain types and tensors (torch.load(weights_only=True) reads it back)."""
@@ -361,7 +363,7 @@ class RunState:
 def stylize(params: RunParams, content_path, style_path,
             progress: Callable[[dict], None] | None = None, outdir=None) -> RunResult:
     """One run. With `outdir` (its folder), the run saves its state there as it goes and, if a
-    killed run left one, continues from it (nst/checkpoint.py); nst.batch calls it without."""
+    killed run left one, continues from it (nst/run/checkpoint.py); nst.batch calls it without."""
     started = time.perf_counter()
     if params.threads > 0:
         torch.set_num_threads(params.threads)

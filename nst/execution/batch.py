@@ -16,10 +16,10 @@ from typing import Iterable
 
 import torch
 
-from .device import pick_device
-from .engine import RunResult, RunState, make_optimizer, place_network, stylize
-from .params import RunParams
-from .vgg import load_weights, make_extractor
+from ..run.device import pick_device
+from ..run.engine import RunResult, RunState, make_optimizer, place_network, stylize
+from ..run.params import RunParams
+from ..run.vgg import load_weights, make_extractor
 
 STACKABLE_OPTIMIZERS = ("adam", "adagrad", "sgd")
 

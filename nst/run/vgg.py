@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import WeightsError
-from .files import atomic_path, write_text
+from ..errors import WeightsError
+from ..files import atomic_path, write_text
 from .layers import LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -67,8 +67,9 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, layers: list[nn.Module], wanted: set[str], mean, std):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        # the default dtype, as the conv weights: the float64 reference test builds everything in float64
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.get_default_dtype()).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.get_default_dtype()).view(1, 3, 1, 1))
         self.body = nn.Sequential(*layers)
         self.names = LAYER_ORDER[: len(layers)]
         self.wanted = set(wanted)
