@@ -1,6 +1,6 @@
-"""nst.aggregate: runs table, experiment tables, tune selection, Table 5, CSV files.
+"""nst.study.aggregate: runs table, experiment tables, tune selection, Table 5, CSV files.
 
-The study is fabricated on disk (run folders as nst.outputs writes them, a planner-style
+The study is fabricated on disk (run folders as nst.run.outputs writes them, a planner-style
 manifest); `build_study` is reused by tests/test_figures.py.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nst import aggregate
-from nst.presets import preset
+from nst.study import aggregate
+from nst.run.presets import preset
 
 PARAM_LISTS = ("content_layers", "style_layers")
 DOCUMENTED_RUN_COLUMNS = [
@@ -34,7 +34,7 @@ def color_of(n: int) -> tuple[int, int, int]:
 
 def fabricate_run(runs_dir: Path, content: str, style: str, params, *, n: int,
                   status: str = "ok", eval_total: float | None = None, size: int = 32) -> dict:
-    """Write image.png, history.csv and run.json as nst.outputs.write_run does."""
+    """Write image.png, history.csv and run.json as nst.run.outputs.write_run does."""
     out = Path(runs_dir) / content / style / params.run_id
     out.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (size, size), color_of(n)).save(out / "image.png")
@@ -399,7 +399,7 @@ def test_tables_survive_a_csv_round_trip(manifest, runs, tmp_path):
 
 
 def test_modules_import_without_torch_or_snakemake():
-    code = ("import sys, nst.aggregate, nst.figures; "
+    code = ("import sys, nst.study.aggregate, nst.figures; "
             "bad = [m for m in ('torch', 'snakemake') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -408,7 +408,7 @@ def test_modules_import_without_torch_or_snakemake():
 
 
 # --- evaluators' scores and the two-sided selection ----------------------------------------
-from nst.evaluate import make_evaluator  # noqa: E402
+from nst.run.evaluate import make_evaluator  # noqa: E402
 
 GATYS = make_evaluator({"name": "gatys", "weights": "random"})
 

@@ -11,14 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import nst.vgg as vgg
+import nst.run.vgg as vgg
 from nst import cli
-from nst.batch import stylize_many
-from nst.engine import stylize
+from nst.execution.batch import stylize_many
+from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.evaluate import evaluate, reference_losses
-from nst.images import load_image
-from nst.outputs import read_record, write_run
+from nst.run.evaluate import evaluate, reference_losses
+from nst.run.images import load_image
+from nst.run.outputs import read_record, write_run
 
 from conftest import ROOT, tiny_params
 

@@ -176,7 +176,7 @@ def test_another_finished_run_in_the_folder_is_never_replaced_unasked(tmp_path, 
 def test_a_full_disk_keeps_the_finished_run_and_names_the_path(tmp_path, content_path, style_path, monkeypatch, capsys):
     import errno
 
-    from nst import outputs
+    from nst.run import outputs
 
     out = tmp_path / "run"
     assert cli.main(tiny_run_args(content_path, style_path, out)) == 0

@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-import nst.device as device
-from nst.device import claim_gpu, pick_device
+import nst.run.device as device
+from nst.run.device import claim_gpu, pick_device
 from nst.errors import NSTError
 
 from conftest import ROOT
@@ -16,7 +16,7 @@ from conftest import ROOT
 HOLDER = """
 import sys
 from pathlib import Path
-from nst.device import claim_gpu
+from nst.run.device import claim_gpu
 print(claim_gpu(int(sys.argv[1]), Path(sys.argv[2])), flush=True)
 sys.stdin.read()  # hold the claim until the test closes our stdin
 """

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-import nst.engine as engine
-from nst.engine import initial_image, stylize
+import nst.run.engine as engine
+from nst.run.engine import initial_image, stylize
 from nst.errors import ImageError
-from nst.images import load_image
-from nst.outputs import read_record, write_run
+from nst.run.images import load_image
+from nst.run.outputs import read_record, write_run
 
 from conftest import loss_rows, make_image, tiny_params
 
@@ -281,7 +281,7 @@ def test_channels_last_changes_layout_not_results(content_path, style_path):
 
 
 def test_channels_last_auto_means_on_for_cpu_only():
-    from nst.engine import uses_channels_last
+    from nst.run.engine import uses_channels_last
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert tiny_params().channels_last == "auto"  # the default
@@ -293,7 +293,7 @@ def test_channels_last_auto_means_on_for_cpu_only():
 def test_a_diverged_run_json_is_strict_json(tmp_path, content_path, style_path):
     import json
 
-    from nst.outputs import write_run
+    from nst.run.outputs import write_run
 
     result = stylize(tiny_params(style_weight=1e39, iterations=3), content_path, style_path)
     text = (write_run(result, tmp_path / "run") / "run.json").read_text()

@@ -1,4 +1,4 @@
-"""nst.figures: grid layout and labels, experiment grids and charts of every kind, Fig. 19.
+"""nst.study.figures: grid layout and labels, experiment grids and charts of every kind, Fig. 19.
 
 The study (run folders + manifest) is the one tests/test_aggregate.py fabricates.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nst import aggregate, figures
+from nst.study import aggregate, figures
 
 _spec = importlib.util.spec_from_file_location(
     "_nst_fabricated_study", Path(__file__).with_name("test_aggregate.py"))

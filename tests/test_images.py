@@ -12,11 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.catalog import MAX_IMAGE_PIXELS, check_readable, find_images
-from nst.engine import stylize
+from nst.run.image_files import MAX_IMAGE_PIXELS
+from nst.study.catalog import check_readable, find_images
+from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError
-from nst.images import load_image, open_rgb
-from nst.outputs import read_record, write_run
+from nst.run.images import load_image, open_rgb
+from nst.run.outputs import read_record, write_run
 
 from conftest import image_array, make_image, tiny_params
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import nst
-from nst.params import DEFAULT_LR, FIELD_NAMES, RunParams
+from nst.run.params import DEFAULT_LR, FIELD_NAMES, RunParams
 
 from conftest import ROOT, tiny_params
 

@@ -1,4 +1,4 @@
-"""nst.plan / nst.catalog: expanding a config into runs and trials, and refusing bad input."""
+"""nst.study.plan / nst.study.catalog: expanding a config into runs and trials, and refusing bad input."""
 from __future__ import annotations
 
 import copy
@@ -13,8 +13,8 @@ import yaml
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.plan import PlanError, build_plan, layer_subsets, write_by_content
-from nst.presets import preset
+from nst.study.plan import PlanError, build_plan, layer_subsets, write_by_content
+from nst.run.presets import preset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 from torchvision.transforms.functional import to_tensor
 
-from nst.engine import stylize
+from nst.run.engine import stylize
 
 from conftest import tiny_params
 

@@ -1,4 +1,4 @@
-"""Resuming a killed run (nst/checkpoint.py): a run stopped after some iteration and started
+"""Resuming a killed run (nst/run/checkpoint.py): a run stopped after some iteration and started
 again is the same optimisation as one that was never stopped, bit for bit on the CPU."""
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from nst import checkpoint
-from nst.engine import stylize
+from nst.run import checkpoint
+from nst.run.engine import stylize
 from nst.errors import NSTError
-from nst.outputs import read_record, write_run
-from nst.plan import execution_settings
+from nst.run.outputs import read_record, write_run
+from nst.study.plan import execution_settings
 
 from conftest import nst_command, run_nst, tiny_params
 

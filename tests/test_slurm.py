@@ -23,7 +23,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from nst.resources import run_memory_mb
+from nst.execution.resources import run_memory_mb
 from test_workflow import BIN, REPO, make_study, plan_of, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from nst import preset
-from nst.engine import stylize
-from nst.outputs import write_run
-from nst.plan import build_plan
-from nst.trajectory import derive_run
+from nst.run.engine import stylize
+from nst.run.outputs import write_run
+from nst.study.plan import build_plan
+from nst.study.trajectory import derive_run
 
 LOSS_COLUMNS = ["iteration", "content", "style", "total"]
 

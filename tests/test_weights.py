@@ -9,11 +9,11 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-import nst.vgg as vgg
+import nst.run.vgg as vgg
 from nst import cli
-from nst.engine import stylize
+from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.outputs import read_record, write_run
+from nst.run.outputs import read_record, write_run
 
 from conftest import run_nst, tiny_params
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from nst.plan import build_plan
-from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.study.plan import build_plan
+from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 pytestmark = pytest.mark.workflow
 
@@ -430,7 +430,7 @@ def write_vgg_state(path: Path, seed: int) -> None:
     """A torchvision-keyed VGG-19 feature state dict of seeded random weights."""
     import torch
 
-    from nst.vgg import init_random, vgg19_feature_layers
+    from nst.run.vgg import init_random, vgg19_feature_layers
 
     body = torch.nn.Sequential(*vgg19_feature_layers("avg"))
     init_random(body, seed)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from nst.evaluate import resolve_evaluation
-from nst.plan import build_plan
+from nst.run.evaluate import resolve_evaluation
+from nst.study.plan import build_plan
 from test_workflow import PAIR, make_study, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -1,4 +1,4 @@
-# Image discovery, experiment expansion (nst.plan) and target lists.
+# Image discovery, experiment expansion (nst.study.plan) and target lists.
 import functools
 import json
 import os
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from nst.errors import NSTError
-from nst.plan import build_plan, execution_settings, write_by_content
-from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.study.plan import build_plan, execution_settings, write_by_content
+from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
@@ -97,7 +97,7 @@ def gpu_resource(wildcards):
 
 
 def run_memory(wildcards):
-    """mem_mb of a stylize job (nst/resources.py); profiles' set-resources override it."""
+    """mem_mb of a stylize job (nst/execution/resources.py); profiles' set-resources override it."""
     run = planned_run(wildcards)
     if run.source is not None or batching():  # a snapshot copy, or a job that hands its run to the runner
         return SNAPSHOT_COPY_MB
@@ -108,7 +108,7 @@ def run_threads():
     return 1 if batching() else execution("threads")
 
 
-# --- the batching runner (nst/runner.py), for execution.batch_size > 1 on one host -----------
+# --- the batching runner (nst/execution/runner.py), for execution.batch_size > 1 on one host -----------
 RUNNER_SPOOL = ".snakemake/nst-runner"
 RUNNER_VARIABLE = "NST_RUNNER"  # set by the workflow itself, never by the user
 RUNNER = []
@@ -221,11 +221,11 @@ def all_targets():
 
 # --- scoring (evaluation:) ---
 # Every run is scored from its saved image.png by each evaluator of `evaluation:`
-# (nst/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
+# (nst/run/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
 # evaluator's network whatever the run was optimised with. A score file is named by the hash
 # of the evaluator's settings, so a changed `evaluation:` makes new targets: every run is
 # re-scored, none re-optimised (the stylize rule never sees the evaluators).
-from nst.evaluate import describe_select
+from nst.run.evaluate import describe_select
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
 
