@@ -12,7 +12,7 @@ import yaml
 
 from nst.run.evaluate import resolve_evaluation
 from nst.study.plan import build_plan
-from test_workflow import PAIR, make_study, planned_jobs, snakemake
+from kit import PAIR, make_study, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
