@@ -20,7 +20,7 @@ from nst.run.evaluate import evaluate, reference_losses
 from nst.run.images import load_image
 from nst.run.outputs import read_record, write_run
 
-from conftest import ROOT, tiny_params
+from kit import ROOT, tiny_params
 
 PINNED = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
 PAINTINGS = ROOT / "images" / "styles"

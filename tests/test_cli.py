@@ -11,7 +11,7 @@ from PIL import Image
 import nst
 from nst import cli
 
-from conftest import run_nst, tiny_params
+from kit import run_nst, tiny_params
 
 HISTORY_COLUMNS = ["iteration", "content", "style", "total", "content_conv_4",
                    "style_conv_1", "style_conv_2", "style_conv_3", "style_conv_4", "style_conv_5", "seconds"]

@@ -11,7 +11,7 @@ import nst.run.device as device
 from nst.run.device import claim_gpu, pick_device
 from nst.errors import NSTError
 
-from conftest import ROOT
+from kit import ROOT
 
 HOLDER = """
 import sys

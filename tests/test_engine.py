@@ -17,7 +17,7 @@ from nst.errors import ImageError
 from nst.run.images import load_image
 from nst.run.outputs import read_record, write_run
 
-from conftest import loss_rows, make_image, tiny_params
+from kit import loss_rows, make_image, tiny_params
 
 
 def history_table(run_dir) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from nst.errors import ImageError, NSTError
 from nst.run.images import load_image, open_rgb
 from nst.run.outputs import read_record, write_run
 
-from conftest import image_array, make_image, tiny_params
+from kit import image_array, make_image, tiny_params
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

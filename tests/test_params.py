@@ -11,7 +11,7 @@ import pytest
 import nst
 from nst.run.params import DEFAULT_LR, FIELD_NAMES, RunParams
 
-from conftest import ROOT, tiny_params
+from kit import ROOT, tiny_params
 
 
 # --- validation ----------------------------------------------------------------------------

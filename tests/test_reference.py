@@ -32,7 +32,7 @@ from torchvision.transforms.functional import to_tensor
 
 from nst.run.engine import stylize
 
-from conftest import tiny_params
+from kit import tiny_params
 
 REL_TOL = 1e-5
 

@@ -10,7 +10,7 @@ import pytest
 
 from nst.execution import resources
 
-from conftest import make_image, nst_command, tiny_params
+from kit import make_image, nst_command, tiny_params
 
 # Runs the command and prints the peak RSS of its process (KiB): this launcher is a bare
 # interpreter, so RUSAGE_CHILDREN's maximum is the command's own.

@@ -19,7 +19,7 @@ from nst.errors import NSTError
 from nst.run.outputs import read_record, write_run
 from nst.study.plan import execution_settings
 
-from conftest import nst_command, run_nst, tiny_params
+from kit import nst_command, run_nst, tiny_params
 
 OPTIMIZERS = ["lbfgs", "adam", "adagrad", "sgd"]
 

@@ -20,7 +20,7 @@ from nst.run.outputs import write_run
 from nst.run.presets import PRESETS
 from nst.run.vgg import load_weights, make_extractor
 
-from conftest import image_array, make_image, run_nst, tiny_params
+from kit import image_array, make_image, run_nst, tiny_params
 
 SCALARS = ("content", "style", "total", "ssim_content", "color_distance_style")
 

@@ -15,7 +15,7 @@ from nst.run.engine import stylize
 from nst.errors import WeightsError
 from nst.run.outputs import read_record, write_run
 
-from conftest import run_nst, tiny_params
+from kit import run_nst, tiny_params
 
 DEPTH = 19  # features[0..18]: conv_1 .. pool_3, eight convolutions
 
