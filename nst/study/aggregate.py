@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import NSTError
+from ..errors import AggregateError, MissingRunError
 from ..run.evaluate import SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, describe_select
 from ..files import atomic_path
+from . import layout
 from ..run.params import FIELD_NAMES, RunParams
 from ..run.presets import PRESETS
 
@@ -59,14 +60,6 @@ STRING_COLUMNS = ("experiment", "content", "style", "run_id", "label")
 RUN_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
                "color_distance_style")
 RANDOM_NOTE = "RANDOM WEIGHTS - not real style transfer"
-
-
-class AggregateError(NSTError, ValueError):
-    """A manifest or a set of runs that cannot be tabulated; the message says which and why."""
-
-
-class MissingRunError(NSTError, FileNotFoundError):
-    """A run the manifest names has no run.json."""
 
 
 # --- manifest ------------------------------------------------------------------------------
@@ -195,7 +188,7 @@ def pair_key(content: str, style: str) -> str:
 
 # --- one run -------------------------------------------------------------------------------
 def run_dir(runs_dir: str | os.PathLike, content: str, style: str, run_id: str) -> Path:
-    return Path(runs_dir) / str(content) / str(style) / str(run_id)
+    return Path(layout.run_folder(content, style, run_id, runs=runs_dir))
 
 
 def read_run(runs_dir, content: str, style: str, run_id: str) -> dict:
