@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NSTError
+from ..errors import EvaluationError
 from .layers import LAYER_INDEX, normalize_layer
 
 # The reference evaluation the engine stores in every run.json (`evaluation`): the paper's
@@ -107,10 +107,6 @@ HASH_LENGTH = 12
 TWO_SIDED = ("pareto", "tradeoff")
 SCORE_METRICS = ("score_total", "score_style", "score_content",
                  *(f"score_{m}" for m in IMAGE_METRICS))
-
-
-class EvaluationError(NSTError, ValueError):
-    """A bad `evaluation:` setting; the message names the key."""
 
 
 def _error(where: str, message: str) -> EvaluationError:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..run.image_files import image_header, target_size
 from .catalog import find_images
-from ..errors import NSTError
+from ..errors import NSTError, PlanError
 from ..run.evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
                        resolve_evaluation)
 from ..run.families import missing_network
@@ -40,10 +40,6 @@ RUNS_FOLDER = "results/runs"
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, "eval_total", "eval_style", "eval_content",
                   "final_total", "ssim_content", "color_distance_style")
-
-
-class PlanError(NSTError, ValueError):
-    """A config that cannot be planned; the message names the key."""
 
 
 @dataclass(frozen=True)
