@@ -20,7 +20,9 @@ import yaml
 from PIL import Image
 
 import nst
+from nst.study import layout
 from nst.study.plan import build_plan
+from nst.study.trajectory import share_trajectories, shares_trajectories
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -144,5 +146,7 @@ def planned_jobs(root: Path, rule: str = "stylize") -> int:
 
 
 def plan_of(root: Path, config: dict = TINY_CONFIG):
-    """The study's plan, without reading the images."""
-    return build_plan(config, root=root, verify_images=False)
+    """The study's plan as the workflow makes it (shared trajectories included), without
+    reading the images."""
+    plan = build_plan(config, root=root, verify_images=False)
+    return share_trajectories(plan, Path(root) / layout.RUNS) if shares_trajectories(config) else plan

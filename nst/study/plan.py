@@ -11,11 +11,9 @@ Two trials asking for the same settings on the same pair share one run (one run_
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,6 @@ KINDS = ("vary", "subsets", "grid", "tune")
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
                    "skip_missing_weights", *KINDS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
-RUNS_FOLDER = "results/runs"
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, "eval_total", "eval_style", "eval_content",
@@ -47,7 +44,7 @@ class Run:
     content: str
     style: str
     params: RunParams
-    source: str | None = None  # key of the longer run whose trajectory this run is part of
+    source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
 
     @property
     def run_id(self) -> str:
@@ -252,7 +249,9 @@ def execution_settings(config: dict) -> dict:
 
 # --- the plan ------------------------------------------------------------------------------
 def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True) -> Plan:
-    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input."""
+    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input.
+    Reads the config and the images only: which runs share a trajectory (and so read finished
+    runs) is a later step, nst.study.trajectory.share_trajectories."""
     root = Path(root)
     images = config.get("images") or {}
     content = find_images(root / images.get("content", "images/content"), "content", verify_images)
@@ -307,8 +306,6 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)
-    if (config.get("execution") or {}).get("share_trajectories", True):
-        share_trajectories(plan, root / RUNS_FOLDER)
     return plan
 
 
@@ -350,58 +347,6 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
                     f"{where}: image {path!r} is {width}x{height} px after resizing (size={params.size}, "
                     f"resize={params.resize}), too small for layer {deepest}, which needs at least "
                     f"{need} px on each side: use a larger size, resize: square, or shallower layers")
-
-
-# --- shared trajectories -------------------------------------------------------------------
-def _record(run_dir: Path) -> dict | None:
-    """run.json of a finished run (None if it has not finished)."""
-    try:
-        return json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def share_trajectories(plan: Plan, runs_dir: Path) -> None:
-    """Runs that differ only in `iterations` become snapshots of the longest one.
-
-    Finished work is never redone for this. Snakemake reruns a job whose params or set of
-    inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
-    run it was written from (`_as_finished`). The longest run takes snapshots only for runs
-    not done yet; if it is finished itself, a count it lacks is computed on its own."""
-    families: dict[tuple, list[Run]] = defaultdict(list)
-    for run in plan.runs.values():
-        identity = run.params.identity()
-        identity.pop("iterations")
-        families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)
-    for members in families.values():
-        if len(members) < 2:
-            continue
-        by_id = {m.run_id: m for m in members}
-        records = {m.key: _record(runs_dir / m.key) for m in members}  # each run.json read once
-        leader = max(members, key=lambda r: r.params.iterations)
-        leader_record = records[leader.key]
-        recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
-        shared = []
-        for member in members:
-            record = records[member.key]
-            if record is not None:
-                _as_finished(plan, member, record, by_id)
-            elif member is not leader and (recorded is None or member.params.iterations in recorded):
-                shared.append(member)  # the leader has (or will have) its snapshot
-        if recorded is None and shared:
-            snapshots = sorted(m.params.iterations for m in shared)
-            plan.runs[leader.key] = dataclasses.replace(leader, params=leader.params.replace(snapshots=snapshots))
-        for member in shared:
-            plan.runs[member.key] = dataclasses.replace(member, source=leader.key)
-
-
-def _as_finished(plan: Plan, run: Run, record: dict, family: dict[str, Run]) -> None:
-    """A finished run's job as it ran: its snapshots and the run it was written from (if that
-    is still planned; otherwise it has no source and would be recomputed on its own)."""
-    source = family.get(record.get("derived_from") or "")
-    snapshots = record["params"].get("snapshots") or []
-    plan.runs[run.key] = dataclasses.replace(run, params=run.params.replace(snapshots=snapshots),
-                                             source=source.key if source else None)
 
 
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:

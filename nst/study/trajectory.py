@@ -6,20 +6,28 @@ then written from that snapshot, without torch: its image is the snapshot, its h
 leader's first k rows, its run.json the leader's with the numbers at k. The optimisation up to
 iteration k does not depend on how many iterations follow, so this is the run a separate
 `iterations: k` job would have made (tests check it bit for bit on the CPU).
+
+Which runs share is decided after planning (share_trajectories), as a step of its own: it
+reads the finished runs' run.json, so that finished work is never redone, while build_plan
+itself reads only the config and the images.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections import defaultdict
 from pathlib import Path
 
 from ..errors import NSTError
 from ..files import copy_file, staged_run_folder, write_text
 from ..run.params import RunParams
+from . import layout
+from .plan import Plan, Run
 
 
 def snapshot_record_path(run_dir: Path, iteration: int) -> Path:
-    return Path(run_dir) / "snapshots" / f"{iteration}.json"
+    return Path(run_dir) / layout.SNAPSHOTS / f"{iteration}.json"
 
 
 def _history_head(history: Path, rows: int) -> str:
@@ -33,7 +41,7 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
                expected_run_id: str | None = None) -> Path:
     """Write the `iterations`-run of the leader's trajectory into `outdir`."""
     leader_dir, outdir = Path(leader_dir), Path(outdir)
-    record_path = leader_dir / "run.json"
+    record_path = leader_dir / layout.RECORD
     if not record_path.is_file():
         raise NSTError(f"{record_path} does not exist: the leader run has not finished")
     leader = json.loads(record_path.read_text())
@@ -47,7 +55,7 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
 
     diverged_before = leader["status"] == "diverged" and leader["diverged_at"] <= iterations
     if diverged_before:  # the same divergence, the same last finite image
-        image, rows = leader_dir / "image.png", leader["diverged_at"]
+        image, rows = leader_dir / layout.IMAGE, leader["diverged_at"]
     else:
         snapshot = snapshot_record_path(leader_dir, iterations)
         if not snapshot.is_file():
@@ -58,12 +66,72 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
                       diverged_reason=reason, final=at_k["final"], evaluation=at_k["evaluation"])
         image, rows = snapshot.with_suffix(".png"), iterations
     record["iterations_done"] = rows
-    history = _history_head(leader_dir / "history.csv", rows)
+    history = _history_head(leader_dir / layout.HISTORY, rows)
     loop_seconds = float(history.splitlines()[-1].rsplit(",", 1)[1]) if rows else 0.0
     record["timing"] = {"seconds": 0.0, "loop_seconds": loop_seconds, "shared_with": leader["run_id"]}
 
     with staged_run_folder(outdir) as staging:
-        copy_file(image, staging / "image.png")
-        write_text(staging / "history.csv", history)
-        write_text(staging / "run.json", json.dumps(record, indent=2) + "\n")
+        copy_file(image, staging / layout.IMAGE)
+        write_text(staging / layout.HISTORY, history)
+        write_text(staging / layout.RECORD, json.dumps(record, indent=2) + "\n")
     return outdir
+
+
+# --- which runs share (after planning) --------------------------------------------------------
+def shares_trajectories(config: dict) -> bool:
+    """execution.share_trajectories: true unless the config turns it off (the schema's default)."""
+    return bool((config.get("execution") or {}).get("share_trajectories", True))
+
+
+def _record(run_dir: Path) -> dict | None:
+    """run.json of a finished run (None if it has not finished)."""
+    try:
+        return json.loads((run_dir / layout.RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
+    """Runs that differ only in `iterations` become snapshots of the longest one; returns
+    `plan`, changed in place. `runs_dir` holds the runs (layout.RUNS in the workflow).
+
+    Finished work is never redone for this. Snakemake reruns a job whose params or set of
+    inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
+    run it was written from (`_as_finished`). The longest run takes snapshots only for runs
+    not done yet; if it is finished itself, a count it lacks is computed on its own."""
+    families: dict[tuple, list[Run]] = defaultdict(list)
+    for run in plan.runs.values():
+        identity = run.params.identity()
+        identity.pop("iterations")
+        families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)
+    for members in families.values():
+        if len(members) < 2:
+            continue
+        by_id = {m.run_id: m for m in members}
+        records = {m.key: _record(Path(layout.run_folder(m.content, m.style, m.run_id, runs=runs_dir)))
+                   for m in members}  # each run.json read once
+        leader = max(members, key=lambda r: r.params.iterations)
+        leader_record = records[leader.key]
+        recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
+        shared = []
+        for member in members:
+            record = records[member.key]
+            if record is not None:
+                _as_finished(plan, member, record, by_id)
+            elif member is not leader and (recorded is None or member.params.iterations in recorded):
+                shared.append(member)  # the leader has (or will have) its snapshot
+        if recorded is None and shared:
+            snapshots = sorted(m.params.iterations for m in shared)
+            plan.runs[leader.key] = dataclasses.replace(leader, params=leader.params.replace(snapshots=snapshots))
+        for member in shared:
+            plan.runs[member.key] = dataclasses.replace(member, source=leader.key)
+    return plan
+
+
+def _as_finished(plan: Plan, run: Run, record: dict, family: dict[str, Run]) -> None:
+    """A finished run's job as it ran: its snapshots and the run it was written from (if that
+    is still planned; otherwise it has no source and would be recomputed on its own)."""
+    source = family.get(record.get("derived_from") or "")
+    snapshots = record["params"].get("snapshots") or []
+    plan.runs[run.key] = dataclasses.replace(run, params=run.params.replace(snapshots=snapshots),
+                                             source=source.key if source else None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nst.errors import NSTError
 from nst.study.plan import build_plan, execution_settings, write_by_content
+from nst.study.trajectory import share_trajectories, shares_trajectories
 from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 
 RESULTS = "results"
@@ -29,6 +30,9 @@ def plan_or_exit(config):
 
 
 PLAN = plan_or_exit(config)
+# A separate step after planning: it reads the finished runs' run.json (never redo their work).
+if shares_trajectories(config):
+    PLAN = share_trajectories(PLAN, f"{RESULTS}/runs")
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
