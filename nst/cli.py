@@ -227,7 +227,7 @@ def weights_target(items: list[str]) -> tuple[str, str | None]:
 
 
 def cmd_weights(args) -> int:
-    from .run import vgg
+    from .run import weights as vgg
 
     if args.action == "list":
         for row in vgg.weights_families():

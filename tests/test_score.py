@@ -18,7 +18,8 @@ from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, e
 from nst.run.images import load_image, pil_to_tensor, tensor_to_pil
 from nst.run.outputs import write_run
 from nst.run.presets import PRESETS
-from nst.run.vgg import load_weights, make_extractor
+from nst.run.vgg import make_extractor
+from nst.run.weights import load_weights
 
 from kit import image_array, make_image, run_nst, tiny_params
 

@@ -24,7 +24,8 @@ from .evaluate import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
 from .layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
-from .vgg import load_weights, make_extractor
+from .vgg import make_extractor
+from .weights import load_weights
 
 FORMAT = 1
 QUANTILES = 256

