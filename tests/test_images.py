@@ -3,6 +3,7 @@ modes, and a clear error naming the file for each kind of bad file."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 
@@ -17,7 +18,7 @@ from nst.study.catalog import check_readable, find_images
 from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError
 from nst.run.images import load_image, open_rgb
-from nst.run.outputs import read_record, write_run
+from nst.run.outputs import write_run
 
 from kit import image_array, make_image, tiny_params
 
@@ -115,7 +116,7 @@ def test_run_json_records_alpha_compositing(mode, composited, tmp_path, style_pa
     content = make_image(tmp_path / "content.png", 32, 32, seed=3, mode=mode)
     result = stylize(tiny_params(iterations=1), content, style_path)
     write_run(result, tmp_path / "run")
-    record = read_record(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["content"]["mode"] == mode
     assert record["content"]["alpha_composited_on_white"] is composited
     assert record["style"]["alpha_composited_on_white"] is False

@@ -2,6 +2,7 @@
 ImageNet hash verification."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -14,7 +15,7 @@ import nst.run.weights as vgg_weights
 from nst import cli
 from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.run.outputs import read_record, write_run
+from nst.run.outputs import write_run
 
 from kit import run_nst, tiny_params
 
@@ -130,7 +131,7 @@ def test_run_with_a_state_dict_file_records_it(tmp_path, content_path, style_pat
     torch.save(random_state(), tmp_path / "mine.pth")
     result = stylize(tiny_params(weights=str(tmp_path / "mine.pth"), iterations=2), content_path, style_path)
     write_run(result, tmp_path / "run")
-    record = read_record(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["random_weights"] is False
     assert record["weights"]["file"] == str(tmp_path / "mine.pth")
     random_run = stylize(tiny_params(iterations=2), content_path, style_path)

@@ -99,7 +99,3 @@ def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> boo
         return False
     raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
                       f"folder, or add --overwrite to replace it")
-
-
-def read_record(run_dir: str | os.PathLike) -> dict:
-    return json.loads((Path(run_dir) / RECORD).read_text())
