@@ -30,8 +30,7 @@ from ..run.params import FIELD_NAMES, INITS, RunParams
 from ..run.presets import PRESETS
 
 KINDS = ("vary", "subsets", "grid", "tune")
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
-                   "skip_missing_weights", *KINDS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *KINDS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
