@@ -77,21 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
 
     agg = sub.add_parser("aggregate", help="tables of a planned study (used by the workflow)")
-    agg.add_argument("what", choices=["runs", "experiment"])
+    agg.add_argument("what", choices=["runs", "experiment", "table5"])
     agg.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
     agg.add_argument("--manifest", required=True)
     agg.add_argument("--results", default="results", help="results folder (runs/ inside)")
     agg.add_argument("-o", "--output", required=True)
 
-    fig = sub.add_parser("figures", help="figures of a planned study (used by the workflow)")
+    fig = sub.add_parser("figures", help="figures of a planned study, from its tables (used by the workflow)")
     fig.add_argument("what", choices=["experiment", "results-array", "selection"])
-    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
+    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment' and 'selection')")
     fig.add_argument("--manifest", required=True)
-    fig.add_argument("--results", default="results")
-    fig.add_argument("--grid")
-    fig.add_argument("--chart")
-    fig.add_argument("--figure")
-    fig.add_argument("--table")
+    fig.add_argument("--results", default="results", help="results folder (runs/ and tables/ inside)")
+    fig.add_argument("--grid", help="experiment: the image grid's PNG")
+    fig.add_argument("--chart", help="experiment: the chart's PNG")
+    fig.add_argument("--figure", help="selection, results-array: the figure's PNG")
 
     score = sub.add_parser("score", help="score a finished run with an evaluator (used by the workflow)")
     score.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder (image.png, run.json)")
@@ -287,60 +286,60 @@ def cmd_presets(args) -> int:
     return 0
 
 
-def _experiment_manifest(manifest: dict, names: list[str]) -> dict:
-    """The manifest restricted to some experiments, so a table needs only their runs."""
-    return {**manifest, "trials": [t for t in manifest["trials"] if t["experiment"] in names]}
-
-
 def _need(value, flag: str):
     if not value:
         raise NSTError(f"{flag} is required here")
     return value
 
 
-def cmd_aggregate(args) -> int:
-    from .study import aggregate
+def _results_array(manifest):
+    """The manifest's results_array (its baseline and revised experiments); NSTError without one."""
+    if manifest.results_array is None:
+        raise NSTError("the config has no results_array (baseline and revised experiments)")
+    return manifest.results_array
 
-    manifest = aggregate.load_manifest(args.manifest)
-    runs_dir = Path(args.results) / "runs"
+
+def cmd_aggregate(args) -> int:
+    from .study import aggregate, layout
+    from .study.manifest import Manifest
+
+    manifest = Manifest.load(args.manifest)
+    runs_dir = layout.runs_folder(args.results)
     if args.what == "runs":
         table = aggregate.runs_table(manifest, runs_dir)
-    else:
+    elif args.what == "experiment":
         name = _need(args.experiment, "an experiment name")
-        if name not in manifest["experiments"]:
-            raise NSTError(f"unknown experiment {name!r}; planned: {', '.join(manifest['experiments'])}")
-        sub = _experiment_manifest(manifest, [name])
+        sub = manifest.restricted_to([name])  # reads only this experiment's runs
         table = aggregate.experiment_table(sub, aggregate.runs_table(sub, runs_dir), name)
+    else:
+        array = _results_array(manifest)
+        sub = manifest.restricted_to([array.baseline, array.revised])
+        table = aggregate.table5(sub, aggregate.runs_table(sub, runs_dir))
     aggregate.write_csv(table, args.output)
     return 0
 
 
 def cmd_figures(args) -> int:
-    from .study import aggregate, figures
+    from .study import charts, figures, layout
+    from .study.aggregate import read_csv
+    from .study.manifest import Manifest
 
-    manifest = aggregate.load_manifest(args.manifest)
-    runs_dir = Path(args.results) / "runs"
+    manifest = Manifest.load(args.manifest)
+    runs_dir = layout.runs_folder(args.results)
+    if args.what == "results-array":
+        array = _results_array(manifest)
+        compared = [read_csv(layout.table(name, args.results)) for name in (array.baseline, array.revised)]
+        figures.results_array(manifest, read_csv(layout.table("table5", args.results)), runs_dir,
+                              _need(args.figure, "--figure"), compared)
+        return 0
+    name = _need(args.experiment, "an experiment name")
+    manifest.experiment(name)  # an unknown name fails before its table is looked for
+    exp_table = read_csv(layout.table(name, args.results))
     if args.what == "experiment":
-        name = _need(args.experiment, "an experiment name")
-        sub = _experiment_manifest(manifest, [name])
-        runs = aggregate.runs_table(sub, runs_dir)
-        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
-        figures.experiment_grid(sub, runs, exp_table, name, runs_dir, _need(args.grid, "--grid"))
-        figures.experiment_chart(sub, exp_table, name, runs_dir, _need(args.chart, "--chart"))
-        return 0
-    if args.what == "selection":
-        name = _need(args.experiment, "an experiment name")
-        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
-        figures.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
-        return 0
-    spec = manifest.get("results_array") or {}
-    if not spec:
-        raise NSTError("the config has no results_array (baseline and revised experiments)")
-    sub = _experiment_manifest(manifest, [spec["baseline"], spec["revised"]])
-    runs = aggregate.runs_table(sub, runs_dir)
-    t5 = aggregate.table5(sub, runs)
-    aggregate.write_csv(t5, _need(args.table, "--table"))
-    figures.results_array(sub, runs, t5, runs_dir, _need(args.figure, "--figure"))
+        figures.experiment_grid(manifest, exp_table, name, runs_dir, _need(args.grid, "--grid"))
+        charts.experiment_chart(manifest, exp_table, name, runs_dir, _need(args.chart, "--chart"))
+    else:
+        charts.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     return 0
 
 

@@ -28,9 +28,9 @@ from ..files import write_text
 from ..run.layers import LAYER_INDEX, min_side
 from ..run.params import FIELD_NAMES, INITS, RunParams
 from ..run.presets import PRESETS
+from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
 
-KINDS = ("vary", "subsets", "grid", "tune")
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *KINDS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
@@ -54,16 +54,6 @@ class Run:
         return f"{self.content}/{self.style}/{self.run_id}"
 
 
-@dataclass(frozen=True)
-class Trial:
-    experiment: str
-    content: str
-    style: str
-    run_id: str
-    values: dict
-    label: str
-
-
 @dataclass
 class Plan:
     content_images: dict[str, str]
@@ -83,28 +73,15 @@ class Plan:
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
 
-    def manifest(self) -> dict:
-        """What the aggregation step reads (results/plan/manifest.json)."""
-        return {
-            "experiments": self.experiments,
-            "trials": [t.__dict__ for t in self.trials],
-            "results_array": self.results_array,
-            "images": {"content": self.content_images, "style": self.style_images},
-            "evaluation": [ev.to_dict() for ev in self.evaluation],
-        }
-
-
-# --- labels --------------------------------------------------------------------------------
-def format_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "+".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def label_of(values: dict) -> str:
-    return ", ".join(f"{k}={format_value(v)}" for k, v in values.items()) or "base"
+    def manifest(self) -> Manifest:
+        """What the tables and figures read (nst/study/manifest.py; the workflow writes it as
+        results/plan/manifest.json)."""
+        return Manifest(
+            experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},
+            trials=tuple(self.trials),
+            results_array=ResultsArray(**self.results_array) if self.results_array else None,
+            images={"content": self.content_images, "style": self.style_images},
+            evaluation=tuple(self.evaluation))
 
 
 # --- config pieces -------------------------------------------------------------------------
@@ -158,11 +135,11 @@ def _value_lists(spec: Any, where: str, max_keys: int | None = None) -> dict[str
 def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]]:
     """(kind, varied keys, list of value dicts) for one experiment."""
     where = f"experiments.{name}"
-    kinds = [k for k in KINDS if k in spec]
+    kinds = [k for k in DESIGNS if k in spec]
     if len(kinds) > 1:
-        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(KINDS)}")
+        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(DESIGNS)}")
     if not kinds:
-        return "pairs", [], [{}]
+        return PAIRS, [], [{}]
     kind = kinds[0]
     if kind == "subsets":
         spec_map = spec["subsets"]
@@ -184,7 +161,7 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
 
 def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
                   evaluators: list[Evaluator] = ()) -> dict | None:
-    """select with its defaults: metric pareto (two-sided, see nst/study/aggregate.py), mode min,
+    """select with its defaults: metric pareto (two-sided, see nst/study/select.py), mode min,
     evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
     where = f"experiments.{name}.select"
     if kind != "tune":
@@ -217,7 +194,7 @@ def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
         if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
             raise _key(f"{where}.metric", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
                                           f"{', '.join(scorer.settings['metrics']) or 'none'}")
-    pair_names = {f"{c}__{s}" for c, s in pairs}
+    pair_names = {pair_key(c, s) for c, s in pairs}
     for pair, chosen in (select["override"] or {}).items():
         if pair not in pair_names:
             raise _key(f"{where}.override.{pair}", f"no such pair in this experiment; pairs are CONTENT__STYLE: {', '.join(sorted(pair_names))}")
@@ -364,12 +341,12 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def write_by_content(folder: str | Path, data: dict) -> str:
-    """`data` as JSON in `folder`/<sha256 prefix>.json; returns the path. The name follows from
-    the content, so an existing file is never changed: a second snakemake call (dry, refused by
-    the lock, another config) adds its own file instead of rewriting the one a running call
-    reads."""
-    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+def write_by_content(folder: str | Path, data: dict | Manifest) -> str:
+    """`data` as JSON (a Manifest: its to_json) in `folder`/<sha256 prefix>.json; returns the
+    path. The name follows from the content, so an existing file is never changed: a second
+    snakemake call (dry, refused by the lock, another config) adds its own file instead of
+    rewriting the one a running call reads."""
+    text = data.to_json() if isinstance(data, Manifest) else json.dumps(data, indent=1, sort_keys=True) + "\n"
     path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     if not path.is_file():
         write_text(path, text)
