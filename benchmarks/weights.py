@@ -45,7 +45,7 @@ def part_a(repeats: int) -> tuple[str, dict]:
     import torch
 
     torch.set_num_threads(common.THREADS)
-    from nst.run import vgg
+    from nst.run import caffe, vgg
     from nst.run import weights as vgg_weights
 
     path, version = vgg_weights.caffe_package_file()
@@ -57,8 +57,8 @@ def part_a(repeats: int) -> tuple[str, dict]:
     arms = {
         "caffe: SHA-256 of the 20 MB file": lambda: vgg_weights.sha256_of(path),
         "caffe: torch.load (weights_only)": lambda: torch.load(path, map_location="cpu", weights_only=True),
-        "caffe: check the 16 convs (converted when read)": lambda: vgg_weights.caffe_to_torchvision(raw, path),
-        "caffe: dequantize + convert all 16 convs": lambda: list(vgg_weights.caffe_to_torchvision(raw, path)[0].values()),
+        "caffe: check the 16 convs (converted when read)": lambda: caffe.caffe_to_torchvision(raw, path),
+        "caffe: dequantize + convert all 16 convs": lambda: list(caffe.caffe_to_torchvision(raw, path)[0].values()),
         "caffe: load_weights + make_extractor, conv_1..conv_5": lambda: network("caffe", BASELINE_LAYERS),
         "random: load_weights + make_extractor, conv_1..conv_5": lambda: network("random", BASELINE_LAYERS),
         "caffe: load_weights + make_extractor, all 16 convs": lambda: network("caffe", ALL_LAYERS),

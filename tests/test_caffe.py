@@ -96,7 +96,7 @@ def test_a_shallow_network_converts_only_the_layers_it_has():
     """Conversion is lazy: the baseline's layers (conv_1..conv_5) are 5 of the 16 convolutions."""
     weights, _ = vgg_weights.load_weights("caffe")
     vgg.make_extractor(["conv_1", "conv_5"], "avg", weights)
-    assert sorted(weights.state._made) == sorted(f"features.{i}.{p}" for i in (0, 2, 5, 7, 10)
+    assert sorted(weights.state.made()) == sorted(f"features.{i}.{p}" for i in (0, 2, 5, 7, 10)
                                                 for p in ("weight", "bias"))
     assert len(weights.state) == 32
 

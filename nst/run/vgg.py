@@ -97,8 +97,10 @@ def conv_feature_indices() -> tuple[int, ...]:
 
 
 def make_extractor(layers, pooling: str, weights: Weights | dict | None) -> FeatureExtractor:
-    """Frozen extractor for `layers`, cut after the deepest. `weights`: from load_weights; a
-    plain torchvision-keyed state dict (ImageNet normalisation); None = seeded random."""
+    """Frozen extractor for `layers` (names as normalize_layer takes them), cut after the
+    deepest, with `pooling` avg | max. `weights`: from nst.run.weights.load_weights; a plain
+    torchvision-keyed state dict (ImageNet normalisation); None = seeded random. Raises
+    WeightsError if the tensors do not fit (load_into)."""
     if not isinstance(weights, Weights):
         weights = Weights(weights)
     wanted = {normalize_layer(n) for n in layers}
@@ -123,7 +125,8 @@ def init_random(body: nn.Sequential, seed: int) -> None:
 
 
 def load_into(body: nn.Sequential, state: Mapping[str, torch.Tensor]) -> None:
-    """Copy torchvision-keyed (`features.N.weight`) tensors into the truncated stack."""
+    """Copy torchvision-keyed (`features.N.weight`) tensors into the truncated stack. Raises
+    WeightsError for a missing key or a tensor of the wrong shape."""
     for index, module in enumerate(body):
         if not isinstance(module, nn.Conv2d):
             continue

