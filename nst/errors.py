@@ -34,8 +34,8 @@ class EvaluationError(NSTError, ValueError):
 
 
 class InputError(NSTError):
-    """A file the user named that cannot be read (missing, unreadable, not JSON, the wrong
-    shape); the message names the file."""
+    """Input the user named that cannot be read: a file (missing, a folder, unreadable) or JSON
+    (in a file or an argument) that does not parse or has the wrong shape; the message says which."""
 
 
 # --- a study (nst/study) -------------------------------------------------------------------

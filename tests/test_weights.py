@@ -223,6 +223,33 @@ def test_weights_file_that_does_not_exist(tmp_path):
         vgg_weights.resolve_imagenet_file(str(tmp_path / "nope.pth"))
 
 
+def test_weights_verify_of_a_missing_file_or_a_folder_is_one_line(tmp_path, capsys):
+    for target, expected in [(tmp_path / "absent.pth", "absent.pth' does not exist"), (tmp_path, "is a folder")]:
+        assert cli.main(["weights", "verify", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nst: error:") and expected in err and err.count("\n") == 1
+
+
+def test_a_broken_verification_record_only_costs_a_rehash(torch_home, monkeypatch, tmp_path):
+    path = tmp_path / "copy.pth"
+    torch.save(random_state(), path)
+    monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
+    (tmp_path / "copy.pth.json").write_text("{half a rec")
+    assert vgg_weights.verify_file(path) == vgg_weights.sha256_of(path)
+    assert json.loads((tmp_path / "copy.pth.json").read_text())["sha256"] == vgg_weights.sha256_of(path)
+
+
+def test_fetch_with_a_named_copy_verifies_it_and_records_it(torch_home, monkeypatch, tmp_path, capsys):
+    path = tmp_path / "copy.pth"
+    torch.save(random_state(), path)
+    monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
+    assert cli.main(["weights", "fetch", str(path), "--record", str(tmp_path / "record.json")]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {path} (sha256 ")
+    assert json.loads((tmp_path / "record.json").read_text()) == {"file": str(path),
+                                                                   "sha256": vgg_weights.sha256_of(path)}
+    assert not (torch_home / "hub" / "checkpoints").exists()  # nothing fetched
+
+
 def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home, monkeypatch, tmp_path,
                                                                       content_path, style_path):
     """The real file cannot be used here, so the expected hash prefix is set to that of a

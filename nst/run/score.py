@@ -11,7 +11,6 @@ The same functions compute the engine's run.json `evaluation` (nst.run.evaluate.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from kornia.metrics import ssim
 
 from ..errors import ImageError, NSTError
+from ..files import read_json_object
 from .evaluate import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
 from .layers import LAYER_INDEX, min_side
@@ -207,13 +207,15 @@ def check_size(evaluator: Evaluator, *images: torch.Tensor, where: str = "") -> 
 def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
               content_path=None, style_path=None, weights_file: str | None = None) -> dict:
     """The score file of one finished run (what `nst score` writes). `network`: one built
-    earlier for the same settings (else built here, from `weights_file` if given)."""
+    earlier for the same settings (else built here, from `weights_file` if given);
+    `content_path`, `style_path`: instead of the images run.json names. Raises NSTError if
+    `run_dir` holds no finished run, InputError for an unreadable run.json, ImageError for an
+    image that cannot be used, WeightsError for the network's weights."""
     started = time.perf_counter()
     run_dir = Path(run_dir)
-    try:
-        record = json.loads((run_dir / "run.json").read_text())
-    except FileNotFoundError:
-        raise NSTError(f"{run_dir} holds no finished run (no run.json)") from None
+    if not (run_dir / "run.json").is_file():
+        raise NSTError(f"{run_dir} holds no finished run (no run.json)")
+    record = read_json_object(run_dir / "run.json", "run record")
     output, content, style = load_scored_images(run_dir, record, evaluator.settings["size"],
                                                 content_path, style_path)
     check_size(evaluator, output, content, style, where=f"{run_dir}: ")
