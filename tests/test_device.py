@@ -26,7 +26,7 @@ sys.stdin.read()  # hold the claim until the test closes our stdin
 def own_locks(monkeypatch):
     """Claims made in this process, released at the end of the test."""
     held = []
-    monkeypatch.setattr(device, "_held_locks", held)
+    monkeypatch.setattr(device, "held_gpu_locks", held)
     yield held
     for fh in held:
         fh.close()

@@ -18,7 +18,9 @@ from ..errors import NSTError
 if TYPE_CHECKING:
     import torch
 
-_held_locks: list = []  # file objects kept open (and so locked) for the life of the process
+# The lock files of this process's GPU claims, kept open (and so locked) until it exits;
+# closing one gives its GPU up.
+held_gpu_locks: list = []
 
 
 def lock_dir() -> Path:
@@ -38,7 +40,7 @@ def claim_gpu(count: int, directory: Path | None = None) -> int:
             continue
         fh.write(str(os.getpid()))
         fh.flush()
-        _held_locks.append(fh)
+        held_gpu_locks.append(fh)
         return index
     raise NSTError(
         f"all {count} visible GPUs are claimed by other nst processes (locks in {directory}); "

@@ -43,8 +43,8 @@ def initial_image(params: RunParams, content, style_path, generator) -> torch.Te
 
 
 def check_fits(info: ImageInfo, layers) -> None:
-    """Each 2x2 pool halves the image: a side shorter than 2**pools leaves nothing for the
-    deepest layer (torch would stop with an obscure RuntimeError deep in the network)."""
+    """ImageError unless the image reaches the deepest of `layers`: each 2x2 pool halves it, and
+    a side shorter than 2**pools leaves nothing (torch would stop with an obscure RuntimeError)."""
     deepest = max(layers, key=LAYER_INDEX.__getitem__)
     pools = sum(1 for name in LAYER_ORDER[: LAYER_INDEX[deepest] + 1] if name.startswith("pool"))
     need = 2 ** pools
@@ -159,6 +159,7 @@ def blow_up_reason(final_total: float, reference_total: float) -> str | None:
 
 
 def history_columns(params: RunParams) -> list[str]:
+    """history.csv's columns: iteration, the weighted losses, each layer's, seconds."""
     return (["iteration", "content", "style", "total"]
             + [f"content_{n}" for n in params.content_layers]
             + [f"style_{n}" for n in params.style_layers] + ["seconds"])
@@ -167,7 +168,8 @@ def history_columns(params: RunParams) -> list[str]:
 # --- the run -------------------------------------------------------------------------------
 class RunState:
     """One run's moving parts: its images, objective, the image being optimised and what it
-    records. `stylize` drives one; nst/execution/batch.py several through one network pass."""
+    records. `stylize` drives one; nst/execution/batch.py several through one network pass.
+    Made from the params and image paths (ImageError for an image that cannot be used)."""
 
     def __init__(self, params: RunParams, content_path, style_path):
         self.params = params
@@ -224,6 +226,7 @@ class RunState:
         return True
 
     def after_step(self, iteration: int) -> None:
+        """Take the snapshot `iteration` if the run asks for one (image and scores)."""
         if iteration in self.params.snapshots:  # scored as a run of `iteration` iterations would be
             at_k = self.image.detach().clamp(0, 1)
             self.snapshots[iteration] = at_k.cpu()
