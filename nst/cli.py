@@ -197,10 +197,10 @@ def cmd_run(args) -> int:
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)
-    if os.environ.get("NST_RUNNER"):  # the workflow's batching runner computes it (nst/execution/runner.py)
-        from .execution.runner import submit
+    from .execution.runner import RUNNER_VARIABLE, submit  # torch-free
 
-        print(submit(os.environ["NST_RUNNER"], params, content, style, args.outdir))
+    if os.environ.get(RUNNER_VARIABLE):  # the workflow's batching runner computes it
+        print(submit(os.environ[RUNNER_VARIABLE], params, content, style, args.outdir))
         return 0
     from .execution.process import skip_dynamo_import
 

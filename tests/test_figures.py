@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import study_kit
-from nst.errors import AggregateError
+from nst.errors import AggregateError, NSTError
 from nst.study import aggregate, charts, figures, grids
 from nst.study.manifest import Manifest
 from nst.study.select import pair_rows, pairs_in_order
@@ -290,7 +290,7 @@ def test_iterations_chart_reads_the_longest_history(study, manifest, runs, tmp_p
     table = aggregate.experiment_table(m, other_runs, "iterations")
     longest = other.runs_dir / "c1" / "s1" / study_kit.baseline_id(iterations=600) / "history.csv"
     longest.unlink()
-    with pytest.raises(FileNotFoundError, match="history.csv"):
+    with pytest.raises(NSTError, match="history.csv"):
         charts.experiment_chart(m, table, "iterations", other.runs_dir, tmp_path / "it.png")
 
 

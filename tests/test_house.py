@@ -14,7 +14,9 @@ LAYERS = ("run", "study", "execution")
 MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"}}
 TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
               "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
-              "run/families.py", "run/image_files.py", "run/evaluate.py", "execution/resources.py", "files.py"]
+              "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
+              "study/layout.py", "study/manifest.py", "study/select.py", "study/grids.py", "study/charts.py",
+              "execution/resources.py", "execution/runner.py", "files.py", "errors.py"]
 
 
 def modules():

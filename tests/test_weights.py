@@ -281,3 +281,18 @@ def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home,
     os.utime(features, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
     with pytest.raises(WeightsError, match="is not torchvision's"):
         vgg_weights.resolve_imagenet_file()
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "is empty (0 bytes)"),
+    (b"x", "is not a PyTorch file"),
+    (b"hello, not weights\n", "is not a PyTorch file"),
+])
+def test_a_file_that_is_not_weights_is_one_clear_line(tmp_path, capsys, content_path, style_path, content, needle):
+    """Issue reproductions: a 0-byte file was an IndexError, a text file said only ': 101'."""
+    bad = tmp_path / "my.pth"
+    bad.write_bytes(content)
+    code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"), "--weights", str(bad),
+                     "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "my.pth" in err and needle in err

@@ -207,12 +207,16 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"weights file {str(path)!r} is empty (0 bytes)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    except Exception as err:  # torch's messages range from "" and "101" to a paragraph
+        first = (str(err).strip().splitlines() or [""])[0]
+        why = first if len(first) > 20 else f"{type(err).__name__}: {first or 'no details'}"
         raise WeightsError(
-            f"cannot load weights file {str(path)!r} as a plain state dict "
-            f"(weights_only=True refuses pickled objects): {str(err).splitlines()[0]}"
+            f"weights file {str(path)!r} is not a PyTorch file of tensors (torch.save of a state "
+            f"dict; weights_only=True also refuses pickled objects): {why[:200]}"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"weights file {str(path)!r} is not a state dict of tensors")

@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import AggregateError, MissingRunError
+from ..errors import AggregateError, InputError, MissingRunError
 from ..files import atomic_path
 from ..run.evaluate import Evaluator
 from ..run.params import FIELD_NAMES
@@ -312,7 +312,10 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by write_csv, keeping image stems, run ids and labels as text."""
+    """Read a table written by write_csv, keeping image stems, run ids and labels as text.
+    InputError, naming the file, if it is missing."""
+    if not Path(path).is_file():
+        raise InputError(f"table {str(path)!r} does not exist (its experiment's table job makes it)")
     head = pd.read_csv(path, nrows=0).columns
     dtype = {c: str for c in STRING_COLUMNS if c in head}
     dtype.update({c: str for c in head if c.endswith("_run_id") or c.endswith("_label")})

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..errors import AggregateError
+from ..errors import AggregateError, InputError
 from ..files import atomic_path
 from ..run.evaluate import describe_select
 from .aggregate import RANDOM_NOTE, run_dir
@@ -108,7 +108,7 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
         longest = rows.iloc[-1]
         path = run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv"
         if not path.is_file():
-            raise FileNotFoundError(f"history {str(path)!r} is missing")
+            raise InputError(f"history {str(path)!r} is missing (was its run deleted? rerun snakemake)")
         history = pd.read_csv(path)
         curve = _numbers(history["total"])
         ax.plot(history["iteration"], curve, "-", color=color, alpha=0.45, lw=1,

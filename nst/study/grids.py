@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..errors import InputError
 from ..files import atomic_path
 
 MAX_CELL = 256          # default cells are the first image scaled to at most this ...
@@ -235,7 +236,7 @@ def _default_cell_size(cells: list[list]) -> tuple[int, int]:
 
 def _fit(path, cell_w: int, cell_h: int) -> Image.Image:
     if not Path(path).is_file():
-        raise FileNotFoundError(f"grid image {str(path)!r} does not exist")
+        raise InputError(f"grid image {str(path)!r} does not exist (was its run deleted? rerun snakemake)")
     with Image.open(path) as img:
         img = img.convert("RGB")
     scale = min(cell_w / img.width, cell_h / img.height)

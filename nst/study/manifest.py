@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AggregateError, InputError
+from ..files import read_json_object
 from ..run.evaluate import Evaluator
 
 MANIFEST_FORMAT = 1  # raise it whenever the JSON changes shape
@@ -165,12 +166,7 @@ class Manifest:
         """Read a manifest file; InputError, naming the file, if it is missing, not JSON or not
         a manifest of this version."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"manifest {str(path)!r} does not exist") from None
-        except json.JSONDecodeError as err:
-            raise InputError(f"manifest {str(path)!r} is not valid JSON: {err}") from None
+        data = read_json_object(path, "manifest")
         return cls.from_dict(data, source=f"manifest {str(path)!r}")
 
 
