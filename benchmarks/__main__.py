@@ -41,7 +41,7 @@ def parse_args(argv=None):
     parser.add_argument("--sizes", default="128,256,512", help="benchmark 1: image sizes (default 128,256,512)")
     parser.add_argument("--repeats", type=int, help="benchmarks 1 and 2: repeats (default 3 and 5)")
     parser.add_argument("--malloc", choices=("nst", "system"), default="nst",
-                        help="benchmark 1's process: glibc malloc as nst's jobs set it (nst/process.py, "
+                        help="benchmark 1's process: glibc malloc as nst's jobs set it (nst/execution/process.py, "
                              "default) or left at its defaults (system); both arms share it")
     parser.add_argument("--profile", action="store_true", help="benchmark 3: also profile a dry run (cProfile)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="MINUTES",
@@ -109,9 +109,9 @@ def main(argv=None) -> int:
     # before anything imports torch: benchmark 1 runs both loops in this process
     malloc = "glibc defaults"
     if args.malloc == "nst":
-        from nst.process import keep_freed_memory
+        from nst.execution.process import keep_freed_memory
 
-        malloc = "as in nst jobs (nst.process.keep_freed_memory)" if keep_freed_memory() else \
+        malloc = "as in nst jobs (nst.execution.process.keep_freed_memory)" if keep_freed_memory() else \
             "glibc defaults (keep_freed_memory not applicable here)"
     if args.wait_quiet:
         wait_for_quiet(args.wait_quiet * 60)

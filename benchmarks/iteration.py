@@ -10,7 +10,7 @@ channels-last convolutions, `execution.channels_last: auto`), the engine with NC
 (`channels_last: false`, to show what the layout does), the plain loop, and the plain loop again
 as an A/A control (its ratio to the plain loop shows what noise alone does to a ratio). The
 process's malloc is shared by all arms: `--malloc nst` (default) sets it as nst's jobs do
-(nst/process.py), `--malloc system` leaves glibc's defaults. The engine is timed from its history rows (`seconds` is stamped after each
+(nst/execution/process.py), `--malloc system` leaves glibc's defaults. The engine is timed from its history rows (`seconds` is stamped after each
 evaluation's losses, before backward); the plain loop stamps the same point in its closure.
 Time per iteration = the difference of consecutive stamps; the first difference of each run is
 dropped (warm-up), the rest pooled over repeats; the ratio is engine median / plain median.
@@ -49,8 +49,8 @@ class FaultCounter(list):
 
 
 def engine_run(weights: Weights, content: Path, style: Path, size: int, iterations: int, **execution):
-    from nst.engine import stylize
-    from nst.presets import preset
+    from nst.run.engine import stylize
+    from nst.run.presets import preset
 
     params = preset("tutorial", iterations=iterations, size=size, weights=str(weights.features),
                     threads=common.THREADS, device="cpu", seed=0, **execution)

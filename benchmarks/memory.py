@@ -1,5 +1,5 @@
 """Benchmark 4: peak RSS of a 512 px `nst run`, L-BFGS (history 100) vs Adam, and what each
-run declares to the workflow (`mem_mb`, nst/resources.py).
+run declares to the workflow (`mem_mb`, nst/execution/resources.py).
 
 Each row is a fresh `nst run` process (baseline preset at 512 px, CPU, 2 threads, the
 features-only stand-in weights), its own peak RSS (through GNU time, see common.run_child).
@@ -8,7 +8,7 @@ L-BFGS keeps up to `lbfgs_history` pairs of (s, y) vectors of the image's size
 first 100 updates: it is measured after as many iterations as Adam (whose state, two
 image-sized buffers, is complete after one step) and again after enough iterations to fill
 the history. One more L-BFGS row runs with glibc's default malloc (NST_SYSTEM_MALLOC=1), to
-show what the jobs' allocator setting (nst/process.py) costs in memory and saves in time.
+show what the jobs' allocator setting (nst/execution/process.py) costs in memory and saves in time.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nst.params import RunParams
-from nst.resources import run_memory_bytes
+from nst.run.params import RunParams
+from nst.execution.resources import run_memory_bytes
 
 from . import common
 from .common import BIN, Weights, child_env, log, run_child, table, test_images

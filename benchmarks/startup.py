@@ -19,13 +19,13 @@ Rows (alternated, `repeats` times each):
                      `nst weights fetch` leaves for jobs to load)
   nst run, full file the same with the full 548 MB file (isolates the features-only copy)
   nst run, Adam      the same with `--optimizer adam`: Adam's `step` imports torch._dynamo
-                     (L-BFGS jobs skip that import, nst/process.py; Adam's nst cannot skip)
+                     (L-BFGS jobs skip that import, nst/execution/process.py; Adam's nst cannot skip)
   tutorial way       benchmarks/tutorial.py: import torchvision, build vgg19() (classifier
                      included), torch.load the full 548 MB state dict, load_state_dict, the
                      tutorial's model and loop, write image.png, history.csv, run.json
   import torch       `python -c "import torch"`: the floor every job pays (first column: the
                      imports are done)
-  + torch._dynamo    what constructing a torch.optim optimizer imports unless nst/process.py
+  + torch._dynamo    what constructing a torch.optim optimizer imports unless nst/execution/process.py
                      skipped it (Optimizer.__init__ is wrapped in torch._disable_dynamo, which
                      imports torch._dynamo on first use); importing torchvision imports it too
   + torchvision      the tutorial's imports

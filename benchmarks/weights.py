@@ -12,7 +12,7 @@ Part B, jobs: `nst run` as a fresh process (1 iteration, 128 px, baseline preset
 `--weights caffe` vs `--weights random`), from just before the fork to run.json written, and the
 set-up inside stylize() (run.json `setup_seconds`: images, weights, network, targets).
 
-Part C, per iteration: nst.engine.stylize in this process, the same run with either weights
+Part C, per iteration: nst.run.engine.stylize in this process, the same run with either weights
 (baseline preset: L-BFGS; revised preset: Adam with random shifting), time per iteration from
 the history stamps (first difference dropped), pooled over repeats. Same network, so the same
 cost is expected; the Caffe network's activations are about 1/255 of Caffe's own, which would
@@ -45,19 +45,20 @@ def part_a(repeats: int) -> tuple[str, dict]:
     import torch
 
     torch.set_num_threads(common.THREADS)
-    from nst import vgg
+    from nst.run import caffe, vgg
+    from nst.run import weights as vgg_weights
 
-    path, version = vgg.caffe_package_file()
+    path, version = vgg_weights.caffe_package_file()
     raw = torch.load(path, map_location="cpu", weights_only=True)
 
     def network(weights: str, layers: list[str]):
-        return vgg.make_extractor(layers, "avg", vgg.load_weights(weights)[0])
+        return vgg.make_extractor(layers, "avg", vgg_weights.load_weights(weights)[0])
 
     arms = {
-        "caffe: SHA-256 of the 20 MB file": lambda: vgg.sha256_of(path),
+        "caffe: SHA-256 of the 20 MB file": lambda: vgg_weights.sha256_of(path),
         "caffe: torch.load (weights_only)": lambda: torch.load(path, map_location="cpu", weights_only=True),
-        "caffe: check the 16 convs (converted when read)": lambda: vgg.caffe_to_torchvision(raw, path),
-        "caffe: dequantize + convert all 16 convs": lambda: list(vgg.caffe_to_torchvision(raw, path)[0].values()),
+        "caffe: check the 16 convs (converted when read)": lambda: caffe.caffe_to_torchvision(raw, path),
+        "caffe: dequantize + convert all 16 convs": lambda: list(caffe.caffe_to_torchvision(raw, path)[0].values()),
         "caffe: load_weights + make_extractor, conv_1..conv_5": lambda: network("caffe", BASELINE_LAYERS),
         "random: load_weights + make_extractor, conv_1..conv_5": lambda: network("random", BASELINE_LAYERS),
         "caffe: load_weights + make_extractor, all 16 convs": lambda: network("caffe", ALL_LAYERS),
@@ -110,8 +111,8 @@ def part_b(cache: Path, repeats: int) -> tuple[str, dict]:
 def part_c(cache: Path, repeats: int, size: int, iterations: int) -> tuple[str, dict]:
     import torch
 
-    from nst.engine import stylize
-    from nst.presets import preset
+    from nst.run.engine import stylize
+    from nst.run.presets import preset
 
     torch.set_num_threads(common.THREADS)
     content, style = test_images(cache, size)
@@ -149,7 +150,7 @@ def run(cache: Path, repeats: int = 5, size: int = 128, iterations: int = 30) ->
 if __name__ == "__main__":
     import argparse
 
-    from nst.process import keep_freed_memory
+    from nst.execution.process import keep_freed_memory
 
     keep_freed_memory()  # as in nst's jobs, before torch allocates
     parser = argparse.ArgumentParser(prog="python -m benchmarks.weights", description=__doc__,

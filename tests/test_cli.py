@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image
 import nst
 from nst import cli
 
-from conftest import run_nst, tiny_params
+from kit import run_nst, tiny_params
 
 HISTORY_COLUMNS = ["iteration", "content", "style", "total", "content_conv_4",
                    "style_conv_1", "style_conv_2", "style_conv_3", "style_conv_4", "style_conv_5", "seconds"]
@@ -131,6 +133,127 @@ def test_params_file_problems_are_one_line_errors(tmp_path, capsys):
     assert "CONTENT and STYLE" in one_error_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--params", "{folder}"], "is a folder, not a file"),
+        (["--params", "{array}"], "holds an array, not a JSON object"),
+        (["--params", "{params_number}"], "must be a mapping"),
+        (["--params-json", "{{not json"], "--params-json is not JSON"),
+        (["--params-json", "[1]"], "--params-json holds an array"),
+        (["--execution", "{absent}"], "--execution file"),
+        (["--execution", "{array}"], "holds an array"),
+        (["--set", "iterations=many", "--save-iter", "2"], "'iterations'"),
+        (["--num-iterations", "many"], "'iterations'"),
+        (["--seed", "1.5"], "'seed'"),
+        (["--weights", "{folder}"], "is a folder"),
+    ],
+)
+def test_bad_json_and_values_for_nst_run_are_one_line_errors(extra, expected, tmp_path, content_path, style_path,
+                                                              capsys):
+    files = {"folder": tmp_path, "absent": tmp_path / "absent.json", "array": tmp_path / "array.json",
+             "params_number": tmp_path / "number.json"}
+    files["array"].write_text("[1, 2]")
+    files["params_number"].write_text('{"params": 3}')
+    extra = [a.format(**files) for a in extra]
+    code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"),
+                     "--weights", "random", "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q",
+                     *extra])
+    assert code == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+
+
+def test_every_run_parameter_has_a_flag_and_the_neural_style_names_still_work(tmp_path):
+    from nst.run.params import FIELD_NAMES
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["run", "-o", str(tmp_path), "--num-iterations", "7", "--learning-rate", "0.5",
+                              "--image-size", "64", "--lbfgs-history", "5", "--caffe-weights-file", "c.pth"])
+    assert (args.iterations, args.lr, args.size, args.lbfgs_history, args.caffe_weights_file) == \
+        ("7", "0.5", "64", "5", "c.pth")
+    assert parser.parse_args(["run", "-o", "x", "--iterations", "7", "--lr", "1", "--size", "9"]).iterations == "7"
+    for key in FIELD_NAMES:
+        value = parser.parse_args(["run", "-o", "x", f"--{key.replace('_', '-')}", "v"])
+        assert getattr(value, key) == "v", key
+
+
+def test_flags_give_the_run_that_set_gives(tmp_path):
+    flags = cli.build_parser().parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--num-iterations", "7",
+                                           "--optimizer", "adam", "--save-iter", "3", "--weights", "random"])
+    sets = cli.build_parser().parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--set", "iterations=7",
+                                          "--set", "optimizer=adam", "--set", "snapshots=3,6", "--set",
+                                          "weights=random"])
+    params, content, style = cli.run_params_from_args(flags)
+    assert (params, content, style) == cli.run_params_from_args(sets)
+    assert params == nst.preset("baseline", iterations=7, optimizer="adam", snapshots=[3, 6], weights="random")
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), ValueError("a bug"), OSError(5, "a bug"),
+                                   json.JSONDecodeError("a bug", "{", 0)], ids=lambda e: type(e).__name__)
+def test_a_bug_is_not_swallowed(error, monkeypatch, tmp_path):
+    """Only NSTError is the user's mistake: anything else reaches the caller (the interpreter
+    prints its traceback), ValueError and OSError included."""
+    from nst.run import presets
+
+    def broken(name):
+        raise error
+
+    monkeypatch.setattr(presets, "preset", broken)
+    with pytest.raises(type(error), match="a bug"):
+        cli.main(["run", "c.png", "s.png", "-o", str(tmp_path / "out")])
+
+
+PROGRAM_RAISING = """
+import sys
+from nst import cli, errors
+from nst.run import presets
+
+def preset(name):
+    raise {error}("deep inside")
+
+presets.preset = preset
+sys.exit(cli.main(["run", "c.png", "s.png", "-o", sys.argv[1]]))
+"""
+
+
+def test_a_bug_shows_its_traceback_and_a_mistake_one_line(tmp_path):
+    def nst_raising(error: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", PROGRAM_RAISING.format(error=error), str(tmp_path)],
+                              capture_output=True, text=True, timeout=60)
+
+    bug = nst_raising("ValueError")
+    assert bug.returncode == 1
+    assert "Traceback" in bug.stderr and "ValueError: deep inside" in bug.stderr and "nst: error" not in bug.stderr
+    mistake = nst_raising("errors.NSTError")
+    assert mistake.returncode == 2
+    assert one_error_line(mistake.stderr) == "nst: error: deep inside"
+
+
+def test_bad_score_input_is_one_line(cli_run, tmp_path, capsys):
+    done, run_dir = cli_run
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "array.json").write_text("[1]")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "run.json").write_text("{not json")
+    cases = [
+        ([run_dir, "--evaluator", "{not json"], "--evaluator is not JSON"),
+        ([run_dir, "--weights-record", tmp_path / "absent.json"], "absent.json' does not exist"),
+        ([run_dir, "--weights-record", tmp_path / "array.json"], "holds an array"),
+        ([run_dir, "--content", tmp_path / "absent.png"], "absent.png' does not exist"),
+        ([tmp_path / "broken"], "run.json' is not JSON"),
+        ([tmp_path / "nothing"], "no finished run"),
+    ]
+    for args, expected in cases:
+        assert cli.main(["score", *map(str, args)]) == 2, args
+        assert expected in one_error_line(capsys.readouterr().err), args
+
+
+def test_demo_images_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "taken").write_text("mine")
+    assert cli.main(["demo-images", str(tmp_path / "taken" / "demo")]) == 2
+    assert "a file stands where a folder is needed" in one_error_line(capsys.readouterr().err)
+
+
 def test_presets_lists_the_three_presets(capsys):
     assert cli.main(["presets"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
@@ -176,7 +299,7 @@ def test_another_finished_run_in_the_folder_is_never_replaced_unasked(tmp_path, 
 def test_a_full_disk_keeps_the_finished_run_and_names_the_path(tmp_path, content_path, style_path, monkeypatch, capsys):
     import errno
 
-    from nst import outputs
+    from nst.run import outputs
 
     out = tmp_path / "run"
     assert cli.main(tiny_run_args(content_path, style_path, out)) == 0

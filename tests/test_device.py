@@ -7,16 +7,16 @@ import sys
 import pytest
 import torch
 
-import nst.device as device
-from nst.device import claim_gpu, pick_device
+import nst.run.device as device
+from nst.run.device import claim_gpu, pick_device
 from nst.errors import NSTError
 
-from conftest import ROOT
+from kit import ROOT
 
 HOLDER = """
 import sys
 from pathlib import Path
-from nst.device import claim_gpu
+from nst.run.device import claim_gpu
 print(claim_gpu(int(sys.argv[1]), Path(sys.argv[2])), flush=True)
 sys.stdin.read()  # hold the claim until the test closes our stdin
 """
@@ -26,7 +26,7 @@ sys.stdin.read()  # hold the claim until the test closes our stdin
 def own_locks(monkeypatch):
     """Claims made in this process, released at the end of the test."""
     held = []
-    monkeypatch.setattr(device, "_held_locks", held)
+    monkeypatch.setattr(device, "held_gpu_locks", held)
     yield held
     for fh in held:
         fh.close()
@@ -82,3 +82,34 @@ def test_mps_without_mps_is_a_clear_error():
                     reason="an accelerator is available: auto would pick it")
 def test_auto_falls_back_to_cpu():
     assert pick_device("auto") == torch.device("cpu")
+
+
+@pytest.fixture
+def path_with(tmp_path, monkeypatch):
+    """PATH set to one folder, with or without an `nvidia-smi` in it."""
+    def use(nvidia_smi: bool):
+        folder = tmp_path / ("with" if nvidia_smi else "without")
+        folder.mkdir()
+        if nvidia_smi:
+            (folder / "nvidia-smi").write_text("#!/bin/sh\n")
+            (folder / "nvidia-smi").chmod(0o755)
+        monkeypatch.setenv("PATH", str(folder))
+    return use
+
+
+@pytest.mark.parametrize("requested, with_driver, without_driver", [
+    ("auto", True, False), ("cuda", True, True), ("cuda:1", True, True), ("cpu", False, False), ("mps", False, False),
+])
+def test_cuda_is_expected_for_cuda_and_for_auto_on_a_host_with_nvidia_smi(path_with, requested, with_driver,
+                                                                          without_driver):
+    path_with(nvidia_smi=True)
+    assert device.cuda_expected(requested) is with_driver
+    path_with(nvidia_smi=False)
+    assert device.cuda_expected(requested) is without_driver
+
+
+def test_guessing_the_device_imports_no_torch():
+    """The workflow guesses while planning, where importing torch would cost seconds."""
+    code = "import sys, nst.run.device as d; d.cuda_expected('auto'); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

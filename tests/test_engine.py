@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-import nst.engine as engine
-from nst.engine import initial_image, stylize
+import nst.run.engine as engine
+from nst.run.engine import initial_image, stylize
 from nst.errors import ImageError
-from nst.images import load_image
-from nst.outputs import read_record, write_run
+from nst.run.images import load_image
+from nst.run.outputs import write_run
 
-from conftest import loss_rows, make_image, tiny_params
+from kit import loss_rows, make_image, tiny_params
 
 
 def history_table(run_dir) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def test_a_run_does_exactly_n_iterations(optimizer, iterations, content_path, st
     assert [row["iteration"] for row in result.history] == list(range(1, iterations + 1))
     write_run(result, tmp_path)
     assert len(pd.read_csv(tmp_path / "history.csv")) == iterations
-    assert read_record(tmp_path)["iterations_done"] == iterations
+    assert json.loads((tmp_path / "run.json").read_text())["iterations_done"] == iterations
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -171,7 +171,7 @@ def test_overflowing_loss_stops_the_run_as_diverged(content_path, style_path, tm
     # nothing finite was ever reached: the kept image is the start (the content image)
     assert torch.equal(result.image, load_image(content_path, 32, "square")[0])
     write_run(result, tmp_path)
-    record = read_record(tmp_path)
+    record = json.loads((tmp_path / "run.json").read_text())
     assert (record["status"], record["diverged_at"], record["iterations_done"]) == ("diverged", 1, 1)
     assert record["diverged_reason"] == "non-finite loss at iteration 1"
     assert (tmp_path / "image.png").is_file()
@@ -186,7 +186,7 @@ def test_a_run_that_blew_up_with_finite_losses_is_diverged_with_the_rule(content
     assert (result.status, result.diverged_at) == ("diverged", 10)  # judged after the last iteration
     assert result.diverged_reason.startswith(f"final total loss {result.final['total']:.6g} above 2 x ")
     write_run(result, tmp_path)
-    record = read_record(tmp_path)
+    record = json.loads((tmp_path / "run.json").read_text())
     assert (record["status"], record["diverged_reason"]) == ("diverged", result.diverged_reason)
     # a snapshot says what a run of that many iterations would (shared trajectories read it)
     snapshot = json.loads((tmp_path / "snapshots" / "8.json").read_text())
@@ -281,7 +281,7 @@ def test_channels_last_changes_layout_not_results(content_path, style_path):
 
 
 def test_channels_last_auto_means_on_for_cpu_only():
-    from nst.engine import uses_channels_last
+    from nst.run.engine import uses_channels_last
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert tiny_params().channels_last == "auto"  # the default
@@ -293,7 +293,7 @@ def test_channels_last_auto_means_on_for_cpu_only():
 def test_a_diverged_run_json_is_strict_json(tmp_path, content_path, style_path):
     import json
 
-    from nst.outputs import write_run
+    from nst.run.outputs import write_run
 
     result = stylize(tiny_params(style_weight=1e39, iterations=3), content_path, style_path)
     text = (write_run(result, tmp_path / "run") / "run.json").read_text()

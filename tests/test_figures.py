@@ -1,42 +1,24 @@
-"""nst.figures: grid layout and labels, experiment grids and charts of every kind, Fig. 19.
+"""nst.study.grids, figures and charts: grid layout and labels, experiment grids and charts of
+every kind, Fig. 19, the selection figure.
 
-The study (run folders + manifest) is the one tests/test_aggregate.py fabricates.
+The study (run folders + manifest) is the one tests/study_kit.py fabricates.
 """
 from __future__ import annotations
-
-import copy
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from nst import aggregate, figures
-
-_spec = importlib.util.spec_from_file_location(
-    "_nst_fabricated_study", Path(__file__).with_name("test_aggregate.py"))
-study_kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(study_kit)
+import study_kit
+from nst.errors import AggregateError, NSTError
+from nst.study import aggregate, charts, figures, grids
+from nst.study.manifest import Manifest
+from nst.study.select import pair_rows, pairs_in_order
+from study_kit import manifest, runs, scored, study  # noqa: F401 (fixtures)
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200),
           (200, 30, 200), (120, 60, 10), (10, 60, 120)]
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    return study_kit.build_study(tmp_path_factory.mktemp("figstudy"))
-
-
-@pytest.fixture(scope="module")
-def manifest(study):
-    return aggregate.load_manifest(study_kit.write_manifest(study))
-
-
-@pytest.fixture(scope="module")
-def runs(manifest, study):
-    return aggregate.runs_table(manifest, study.runs_dir)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +51,7 @@ def draw(tmp_path, swatches, n_rows, n_cols, name="g.png", flag=None, note=None,
          col_labels=True):
     cells = swatch_cells(swatches, n_rows, n_cols, flag)
     out = tmp_path / name
-    geo = figures.labelled_grid(
+    geo = grids.labelled_grid(
         cells, [f"row {r}" for r in range(n_rows)],
         [f"col {c}" for c in range(n_cols)] if col_labels else None,
         "A title", out, note=note)
@@ -83,7 +65,7 @@ def test_grid_png_is_rows_by_columns_of_equal_cells(tmp_path, swatches):
     assert (geo.n_rows, geo.n_cols) == (2, 3)
     assert img.shape[:2] == (geo.height, geo.width)
     # default cell: the first image (48 x 32) scaled up so its long side is MIN_CELL
-    assert (geo.cell_w, geo.cell_h) == (figures.MIN_CELL, round(32 * figures.MIN_CELL / 48))
+    assert (geo.cell_w, geo.cell_h) == (grids.MIN_CELL, round(32 * grids.MIN_CELL / 48))
     assert geo.width == geo.row_label_w + geo.gap + 3 * (geo.cell_w + geo.gap)
     assert geo.height == (geo.title_h + geo.note_h + geo.col_label_h + geo.gap
                           + 2 * (geo.cell_h + geo.caption_h + geo.gap))
@@ -94,8 +76,8 @@ def test_grid_png_is_rows_by_columns_of_equal_cells(tmp_path, swatches):
                                 geo.top + r * (geo.cell_h + geo.caption_h + geo.gap))
             assert (x1 - x0, y1 - y0) == (geo.cell_w, geo.cell_h)
             assert tuple(img[center(geo, r, c)]) == COLORS[(r * 3 + c) % len(COLORS)], (r, c)
-            assert tuple(img[(y0 + y1) // 2, x1 + geo.gap // 2]) == figures.BACKGROUND  # gutter
-    assert geo == figures.grid_geometry(2, 3, geo.cell_w, geo.cell_h, caption_h=geo.caption_h,
+            assert tuple(img[(y0 + y1) // 2, x1 + geo.gap // 2]) == grids.BACKGROUND  # gutter
+    assert geo == grids.grid_geometry(2, 3, geo.cell_w, geo.cell_h, caption_h=geo.caption_h,
                                         row_label_w=geo.row_label_w,
                                         col_label_h=geo.col_label_h, title_h=geo.title_h,
                                         note_h=geo.note_h, gap=geo.gap)
@@ -113,7 +95,7 @@ def test_adding_a_column_or_a_row_adds_exactly_one_cell(tmp_path, swatches):
 
 def test_cell_px_sets_the_cell_size(tmp_path, swatches):
     out = tmp_path / "px.png"
-    geo = figures.labelled_grid(swatch_cells(swatches, 1, 2), None, None, "", out, cell_px=(60, 40))
+    geo = grids.labelled_grid(swatch_cells(swatches, 1, 2), None, None, "", out, cell_px=(60, 40))
     assert (geo.cell_w, geo.cell_h) == (60, 40)
     assert geo.row_label_w == 0 and geo.col_label_h == 0 and geo.title_h == 0
     assert pixels(out).shape[:2] == (geo.height, geo.width)
@@ -130,8 +112,8 @@ def test_diverged_flag_changes_only_its_cell(tmp_path, swatches):
     assert changed[y0:y1, x0:x1].sum() > 0.1 * geo.cell_w * geo.cell_h
     changed[y0:y1, x0:x1] = False
     assert not changed.any()
-    assert tuple(b[center(geo, 0, 0)]) == figures.FLAG_COLORS["DIVERGED"]  # the band
-    assert (b[y0:y1, x0:x1] == figures.FLAG_COLORS["DIVERGED"]).all(axis=2).any()
+    assert tuple(b[center(geo, 0, 0)]) == grids.FLAG_COLORS["DIVERGED"]  # the band
+    assert (b[y0:y1, x0:x1] == grids.FLAG_COLORS["DIVERGED"]).all(axis=2).any()
 
 
 def test_note_banner_is_drawn(tmp_path, swatches):
@@ -139,22 +121,22 @@ def test_note_banner_is_drawn(tmp_path, swatches):
     noted_geo, noted = draw(tmp_path, swatches, 1, 2, "noted.png", note=aggregate.RANDOM_NOTE)
     assert noted_geo.note_h > 0 and geo.note_h == 0
     assert noted_geo.height == geo.height + noted_geo.note_h
-    banner = (pixels(noted) == figures.NOTE_FILL).all(axis=2)
+    banner = (pixels(noted) == grids.NOTE_FILL).all(axis=2)
     assert banner.sum() > noted_geo.width * noted_geo.note_h // 2
-    assert not (pixels(plain) == figures.NOTE_FILL).all(axis=2).any()
+    assert not (pixels(plain) == grids.NOTE_FILL).all(axis=2).any()
 
 
 def test_missing_cell_is_blank_and_ragged_rows_are_refused(tmp_path, swatches):
     cells = swatch_cells(swatches, 1, 3)
     cells[0][1] = None
     out = tmp_path / "blank.png"
-    geo = figures.labelled_grid(cells, None, ["a", "b", "c"], "t", out)
+    geo = grids.labelled_grid(cells, None, ["a", "b", "c"], "t", out)
     x0, y0, x1, y1 = geo.cell_box(0, 1)
-    assert (pixels(out)[y0:y1, x0:x1] == figures.BACKGROUND).all()
+    assert (pixels(out)[y0:y1, x0:x1] == grids.BACKGROUND).all()
     with pytest.raises(ValueError, match="row 1 has 1 cells"):
-        figures.labelled_grid([cells[0], cells[0][:1]], None, None, "t", out)
+        grids.labelled_grid([cells[0], cells[0][:1]], None, None, "t", out)
     with pytest.raises(ValueError, match="2 column labels for 3 columns"):
-        figures.labelled_grid(cells, None, ["a", "b"], "t", out)
+        grids.labelled_grid(cells, None, ["a", "b"], "t", out)
 
 
 def test_grid_is_written_atomically(tmp_path, swatches):
@@ -162,12 +144,21 @@ def test_grid_is_written_atomically(tmp_path, swatches):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["only.png"]
 
 
+def test_measuring_then_drawing_is_the_grid(tmp_path, swatches):
+    cells = swatch_cells(swatches, 2, 2, flag="DIVERGED")
+    geo = grids.labelled_grid(cells, ["a", "b"], ["c", "d"], "A title", tmp_path / "g.png", note="note",
+                              cell_px=64)
+    measured, text = grids.measure_grid(cells, ["a", "b"], ["c", "d"], "A title", "note", 64, 64)
+    assert measured == geo and text.title == ["A title"] and text.row_labels == [["a"], ["b"]]
+    assert (np.asarray(grids.draw_grid(cells, measured, text)) == pixels(tmp_path / "g.png")).all()
+
+
 def test_long_labels_wrap_within_their_cell():
-    font = figures._font(11)
-    lines = figures._wrap("style_layers=relu_1+relu_2+relu_3+relu_4+relu_5, L=1.23e+04", font,
+    font = grids.sized_font(11)
+    lines = grids.wrap_text("style_layers=relu_1+relu_2+relu_3+relu_4+relu_5, L=1.23e+04", font,
                           100, 3)
     assert 1 < len(lines) <= 3
-    assert all(figures._text_w(font, line) <= 100 for line in lines)
+    assert all(grids.text_width(font, line) <= 100 for line in lines)
     assert lines[-1].endswith("...") or "".join(lines).replace(" ", "").endswith("e+04")
 
 
@@ -175,7 +166,7 @@ def test_long_labels_wrap_within_their_cell():
 def test_experiment_grid_rows_are_pairs_and_columns_trials(study, manifest, runs, tmp_path):
     table = aggregate.experiment_table(manifest, runs, "iterations")
     out = tmp_path / "iterations.png"
-    geo = figures.experiment_grid(manifest, runs, table, "iterations", study.runs_dir, out)
+    geo = figures.experiment_grid(manifest, table, "iterations", study.runs_dir, out)
     assert (geo.n_rows, geo.n_cols) == (3, 3)  # 3 pairs x iterations 100/300/600
     img = pixels(out)
     assert img.shape[:2] == (geo.height, geo.width)
@@ -185,15 +176,15 @@ def test_experiment_grid_rows_are_pairs_and_columns_trials(study, manifest, runs
             n = round(record["timing"]["seconds"] / 0.1)
             assert tuple(img[center(geo, r, c)]) == study_kit.color_of(n)
     # random weights: the banner is there
-    assert geo.note_h > 0 and (img == figures.NOTE_FILL).all(axis=2).any()
+    assert geo.note_h > 0 and (img == grids.NOTE_FILL).all(axis=2).any()
 
 
 def test_experiment_grid_marks_diverged_runs(study, manifest, runs, tmp_path):
     table = aggregate.experiment_table(manifest, runs, "optimizer")
     out = tmp_path / "optimizer.png"
-    geo = figures.experiment_grid(manifest, runs, table, "optimizer", study.runs_dir, out)
+    geo = figures.experiment_grid(manifest, table, "optimizer", study.runs_dir, out)
     img = pixels(out)
-    red = (img == figures.FLAG_COLORS["DIVERGED"]).all(axis=2)
+    red = (img == grids.FLAG_COLORS["DIVERGED"]).all(axis=2)
     ok, bad = geo.cell_box(0, 0), geo.cell_box(0, 1)  # lbfgs ok, sgd diverged
     assert red[bad[1]:bad[3], bad[0]:bad[2]].any()
     assert not red[ok[1]:ok[3], ok[0]:ok[2]].any()
@@ -201,22 +192,21 @@ def test_experiment_grid_marks_diverged_runs(study, manifest, runs, tmp_path):
 
 def test_subsets_grid_wraps_many_trials(study, manifest, runs, tmp_path):
     table = aggregate.experiment_table(manifest, runs, "layers")  # 15 trials, one pair
-    geo = figures.experiment_grid(manifest, runs, table, "layers", study.runs_dir,
-                                  tmp_path / "layers.png")
+    geo = figures.experiment_grid(manifest, table, "layers", study.runs_dir, tmp_path / "layers.png")
     assert (geo.n_rows, geo.n_cols) == (2, figures.MAX_COLS)
     assert geo.col_label_h == 0  # labels are in the captions
-    narrow = figures.experiment_grid(manifest, runs, table, "layers", study.runs_dir,
+    narrow = figures.experiment_grid(manifest, table, "layers", study.runs_dir,
                                      tmp_path / "layers5.png", max_cols=5)
     assert (narrow.n_rows, narrow.n_cols) == (3, 5)
     img = pixels(tmp_path / "layers.png")
     x0, y0, x1, y1 = geo.cell_box(1, 7)  # 15 trials: the 16th cell is blank
-    assert (img[y0:y1, x0:x1] == figures.BACKGROUND).all()
+    assert (img[y0:y1, x0:x1] == grids.BACKGROUND).all()
 
 
 def test_pairs_grid_is_the_content_by_style_matrix(study, manifest, runs, tmp_path):
     table = aggregate.experiment_table(manifest, runs, "matrix")
     out = tmp_path / "matrix.png"
-    geo = figures.experiment_grid(manifest, runs, table, "matrix", study.runs_dir, out)
+    geo = figures.experiment_grid(manifest, table, "matrix", study.runs_dir, out)
     assert (geo.n_rows, geo.n_cols) == (2, 2)
     img = pixels(out)
     for r, content in enumerate(("c1", "c2")):
@@ -229,9 +219,9 @@ def test_pairs_grid_is_the_content_by_style_matrix(study, manifest, runs, tmp_pa
 def test_tune_grid_marks_the_selected_cells(study, manifest, runs, tmp_path):
     table = aggregate.experiment_table(manifest, runs, "revised")
     out = tmp_path / "revised.png"
-    geo = figures.experiment_grid(manifest, runs, table, "revised", study.runs_dir, out)
+    geo = figures.experiment_grid(manifest, table, "revised", study.runs_dir, out)
     assert (geo.n_rows, geo.n_cols) == (3, 4)
-    green = (pixels(out) == figures.FLAG_COLORS["SELECTED"]).all(axis=2)
+    green = (pixels(out) == grids.FLAG_COLORS["SELECTED"]).all(axis=2)
     marked = set()
     for r in range(3):
         for c in range(4):
@@ -246,13 +236,13 @@ def test_grid_accepts_a_table_read_back_with_plain_read_csv(study, manifest, run
     table = aggregate.experiment_table(manifest, runs, "revised")
     path = aggregate.write_csv(table, tmp_path / "revised.csv")
     back = pd.read_csv(path)
-    geo = figures.experiment_grid(manifest, runs, back, "revised", study.runs_dir,
+    geo = figures.experiment_grid(manifest, back, "revised", study.runs_dir,
                                   tmp_path / "r.png")
     assert (geo.n_rows, geo.n_cols) == (3, 4)
     stale = back.copy()
     stale.loc[0, "run_id"] = "ffffffffffff"
-    with pytest.raises(aggregate.AggregateError, match="out of date"):
-        figures.experiment_grid(manifest, runs, stale, "revised", study.runs_dir,
+    with pytest.raises(AggregateError, match="out of date"):
+        figures.experiment_grid(manifest, stale, "revised", study.runs_dir,
                                 tmp_path / "s.png")
 
 
@@ -261,7 +251,7 @@ def test_grid_accepts_a_table_read_back_with_plain_read_csv(study, manifest, run
                                   "weights_grid", "matrix", "revised"])
 def test_chart_is_a_png_for_every_kind(study, manifest, runs, tmp_path, name):
     table = aggregate.experiment_table(manifest, runs, name)
-    out = figures.experiment_chart(manifest, table, name, study.runs_dir, tmp_path / f"{name}.png")
+    out = charts.experiment_chart(manifest, table, name, study.runs_dir, tmp_path / f"{name}.png")
     with Image.open(out) as img:
         assert img.format == "PNG"
         assert img.width > 200 and img.height > 150
@@ -272,8 +262,8 @@ def test_grouped_chart_labels_flags_and_turns_horizontal_for_many_labels(manifes
     table = aggregate.experiment_table(manifest, runs, "revised")
     labels = list(table["label"][:4])
     expected = [labels[0], labels[1] + " [SELECTED]", labels[2], labels[3] + " [DIVERGED]"]
-    vertical = figures._grouped_chart(table)
-    horizontal = figures._grouped_chart(table, horizontal_over=2)
+    vertical = charts.grouped_chart(table)
+    horizontal = charts.grouped_chart(table, horizontal_over=2)
     assert len(vertical.axes) == len(horizontal.axes) == 3  # one panel per pair
     ticks = [t.get_text() for t in vertical.axes[0].get_xticklabels()]
     assert ticks == [e.replace(", ", "\n").replace(" [", "\n[") for e in expected]
@@ -283,7 +273,7 @@ def test_grouped_chart_labels_flags_and_turns_horizontal_for_many_labels(manifes
 
 def test_iterations_chart_plots_the_longest_history(study, manifest, runs):
     table = aggregate.experiment_table(manifest, runs, "iterations")
-    fig = figures._iterations_chart(table, study.runs_dir)
+    fig = charts.iterations_chart(table, study.runs_dir)
     history = pd.read_csv(study.runs_dir / "c2" / "s1" / study_kit.baseline_id(iterations=600)
                           / "history.csv")
     curves = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 600]
@@ -295,20 +285,20 @@ def test_iterations_chart_plots_the_longest_history(study, manifest, runs):
 
 def test_iterations_chart_reads_the_longest_history(study, manifest, runs, tmp_path):
     other = study_kit.build_study(tmp_path / "copy")
-    m = aggregate.load_manifest(study_kit.write_manifest(other))
+    m = Manifest.load(study_kit.write_manifest(other))
     other_runs = aggregate.runs_table(m, other.runs_dir)
     table = aggregate.experiment_table(m, other_runs, "iterations")
     longest = other.runs_dir / "c1" / "s1" / study_kit.baseline_id(iterations=600) / "history.csv"
     longest.unlink()
-    with pytest.raises(FileNotFoundError, match="history.csv"):
-        figures.experiment_chart(m, table, "iterations", other.runs_dir, tmp_path / "it.png")
+    with pytest.raises(NSTError, match="history.csv"):
+        charts.experiment_chart(m, table, "iterations", other.runs_dir, tmp_path / "it.png")
 
 
 # --- results array --------------------------------------------------------------------------
 def test_results_array_has_one_row_per_pair(study, manifest, runs, tmp_path):
     t5 = aggregate.table5(manifest, runs)
     out = tmp_path / "fig19.png"
-    geo = figures.results_array(manifest, runs, t5, study.runs_dir, out)
+    geo = figures.results_array(manifest, t5, study.runs_dir, out, [runs])
     assert (geo.n_rows, geo.n_cols) == (len(t5), 4) == (3, 4)
     img = pixels(out)
     assert img.shape[:2] == (geo.height, geo.width)
@@ -320,33 +310,37 @@ def test_results_array_has_one_row_per_pair(study, manifest, runs, tmp_path):
             assert tuple(img[center(geo, r, 0)]) == style.getpixel((0, 0))
     # row 3 (all revised runs diverged): the "Ours" cell has no image
     x0, y0, x1, y1 = geo.cell_box(2, 3)
-    assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) == figures.BACKGROUND
+    assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) == grids.BACKGROUND
     x0, y0, x1, y1 = geo.cell_box(0, 3)
-    assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) != figures.BACKGROUND
+    assert tuple(img[y0 + (y1 - y0) // 5, (x0 + x1) // 2]) != grids.BACKGROUND
+
+
+def test_results_array_from_the_tables_on_disk_is_the_same_figure(study, manifest, runs, tmp_path):
+    """`nst figures results-array` draws from table5.csv and the two experiments' tables."""
+    t5 = aggregate.table5(manifest, runs)
+    figures.results_array(manifest, t5, study.runs_dir, tmp_path / "memory.png", [runs])
+    compared = [aggregate.read_csv(aggregate.write_csv(aggregate.experiment_table(manifest, runs, name),
+                                                       tmp_path / f"{name}.csv"))
+                for name in ("iterations", "revised")]
+    back = aggregate.read_csv(aggregate.write_csv(t5, tmp_path / "table5.csv"))
+    figures.results_array(manifest, back, study.runs_dir, tmp_path / "disk.png", compared)
+    assert (pixels(tmp_path / "memory.png") == pixels(tmp_path / "disk.png")).all()
 
 
 # --- selection of a tuned experiment and the evaluator in every figure ---------------------
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    """The fabricated study with every run scored by an evaluator named in its manifest."""
-    s, manifest = study_kit.scored_study(tmp_path_factory.mktemp("scored"))
-    manifest = aggregate.load_manifest(study_kit.write_manifest(s, manifest))
-    return s, manifest, aggregate.runs_table(manifest, s.runs_dir)
-
-
 def test_selection_figure_marks_the_chosen_candidate_of_each_pair(scored, tmp_path):
     s, manifest, runs = scored
     table = aggregate.experiment_table(manifest, runs, "revised")
-    out = figures.selection_figure(manifest, table, "revised", tmp_path / "selection.png")
+    out = charts.selection_figure(manifest, table, "revised", tmp_path / "selection.png")
     with Image.open(out) as img:
         assert img.size[0] > 600 and img.size[1] > 300
     from matplotlib.figure import Figure
 
     evaluator = study_kit.GATYS
-    for content, style in aggregate.pairs_in_order(table):
-        rows = table[(table["content"] == content) & (table["style"] == style)].reset_index(drop=True)
+    for content, style in pairs_in_order(table):
+        rows = pair_rows(table, content, style).reset_index(drop=True)
         ax = Figure().add_subplot()
-        figures._selection_panel(ax, rows, evaluator.column("style"), evaluator.column("content"))
+        charts.selection_panel(ax, rows, evaluator.column("style"), evaluator.column("content"))
         stars = [c for c in ax.collections if c.get_label().startswith("selected")]
         picked = rows[rows["selected"]]
         if picked.empty:  # all diverged: nothing to mark, and it says so
@@ -360,8 +354,9 @@ def test_selection_figure_marks_the_chosen_candidate_of_each_pair(scored, tmp_pa
 
 def test_selection_figure_is_only_for_tuned_experiments(scored, tmp_path):
     _, manifest, runs = scored
-    with pytest.raises(aggregate.AggregateError, match="not a tuned experiment"):
-        figures.selection_figure(manifest, None, "iterations", tmp_path / "x.png", runs=runs)
+    table = aggregate.experiment_table(manifest, runs, "iterations")
+    with pytest.raises(AggregateError, match="not a tuned experiment"):
+        charts.selection_figure(manifest, table, "iterations", tmp_path / "x.png")
 
 
 def test_figure_titles_and_captions_name_the_evaluator(scored):
@@ -370,5 +365,5 @@ def test_figure_titles_and_captions_name_the_evaluator(scored):
     assert f"gatys [{evaluator.hash}]" in figures.evaluator_line(manifest)
     assert figures.score_column(manifest)[0] == evaluator.column("total")
     row = runs.iloc[0].to_dict()
-    caption = figures._run_caption(row, figures.main_evaluator(manifest))
+    caption = figures.run_caption(row, manifest.main_evaluator)
     assert f"S={figures.fmt(row[evaluator.column('style')])}" in caption

@@ -1,9 +1,11 @@
-"""nst/files.py: a file is either its old content or its new content, never half of either."""
+"""nst/files.py: a file is either its old content or its new content, never half of either; JSON the
+user names is read with one clear error."""
 from __future__ import annotations
 
 import pytest
 
-from nst.files import atomic_path, copy_file, write_text
+from nst.errors import InputError, OutputError
+from nst.files import atomic_path, copy_file, parse_json_object, read_json_object, write_text
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -25,3 +27,34 @@ def test_write_and_copy_create_the_folder_and_replace_the_content(tmp_path):
     copy = copy_file(first, tmp_path / "c" / "history.csv")
     assert copy.read_text() == "x\n2\n"
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["history.csv"]
+
+
+def test_a_write_under_a_file_names_the_path(tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    with pytest.raises(OutputError, match="taken/x/run.json.*a file stands where a folder is needed"):
+        write_text(tmp_path / "taken" / "x" / "run.json", "{}")
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("absent", "does not exist"), ("folder", "is a folder"), ("text", "is not JSON"),
+    ("array", "holds an array, not a JSON object"), ("binary", "is not JSON"),
+])
+def test_json_the_user_names_is_read_with_one_clear_error(case, expected, tmp_path):
+    path = tmp_path / case
+    if case == "folder":
+        path.mkdir()
+    elif case != "absent":
+        content = {"text": b"{not json", "array": b"[1, 2]", "binary": b"\xff\xfe\x00"}[case]
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=expected) as info:
+        read_json_object(path, "--params file")
+    assert str(info.value).startswith("--params file") and case in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_json_object_is_returned_as_it_is(tmp_path):
+    assert read_json_object(write_text(tmp_path / "p.json", '{"seed": 3}'), "--params file") == {"seed": 3}
+    assert parse_json_object('{"a": [1]}', "--params-json") == {"a": [1]}
+    with pytest.raises(InputError, match="--params-json holds null"):
+        parse_json_object("null", "--params-json")

@@ -3,8 +3,10 @@ modes, and a clear error naming the file for each kind of bad file."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -12,13 +14,14 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.catalog import MAX_IMAGE_PIXELS, check_readable, find_images
-from nst.engine import stylize
+from nst.run.image_files import MAX_IMAGE_PIXELS
+from nst.study.catalog import check_readable, find_images
+from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError
-from nst.images import load_image, open_rgb
-from nst.outputs import read_record, write_run
+from nst.run.images import load_image, open_rgb
+from nst.run.outputs import write_run
 
-from conftest import image_array, make_image, tiny_params
+from kit import image_array, make_image, tiny_params
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -114,7 +117,7 @@ def test_run_json_records_alpha_compositing(mode, composited, tmp_path, style_pa
     content = make_image(tmp_path / "content.png", 32, 32, seed=3, mode=mode)
     result = stylize(tiny_params(iterations=1), content, style_path)
     write_run(result, tmp_path / "run")
-    record = read_record(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["content"]["mode"] == mode
     assert record["content"]["alpha_composited_on_white"] is composited
     assert record["style"]["alpha_composited_on_white"] is False

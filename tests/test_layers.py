@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from nst.layers import BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
-from nst.vgg import make_extractor, vgg19_feature_layers
+from nst.run.layers import BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
+from nst.run.vgg import make_extractor, vgg19_feature_layers
 
 
 def tutorial_names() -> list[str]:

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 import nst
-from nst.params import DEFAULT_LR, FIELD_NAMES, RunParams
+from nst.run.params import DEFAULT_LR, FIELD_NAMES, RunParams
 
-from conftest import ROOT, tiny_params
+from kit import ROOT, tiny_params
 
 
 # --- validation ----------------------------------------------------------------------------

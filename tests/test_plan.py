@@ -1,4 +1,4 @@
-"""nst.plan / nst.catalog: expanding a config into runs and trials, and refusing bad input."""
+"""nst.study.plan / nst.study.catalog: expanding a config into runs and trials, and refusing bad input."""
 from __future__ import annotations
 
 import copy
@@ -13,8 +13,9 @@ import yaml
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.plan import PlanError, build_plan, layer_subsets, write_by_content
-from nst.presets import preset
+from nst.study.plan import PlanError, build_plan, layer_subsets, write_by_content
+from nst.study.manifest import Manifest
+from nst.run.presets import preset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,11 +151,12 @@ def test_plan_files_are_named_by_content_and_never_rewritten(root, tmp_path):
     running call reads: the same plan finds its file as it was, another plan gets another file."""
     plan = build_plan(small_config(), root=root)
     path = Path(write_by_content(tmp_path, plan.manifest()))
-    assert json.loads(path.read_text()) == json.loads(json.dumps(plan.manifest()))
+    assert path.read_text() == plan.manifest().to_json()
+    assert Manifest.load(path) == plan.manifest()  # what the tables and figures read back
     os.utime(path, (1, 1))
     assert Path(write_by_content(tmp_path, plan.manifest())) == path
     assert path.stat().st_mtime == 1  # untouched
-    other = Path(write_by_content(tmp_path, {**plan.manifest(), "results_array": {"x": 1}}))
+    other = Path(write_by_content(tmp_path, {**plan.manifest().to_dict(), "results_array": {"x": 1}}))
     assert other != path and path.stat().st_mtime == 1
     assert json.loads(other.read_text())["results_array"] == {"x": 1}
 

@@ -1,4 +1,4 @@
-"""nst/process.py: the allocator setting and the skipped torch._dynamo import of nst's own
+"""nst/execution/process.py: the allocator setting and the skipped torch._dynamo import of nst's own
 processes. Each check runs in a fresh interpreter, because both change the whole process."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nst import process
+from nst.execution import process
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -29,7 +29,7 @@ def python(code: str, *args: str, **env: str) -> dict:
 # faults of the last four rounds: the kernel had to hand out zeroed pages again.
 REFAULTS = """
 import ctypes, json, resource, sys
-from nst import process
+from nst.execution import process
 applied = process.keep_freed_memory() if sys.argv[-1] == 'keep' else False
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
@@ -89,7 +89,7 @@ def test_an_lbfgs_job_never_imports_torch_dynamo(tmp_path, content_path, style_p
 def test_optimizers_still_step_without_dynamo():
     result = python("""
 import json, sys, torch
-from nst import process
+from nst.execution import process
 changed = process.skip_dynamo_import()
 x = torch.ones(3, requires_grad=True)
 opt = torch.optim.LBFGS([x], lr=1, max_iter=1)
@@ -103,6 +103,6 @@ for _ in range(5):
 print(json.dumps({"changed": changed, "x": x.tolist(), "dynamo": "torch._dynamo" in sys.modules,
                   "again": process.skip_dynamo_import()}))
 """)
-    assert result["changed"], "torch.optim no longer wraps its methods the way nst/process.py expects"
+    assert result["changed"], "torch.optim no longer wraps its methods the way nst/execution/process.py expects"
     assert result["x"] == pytest.approx([3.0] * 3)  # L-BFGS reaches the minimum of the quadratic
     assert not result["dynamo"] and result["again"] == []

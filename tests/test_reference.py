@@ -30,9 +30,9 @@ from PIL import Image
 from torchvision.models.vgg import cfgs, make_layers
 from torchvision.transforms.functional import to_tensor
 
-from nst.engine import stylize
+from nst.run.engine import stylize
 
-from conftest import tiny_params
+from kit import tiny_params
 
 REL_TOL = 1e-5
 

@@ -1,4 +1,4 @@
-"""nst/resources.py: the host memory a run declares (the workflow's mem_mb) covers what a run
+"""nst/execution/resources.py: the host memory a run declares (the workflow's mem_mb) covers what a run
 really peaks at, without asking for several times that."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from nst import resources
+from nst.execution import resources
 
-from conftest import make_image, nst_command, tiny_params
+from kit import make_image, nst_command, tiny_params
 
 # Runs the command and prints the peak RSS of its process (KiB): this launcher is a bare
 # interpreter, so RUSAGE_CHILDREN's maximum is the command's own.

@@ -1,7 +1,8 @@
-"""Resuming a killed run (nst/checkpoint.py): a run stopped after some iteration and started
+"""Resuming a killed run (nst/run/checkpoint.py): a run stopped after some iteration and started
 again is the same optimisation as one that was never stopped, bit for bit on the CPU."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -13,13 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from nst import checkpoint
-from nst.engine import stylize
+from nst.run import checkpoint
+from nst.run.engine import stylize
 from nst.errors import NSTError
-from nst.outputs import read_record, write_run
-from nst.plan import execution_settings
+from nst.run.outputs import write_run
+from nst.study.plan import execution_settings
 
-from conftest import nst_command, run_nst, tiny_params
+from kit import nst_command, run_nst, tiny_params
 
 OPTIMIZERS = ["lbfgs", "adam", "adagrad", "sgd"]
 
@@ -68,13 +69,17 @@ def losses(folder) -> pd.DataFrame:
     return pd.read_csv(folder / "history.csv").drop(columns=["seconds"])
 
 
+def run_json(folder) -> dict:
+    return json.loads((folder / "run.json").read_text())
+
+
 def assert_same_run_files(a, b):
     """The files of two runs are equal (timing and the resume record apart)."""
     pd.testing.assert_frame_equal(losses(a), losses(b), check_exact=True)
     snapshots = [*(a / "snapshots").glob("*.png"), *(a / "snapshots").glob("*.json")]
     for name in ["image.png", *sorted(p.relative_to(a).as_posix() for p in snapshots)]:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    ra, rb = read_record(a), read_record(b)
+    ra, rb = run_json(a), run_json(b)
     for record in (ra, rb):
         record.pop("timing"), record.pop("resumed_from", None)
     assert ra == rb
@@ -94,8 +99,8 @@ def test_a_stopped_run_resumes_as_the_same_optimisation(optimizer, shift, conten
     assert (tmp_path / "resumed" / "resume.pt").is_file() and not (tmp_path / "resumed" / "run.json").exists()
     result = run_into(tmp_path / "resumed", params, content_path, style_path)
 
-    assert result.resumed_from == [3] and read_record(tmp_path / "resumed")["resumed_from"] == [3]
-    assert "resumed_from" not in read_record(tmp_path / "whole")
+    assert result.resumed_from == [3] and run_json(tmp_path / "resumed")["resumed_from"] == [3]
+    assert "resumed_from" not in run_json(tmp_path / "whole")
     assert_same_run_files(tmp_path / "whole", tmp_path / "resumed")
     seconds = pd.read_csv(tmp_path / "resumed" / "history.csv")["seconds"]
     assert seconds.is_monotonic_increasing  # elapsed time carries over the restart
@@ -212,11 +217,11 @@ def test_kill_9_at_a_random_moment_then_rerun_gives_the_uninterrupted_run(conten
 
     again = run_nst(args + ["-o", killed], timeout=300)
     assert again.returncode == 0, again.stderr
-    resumed_from = read_record(killed)["resumed_from"]
+    resumed_from = run_json(killed)["resumed_from"]
     assert len(resumed_from) == 1 and past <= resumed_from[0] < 2000, (past, resumed_from)
     pd.testing.assert_frame_equal(losses(whole), losses(killed), check_exact=True)
     assert (whole / "image.png").read_bytes() == (killed / "image.png").read_bytes()
-    assert read_record(whole)["final"] == read_record(killed)["final"]
+    assert run_json(whole)["final"] == run_json(killed)["final"]
     assert not (killed / "resume.pt").exists()
     assert not list(killed.glob(".*tmp*"))  # a write killed half-way left nothing behind
 

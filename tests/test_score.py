@@ -1,4 +1,4 @@
-"""Evaluators (nst/evaluate.py) and scoring a finished run (nst/score.py, `nst score`): one network
+"""Evaluators (nst/run/evaluate.py) and scoring a finished run (nst/run/score.py, `nst score`): one network
 for every run whatever it was optimised with, the paper's definition still available by name
 with today's numbers, scale-free per-layer terms, the texture metric, config errors."""
 from __future__ import annotations
@@ -11,16 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from nst import score
-from nst.engine import stylize
-from nst.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, evaluate,
+from nst.run import score
+from nst.run.engine import stylize
+from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, evaluate,
                           make_evaluator, resolve_evaluation)
-from nst.images import load_image, pil_to_tensor, tensor_to_pil
-from nst.outputs import write_run
-from nst.presets import PRESETS
-from nst.vgg import load_weights, make_extractor
+from nst.run.images import load_image, pil_to_tensor, tensor_to_pil
+from nst.run.outputs import write_run
+from nst.run.presets import PRESETS
+from nst.run.vgg import make_extractor
+from nst.run.weights import load_weights
 
-from conftest import image_array, make_image, run_nst, tiny_params
+from kit import image_array, make_image, run_nst, tiny_params
 
 SCALARS = ("content", "style", "total", "ssim_content", "color_distance_style")
 

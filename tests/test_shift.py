@@ -1,11 +1,11 @@
-"""Random style shifting (nst/shift.py): every pixel carries the same expected weight in the loss,
+"""Random style shifting (nst/run/shift.py): every pixel carries the same expected weight in the loss,
 border pixels included, and the rotation shows no black corners."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from nst.shift import RandomShift, mirrored_indices
+from nst.run.shift import RandomShift, mirrored_indices
 
 
 def test_mirrored_indices_repeat_the_edge_pixel():

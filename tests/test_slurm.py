@@ -23,12 +23,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from nst.resources import run_memory_mb
-from test_workflow import BIN, REPO, make_study, plan_of, snakemake
+from nst.execution.resources import run_memory_mb
+from kit import BIN, ROOT, make_study, plan_of, snakemake
 
 pytestmark = pytest.mark.workflow
 
-PROFILES = REPO / "workflow/profiles"
+PROFILES = ROOT / "workflow/profiles"
 LOCAL_PROFILE = "workflow/profiles/slurm-local"
 # 2 content x 2 style images, one run each: 4 stylize jobs.
 SLURM_CONFIG = {
@@ -108,7 +108,7 @@ class Cluster:
         return records
 
     def stop(self) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(REPO / "scripts/slurm-down.sh"), str(self.state)],
+        return subprocess.run(["bash", str(ROOT / "scripts/slurm-down.sh"), str(self.state)],
                               capture_output=True, text=True, timeout=120)
 
 
@@ -130,7 +130,7 @@ def cluster():
         pytest.skip("snakemake-executor-plugin-slurm is not installed (pip install -e '.[test]')")
     # Not under pytest's 0700 tmp folder: munged runs as user munge and must reach its socket.
     state = Path(tempfile.mkdtemp(prefix="nst-slurm-"))
-    up = subprocess.run(["bash", str(REPO / "scripts/slurm-up.sh"), str(state)],
+    up = subprocess.run(["bash", str(ROOT / "scripts/slurm-up.sh"), str(state)],
                         capture_output=True, text=True, timeout=600)
     if up.returncode == 3:
         shutil.rmtree(state, ignore_errors=True)

@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from nst import preset
-from nst.engine import stylize
-from nst.outputs import write_run
-from nst.plan import build_plan
-from nst.trajectory import derive_run
+from nst.run.engine import stylize
+from nst.run.outputs import write_run
+from nst.study import layout
+from nst.study.plan import build_plan
+from nst.study.trajectory import derive_run, share_trajectories, shares_trajectories
 
 LOSS_COLUMNS = ["iteration", "content", "style", "total"]
 
@@ -85,23 +86,42 @@ def study(tmp_path, pair):
     return tmp_path
 
 
+def shared_plan(config, study):
+    """Planning, then sharing, as the workflow does (common.smk)."""
+    plan = build_plan(config, root=study)
+    return share_trajectories(plan, study / layout.RUNS) if shares_trajectories(config) else plan
+
+
 def test_plan_maps_shorter_runs_to_the_longest(study):
-    plan = build_plan(_config([2, 6, 4]), root=study)
+    plan = shared_plan(_config([2, 6, 4]), study)
     by_iterations = {r.params.iterations: r for r in plan.runs.values()}
     leader = by_iterations[6]
     assert leader.source is None and leader.params.snapshots == (2, 4)
     assert by_iterations[2].source == by_iterations[4].source == leader.key
-    assert all(r.source is None for r in build_plan(_config([2, 6], share=False), root=study).runs.values())
+    assert all(r.source is None for r in shared_plan(_config([2, 6], share=False), study).runs.values())
+
+
+def test_sharing_is_on_unless_the_config_turns_it_off():
+    assert shares_trajectories({}) and shares_trajectories({"execution": {"device": "cpu"}})
+    assert not shares_trajectories(_config([2, 6], share=False))
+
+
+def test_planning_alone_shares_nothing_and_reads_no_run(study):
+    """build_plan reads the config and images only; sharing is the separate step."""
+    plan = build_plan(_config([2, 6, 4]), root=study)
+    assert all(r.source is None and r.params.snapshots == () for r in plan.runs.values())
+    assert share_trajectories(plan, study / layout.RUNS) is plan  # changed in place, returned
+    assert sum(r.source is not None for r in plan.runs.values()) == 2
 
 
 def test_plan_never_redoes_finished_work_for_sharing(study):
-    plan = build_plan(_config([2, 6]), root=study)
+    plan = shared_plan(_config([2, 6]), study)
     leader = max(plan.runs.values(), key=lambda r: r.params.iterations)
-    folder = study / "results/runs" / leader.key
+    folder = study / layout.run_folder(leader.content, leader.style, leader.run_id)
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"params": {"snapshots": [2]}, "run_id": leader.run_id}))
     # a finished leader keeps its snapshots; a new count it lacks is computed on its own
-    plan = build_plan(_config([2, 3, 6]), root=study)
+    plan = shared_plan(_config([2, 3, 6]), study)
     by_iterations = {r.params.iterations: r for r in plan.runs.values()}
     assert by_iterations[6].params.snapshots == (2,)
     assert by_iterations[2].source == leader.key and by_iterations[3].source is None

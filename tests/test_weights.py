@@ -2,6 +2,7 @@
 ImageNet hash verification."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -9,13 +10,14 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-import nst.vgg as vgg
+import nst.run.vgg as vgg
+import nst.run.weights as vgg_weights
 from nst import cli
-from nst.engine import stylize
+from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.outputs import read_record, write_run
+from nst.run.outputs import write_run
 
-from conftest import run_nst, tiny_params
+from kit import run_nst, tiny_params
 
 DEPTH = 19  # features[0..18]: conv_1 .. pool_3, eight convolutions
 
@@ -27,7 +29,7 @@ def torch_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("TORCH_HOME", str(home))
     monkeypatch.delenv("NST_OFFLINE", raising=False)
-    assert vgg.hub_checkpoint_dir() == home / "hub" / "checkpoints"
+    assert vgg_weights.hub_checkpoint_dir() == home / "hub" / "checkpoints"
     return home
 
 
@@ -61,13 +63,13 @@ def test_offline_without_the_file_is_a_clear_error(torch_home, monkeypatch, cont
 def test_failed_download_gives_the_same_clear_error(torch_home, monkeypatch):
     """Without NST_OFFLINE nst tries to download. The URL points at a closed local port so the
     test fails fast and never downloads 548 MB, with or without internet."""
-    monkeypatch.setattr(vgg, "IMAGENET_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")
+    monkeypatch.setattr(vgg_weights, "IMAGENET_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")
     with pytest.raises(WeightsError) as info:
-        vgg.resolve_imagenet_file()
+        vgg_weights.resolve_imagenet_file()
     message = str(info.value)
     assert_clear_missing_message(message)
     assert "download failed" in message
-    assert not (torch_home / "hub" / "checkpoints" / vgg.IMAGENET_FILE).exists()
+    assert not (torch_home / "hub" / "checkpoints" / vgg_weights.IMAGENET_FILE).exists()
 
 
 def test_cli_reports_missing_imagenet_weights_in_one_line(torch_home, tmp_path, content_path, style_path):
@@ -110,7 +112,7 @@ def test_state_dict_file_gives_the_features_of_hand_loaded_tensors(pooling, tmp_
     state["classifier.6.bias"] = torch.zeros(1000)  # a full torchvision file has these; ignored
     torch.save(state, tmp_path / "mine.pth")
     layers = ["conv_1", "relu_2", "pool_1", "conv_4", "relu_5", "conv_8", "pool_3"]
-    loaded, record = vgg.load_weights(str(tmp_path / "mine.pth"))
+    loaded, record = vgg_weights.load_weights(str(tmp_path / "mine.pth"))
     extractor = vgg.make_extractor(layers, pooling, loaded)
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     ours = extractor(image)
@@ -129,7 +131,7 @@ def test_run_with_a_state_dict_file_records_it(tmp_path, content_path, style_pat
     torch.save(random_state(), tmp_path / "mine.pth")
     result = stylize(tiny_params(weights=str(tmp_path / "mine.pth"), iterations=2), content_path, style_path)
     write_run(result, tmp_path / "run")
-    record = read_record(tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["random_weights"] is False
     assert record["weights"]["file"] == str(tmp_path / "mine.pth")
     random_run = stylize(tiny_params(iterations=2), content_path, style_path)
@@ -186,23 +188,23 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path, content_path, style
 def test_a_file_that_is_not_a_state_dict_of_tensors_is_refused(content, tmp_path):
     torch.save(content, tmp_path / "odd.pth")
     with pytest.raises(WeightsError, match="not a state dict of tensors"):
-        vgg.read_state_dict(tmp_path / "odd.pth")
+        vgg_weights.read_state_dict(tmp_path / "odd.pth")
 
 
 def test_a_whole_pickled_module_is_refused(tmp_path):
     torch.save(nn.Sequential(nn.Conv2d(3, 64, 3)), tmp_path / "module.pth")
     with pytest.raises(WeightsError, match="weights_only=True"):
-        vgg.read_state_dict(tmp_path / "module.pth")
+        vgg_weights.read_state_dict(tmp_path / "module.pth")
 
 
 def test_missing_state_dict_file(tmp_path):
     with pytest.raises(WeightsError, match="does not exist"):
-        vgg.load_weights(str(tmp_path / "absent.pth"))
+        vgg_weights.load_weights(str(tmp_path / "absent.pth"))
 
 
 # --- ImageNet file verification ------------------------------------------------------------
 def test_imagenet_file_with_the_wrong_hash_is_rejected(torch_home, content_path, style_path):
-    fake = torch_home / "hub" / "checkpoints" / vgg.IMAGENET_FILE
+    fake = torch_home / "hub" / "checkpoints" / vgg_weights.IMAGENET_FILE
     fake.parent.mkdir(parents=True)
     torch.save(random_state(), fake)
     with pytest.raises(WeightsError) as info:
@@ -212,13 +214,40 @@ def test_imagenet_file_with_the_wrong_hash_is_rejected(torch_home, content_path,
     assert "`nst weights fetch`" in message
     # the same through weights_file, and through `nst weights verify`
     with pytest.raises(WeightsError, match="does not start with dcbb9e9d"):
-        vgg.resolve_imagenet_file(str(fake))
+        vgg_weights.resolve_imagenet_file(str(fake))
     assert cli.main(["weights", "verify", str(fake)]) == 2
 
 
 def test_weights_file_that_does_not_exist(tmp_path):
     with pytest.raises(WeightsError, match="does not exist"):
-        vgg.resolve_imagenet_file(str(tmp_path / "nope.pth"))
+        vgg_weights.resolve_imagenet_file(str(tmp_path / "nope.pth"))
+
+
+def test_weights_verify_of_a_missing_file_or_a_folder_is_one_line(tmp_path, capsys):
+    for target, expected in [(tmp_path / "absent.pth", "absent.pth' does not exist"), (tmp_path, "is a folder")]:
+        assert cli.main(["weights", "verify", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nst: error:") and expected in err and err.count("\n") == 1
+
+
+def test_a_broken_verification_record_only_costs_a_rehash(torch_home, monkeypatch, tmp_path):
+    path = tmp_path / "copy.pth"
+    torch.save(random_state(), path)
+    monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
+    (tmp_path / "copy.pth.json").write_text("{half a rec")
+    assert vgg_weights.verify_file(path) == vgg_weights.sha256_of(path)
+    assert json.loads((tmp_path / "copy.pth.json").read_text())["sha256"] == vgg_weights.sha256_of(path)
+
+
+def test_fetch_with_a_named_copy_verifies_it_and_records_it(torch_home, monkeypatch, tmp_path, capsys):
+    path = tmp_path / "copy.pth"
+    torch.save(random_state(), path)
+    monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
+    assert cli.main(["weights", "fetch", str(path), "--record", str(tmp_path / "record.json")]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {path} (sha256 ")
+    assert json.loads((tmp_path / "record.json").read_text()) == {"file": str(path),
+                                                                   "sha256": vgg_weights.sha256_of(path)}
+    assert not (torch_home / "hub" / "checkpoints").exists()  # nothing fetched
 
 
 def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home, monkeypatch, tmp_path,
@@ -228,27 +257,42 @@ def test_verified_imagenet_file_runs_and_a_modified_one_is_rechecked(torch_home,
     the verification record, the features-only copy, and that changing a file voids it."""
     checkpoints = torch_home / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
-    full = checkpoints / vgg.IMAGENET_FILE
+    full = checkpoints / vgg_weights.IMAGENET_FILE
     state = random_state()
     torch.save(state, full)
-    monkeypatch.setattr(vgg, "IMAGENET_HASH_PREFIX", vgg.sha256_of(full)[:8])
+    monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(full)[:8])
     monkeypatch.setenv("NST_OFFLINE", "1")
 
     result = stylize(tiny_params(weights="imagenet", iterations=1), content_path, style_path)
     assert result.weights == {"family": "imagenet", "source": "imagenet", "random": False, "file": str(full),
-                              "sha256": vgg.sha256_of(full)}
+                              "sha256": vgg_weights.sha256_of(full)}
     by_hand = stylize(tiny_params(weights=str(full), iterations=1), content_path, style_path)
     assert result.history[0]["total"] == by_hand.history[0]["total"]
 
-    features = vgg.write_features_only(full)
-    assert features == checkpoints / vgg.FEATURES_FILE
-    assert vgg.resolve_imagenet_file() == features      # runs prefer the smaller copy
-    assert vgg.verify_file(features, force=True) == vgg.sha256_of(features)
-    assert set(vgg.read_state_dict(features)) == {k for k in state if k.startswith("features.")}
+    features = vgg_weights.write_features_only(full)
+    assert features == checkpoints / vgg_weights.FEATURES_FILE
+    assert vgg_weights.resolve_imagenet_file() == features      # runs prefer the smaller copy
+    assert vgg_weights.verify_file(features, force=True) == vgg_weights.sha256_of(features)
+    assert set(vgg_weights.read_state_dict(features)) == {k for k in state if k.startswith("features.")}
 
     torch.save(random_state(seed=4), features)          # tampered with after verification
     # same size; a later edit has a later mtime (set here: timestamps can be jiffy-coarse)
     stat = features.stat()
     os.utime(features, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
     with pytest.raises(WeightsError, match="is not torchvision's"):
-        vgg.resolve_imagenet_file()
+        vgg_weights.resolve_imagenet_file()
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "is empty (0 bytes)"),
+    (b"x", "is not a PyTorch file"),
+    (b"hello, not weights\n", "is not a PyTorch file"),
+])
+def test_a_file_that_is_not_weights_is_one_clear_line(tmp_path, capsys, content_path, style_path, content, needle):
+    """Issue reproductions: a 0-byte file was an IndexError, a text file said only ': 101'."""
+    bad = tmp_path / "my.pth"
+    bad.write_bytes(content)
+    code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"), "--weights", str(bad),
+                     "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "my.pth" in err and needle in err

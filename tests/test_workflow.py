@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,72 +17,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from nst.plan import build_plan
-from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from kit import BIN, PAIR, TINY_CONFIG, make_study, plan_of, planned_jobs, snakemake, write_image
 
 pytestmark = pytest.mark.workflow
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-PAIR = [{"content": "cat", "style": "wave"}]
-
-TINY_CONFIG = {
-    "images": {"content": "images/content", "style": "images/style"},
-    "pairs": "all",
-    "params": {"size": 32, "iterations": 4, "weights": "random"},
-    "execution": {"device": "cpu", "threads": 1},
-    "experiments": {
-        "matrix": {"title": "Every pair", "paper": "Figs. 13-14", "base": "baseline"},
-        "style_weight": {"paper": "Fig. 8", "pairs": PAIR, "vary": {"style_weight": [1.0e+5, 1.0e+6]}},
-        "iterations": {"paper": "Fig. 6", "pairs": PAIR, "vary": {"iterations": [2, 4]}},
-        "layers": {"paper": "Fig. 7", "pairs": PAIR, "subsets": {"style_layers": ["conv_1", "conv_3"]}},
-        "diverge": {"pairs": PAIR, "vary": {"style_weight": [1.0e+39]}},
-        "revised": {"base": "revised", "tune": {"style_weight": [1.0e+5, 1.0e+6]}},
-    },
-    "results_array": {"baseline": "matrix", "revised": "revised"},
-}
-
-
-def write_image(path: Path, seed: int, side: int = 40) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    Image.fromarray((rng.random((side, side, 3)) * 255).astype("uint8")).save(path)
-
-
-def make_study(root: Path, config: dict = TINY_CONFIG) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "environment.yml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "workflow", root / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
-    for i, stem in enumerate(["cat", "dog"]):
-        write_image(root / "images/content" / f"{stem}.png", i)
-    for i, stem in enumerate(["wave", "mosaic"]):
-        write_image(root / "images/style" / f"{stem}.png", 10 + i)
-    (root / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return root
-
-
-def snakemake(root: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [str(BIN / "snakemake"), "--cores", "2", "--configfile", "study.yaml", *args]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-def planned_jobs(root: Path, rule: str = "stylize") -> int:
-    """How many jobs of `rule` a dry run would execute."""
-    out = snakemake(root, "-n", "--quiet", "rules").stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == rule:
-            return int(parts[1])
-    return 0
-
-
-def plan_of(root: Path, config: dict = TINY_CONFIG):
-    return build_plan(config, root=root, verify_images=False)
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +370,7 @@ def write_vgg_state(path: Path, seed: int) -> None:
     """A torchvision-keyed VGG-19 feature state dict of seeded random weights."""
     import torch
 
-    from nst.vgg import init_random, vgg19_feature_layers
+    from nst.run.vgg import init_random, vgg19_feature_layers
 
     body = torch.nn.Sequential(*vgg19_feature_layers("avg"))
     init_random(body, seed)

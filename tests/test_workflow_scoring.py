@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from nst.evaluate import resolve_evaluation
-from nst.plan import build_plan
-from test_workflow import PAIR, make_study, planned_jobs, snakemake
+from nst.run.evaluate import resolve_evaluation
+from nst.study.plan import build_plan
+from kit import PAIR, make_study, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 

@@ -18,7 +18,7 @@ rule plan:
     input:
         PLAN_FILE,
     output:
-        MANIFEST,
+        layout.MANIFEST,
     log:
         "logs/aggregate/plan.log",
     conda:
@@ -29,40 +29,40 @@ rule plan:
 
 rule runs_table:
     input:
-        manifest=MANIFEST,
+        manifest=layout.MANIFEST,
         records=all_run_records,
     output:
-        report(f"{RESULTS}/tables/runs.csv", caption="../report/runs_table.rst", category="Tables"),
+        report(layout.RUNS_TABLE, caption="../report/runs_table.rst", category="Tables"),
     log:
         "logs/aggregate/runs_table.log",
+    conda:
+        CONDA_ENV
     params:
         results=results_folder,
         evaluation=evaluation_caption(),
-    conda:
-        CONDA_ENV
     shell:
         "nst aggregate runs --manifest {input.manifest:q} --results {params.results} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_table:
     input:
-        manifest=MANIFEST,
+        manifest=layout.MANIFEST,
         records=experiment_records,
     output:
         report(
-            f"{RESULTS}/tables/{{experiment}}.csv",
+            layout.EXPERIMENT_TABLE_PATTERN,
             caption="../report/experiment_table.rst",
             category="Tables",
             labels={"experiment": "{experiment}"},
         ),
     log:
         "logs/aggregate/{experiment}.table.log",
+    conda:
+        CONDA_ENV
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
         evaluation=evaluation_caption(),
-    conda:
-        CONDA_ENV
     shell:
         "nst aggregate experiment {wildcards.experiment} --manifest {input.manifest:q}"
         " --results {params.results} -o {output:q} > {log:q} 2>&1"
@@ -70,19 +70,19 @@ rule experiment_table:
 
 rule experiment_figures:
     input:
-        manifest=MANIFEST,
-        table=f"{RESULTS}/tables/{{experiment}}.csv",
+        manifest=layout.MANIFEST,
+        table=layout.EXPERIMENT_TABLE_PATTERN,
         images=experiment_images,
     output:
         grid=report(
-            f"{RESULTS}/figures/{{experiment}}/grid.png",
+            layout.figure_pattern("grid"),
             caption="../report/experiment_grid.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "images"},
         ),
         chart=report(
-            f"{RESULTS}/figures/{{experiment}}/chart.png",
+            layout.figure_pattern("chart"),
             caption="../report/experiment_chart.rst",
             category="Figures",
             subcategory="{experiment}",
@@ -90,12 +90,12 @@ rule experiment_figures:
         ),
     log:
         "logs/aggregate/{experiment}.figures.log",
+    conda:
+        CONDA_ENV
     params:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
         evaluation=evaluation_caption(),
-    conda:
-        CONDA_ENV
     shell:
         "nst figures experiment {wildcards.experiment} --manifest {input.manifest:q}"
         " --results {params.results} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
@@ -104,49 +104,51 @@ rule experiment_figures:
 # Tuned experiments: each pair's candidates by their two scores, the selected one marked.
 rule selection_figure:
     input:
-        manifest=MANIFEST,
-        table=f"{RESULTS}/tables/{{experiment}}.csv",
+        manifest=layout.MANIFEST,
+        table=layout.EXPERIMENT_TABLE_PATTERN,
     output:
         report(
-            f"{RESULTS}/figures/{{experiment}}/selection.png",
+            layout.figure_pattern("selection"),
             caption="../report/selection.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "selection"},
         ),
-    wildcard_constraints:
-        experiment=alternatives(tuned_experiments()),
     log:
         "logs/aggregate/{experiment}.selection.log",
+    wildcard_constraints:
+        experiment=alternatives(tuned_experiments()),
+    conda:
+        CONDA_ENV
     params:
         caption=lambda wildcards: selection_caption(wildcards.experiment),
         results=results_folder,
         evaluation=evaluation_caption(),
-    conda:
-        CONDA_ENV
     shell:
         "nst figures selection {wildcards.experiment} --manifest {input.manifest:q}"
         " --results {params.results} --figure {output:q} > {log:q} 2>&1"
 
 
+# Table 5 from the runs (nst aggregate table5), then Fig. 19 drawn from it and the two experiments' tables.
 rule results_array:
     input:
-        manifest=MANIFEST,
+        manifest=layout.MANIFEST,
         tables=results_array_inputs,
     output:
         figure=report(
-            f"{RESULTS}/figures/results_array.png",
+            layout.RESULTS_ARRAY,
             caption="../report/results_array.rst",
             category="Results Array",
         ),
-        table=report(f"{RESULTS}/tables/table5.csv", caption="../report/table5.rst", category="Results Array"),
+        table=report(layout.TABLE5, caption="../report/table5.rst", category="Results Array"),
     log:
         "logs/aggregate/results_array.log",
+    conda:
+        CONDA_ENV
     params:
         results=results_folder,
         evaluation=evaluation_caption(),
-    conda:
-        CONDA_ENV
     shell:
-        "nst figures results-array --manifest {input.manifest:q} --results {params.results}"
-        " --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1"
+        "nst aggregate table5 --manifest {input.manifest:q} --results {params.results} -o {output.table:q}"
+        " > {log:q} 2>&1 && nst figures results-array --manifest {input.manifest:q} --results {params.results}"
+        " --figure {output.figure:q} >> {log:q} 2>&1"

@@ -1,21 +1,18 @@
-# Image discovery, experiment expansion (nst.plan) and target lists.
-import functools
+# Image discovery, experiment expansion (nst.study.plan) and target lists. Every path under
+# results/ comes from nst/study/layout.py.
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 from nst.errors import NSTError
-from nst.plan import build_plan, execution_settings, write_by_content
-from nst.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.execution.runner import start_runner, stop_runner
+from nst.run.device import cuda_expected
+from nst.study import layout
+from nst.study.plan import build_plan, execution_settings, write_by_content
+from nst.study.trajectory import share_trajectories, shares_trajectories
 
-RESULTS = "results"
-MANIFEST = f"{RESULTS}/plan/manifest.json"
-RUN_DIR = f"{RESULTS}/runs/{{content}}/{{style}}/{{run_id}}"
 # Environment of every job under --sdm conda (also what `mamba env create -f environment.yml` makes).
 CONDA_ENV = "../../environment.yml"
 
@@ -29,17 +26,20 @@ def plan_or_exit(config):
 
 
 PLAN = plan_or_exit(config)
+# A separate step after planning: it reads the finished runs' run.json (never redo their work).
+if shares_trajectories(config):
+    PLAN = share_trajectories(PLAN, layout.RUNS)
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
 # a second call (a dry run, a call refused by the lock, another config) only ever adds files,
 # so it never changes what a running call reads. The `plan` job copies this call's plan to
 # results/plan/manifest.json under Snakemake's lock, for the aggregate jobs and for users.
-PLAN_FILE = write_by_content(f"{RESULTS}/plan/manifests", PLAN.manifest())
+PLAN_FILE = write_by_content(layout.MANIFESTS, PLAN.manifest())
 # How runs are computed (device, weights file, layout). Jobs find the file through this
 # variable rather than their params, so changing it never reruns a finished run.
 EXECUTION_VARIABLE = "NST_EXECUTION"
-os.environ.update({EXECUTION_VARIABLE: write_by_content(f"{RESULTS}/plan/execution", execution_settings(config))})
+os.environ.update({EXECUTION_VARIABLE: write_by_content(layout.EXECUTIONS, execution_settings(config))})
 
 
 def alternatives(values):
@@ -68,89 +68,66 @@ def run_params_json(wildcards):
 def trajectory_source(wildcards):
     """The longer run whose snapshot this run is written from (shared trajectory), if any."""
     source = planned_run(wildcards).source
-    return run_files(PLAN.runs[source]) if source else []
+    return run_file(PLAN.runs[source]) if source else []
 
 
 def snapshot_list(wildcards):
     return ",".join(map(str, planned_run(wildcards).params.snapshots))
 
 
-def run_files(run, name="run.json"):
-    return f"{RESULTS}/runs/{run.content}/{run.style}/{run.run_id}/{name}"
+def run_file(run, name=layout.RECORD):
+    return layout.run_file(run.content, run.style, run.run_id, name)
 
 
 def execution(key):
     return config["execution"][key]
 
 
-@functools.cache  # asked once per stylize job (gpu, mem_mb); depends on the config only
-def uses_cuda():
-    """Whether runs will land on a GPU, decided without importing torch (slow) at parse time."""
-    device = execution("device")
-    return device.startswith("cuda") or (device == "auto" and shutil.which("nvidia-smi") is not None)
+# Whether runs will land on a GPU, guessed once without importing torch (slow) at parse time.
+ON_CUDA = cuda_expected(execution("device"))
 
 
 def gpu_resource(wildcards):
     computed = planned_run(wildcards).source is None  # written from a snapshot: no GPU needed
     # with the batching runner, the runner holds the GPU and jobs only hand it their runs
-    return execution("gpus_per_job") if computed and uses_cuda() and not batching() else 0
+    return execution("gpus_per_job") if computed and ON_CUDA and not batching() else 0
 
 
 def run_memory(wildcards):
-    """mem_mb of a stylize job (nst/resources.py); profiles' set-resources override it."""
+    """mem_mb of a stylize job (nst/execution/resources.py); profiles' set-resources override it."""
     run = planned_run(wildcards)
     if run.source is not None or batching():  # a snapshot copy, or a job that hands its run to the runner
         return SNAPSHOT_COPY_MB
-    return run_memory_mb(run.params, on_cuda=uses_cuda())
+    return run_memory_mb(run.params, on_cuda=ON_CUDA)
 
 
 def run_threads():
     return 1 if batching() else execution("threads")
 
 
-# --- the batching runner (nst/runner.py), for execution.batch_size > 1 on one host -----------
+# --- the batching runner (nst/execution/runner.py), for execution.batch_size > 1 on one host -----------
 RUNNER_SPOOL = ".snakemake/nst-runner"
-RUNNER_VARIABLE = "NST_RUNNER"  # set by the workflow itself, never by the user
-RUNNER = []
+RUNNER = []  # the runner this invocation started, if any
 
 
 def batching():
     return execution("batch_size") > 1 and workflow.local_exec
 
 
-def start_runner():
-    """Start one `nst runner` for this invocation; jobs find it through NST_RUNNER."""
+def start_batching_runner():
+    """Start one `nst runner` for this invocation (onstart); jobs find it through NST_RUNNER."""
     if not batching():
         return
-    spool = Path(RUNNER_SPOOL)
-    shutil.rmtree(spool, ignore_errors=True)
-    spool.mkdir(parents=True)
-    command = [sys.executable, "-m", "nst", "runner", "--spool", str(spool),
-               "--batch-size", str(execution("batch_size")), "--threads", str(execution("threads")),
-               "--parent-pid", str(os.getpid())]
-    with open(spool / "runner.log", "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    RUNNER.append(proc)
-    deadline = time.monotonic() + 300
-    while not (spool / "runner.json").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_runner()
-            sys.exit(f"the nst runner did not start; see {spool}/runner.log")
-        time.sleep(0.1)
-    os.environ.update({RUNNER_VARIABLE: str(spool.resolve())})  # inherited by local jobs only
+    try:
+        RUNNER.append(start_runner(RUNNER_SPOOL, execution("batch_size"), execution("threads"), os.getpid()))
+    except NSTError as err:
+        sys.exit(str(err))
 
 
-def stop_runner():
-    """Stop the runner this invocation started (by its pid)."""
+def stop_batching_runner():
+    """Stop the runner this invocation started (onsuccess, onerror)."""
     while RUNNER:
-        proc = RUNNER.pop()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_runner(RUNNER.pop())
 
 
 def needs_imagenet():
@@ -158,7 +135,7 @@ def needs_imagenet():
 
 
 def weights_record():
-    return [f"{RESULTS}/weights/imagenet.json"] if needs_imagenet() else []
+    return [layout.weights_record("imagenet")] if needs_imagenet() else []
 
 
 def run_weights(wildcards):
@@ -167,29 +144,29 @@ def run_weights(wildcards):
     state-dict file, the file itself (its run id counts its content; as an input, replacing it
     reruns the run)."""
     params = planned_run(wildcards).params
-    own = {"caffe": [f"{RESULTS}/weights/caffe.json"]}.get(params.weights, [])
+    own = [layout.weights_record("caffe")] if params.weights == "caffe" else []
     return weights_record() + own + ([params.weights] if params.uses_weights_file else [])
 
 
 # --- aggregation ---------------------------------------------------------------------------
 def all_run_records(wildcards=None):
     """Every run's run.json and its score files (one per evaluator; see the end of this file)."""
-    return [f for run in PLAN.runs.values() for f in [run_files(run)] + score_files(run)]
+    return [f for run in PLAN.runs.values() for f in [run_file(run)] + score_files(run)]
 
 
 def experiment_records(wildcards):
     keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-    return [f for k in sorted(keys) for f in [run_files(PLAN.runs[k])] + score_files(PLAN.runs[k])]
+    return [f for k in sorted(keys) for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])]
 
 
 def experiment_images(wildcards):
     keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-    return [run_files(PLAN.runs[k], "image.png") for k in sorted(keys)]
+    return [run_file(PLAN.runs[k], layout.IMAGE) for k in sorted(keys)]
 
 
 def results_array_inputs(wildcards):
     spec = PLAN.results_array
-    return [f"{RESULTS}/tables/{spec['baseline']}.csv", f"{RESULTS}/tables/{spec['revised']}.csv"]
+    return [layout.table(spec["baseline"]), layout.table(spec["revised"])]
 
 
 def experiment_caption(name):
@@ -199,39 +176,35 @@ def experiment_caption(name):
 
 
 def results_folder(wildcards, input):
-    """results/ as seen from the manifest (results/plan/manifest.json) this job reads."""
-    return os.path.dirname(os.path.dirname(input.manifest))
+    """The results folder, as seen from the manifest (layout.MANIFEST) this job reads."""
+    return layout.results_of_manifest(input.manifest)
 
 
 def all_targets():
     # Every run is a target itself, so a deleted run folder is recomputed even though the
     # tables made from it still exist (Snakemake does not rebuild missing intermediates).
-    targets = all_run_records() + [f"{RESULTS}/tables/runs.csv"]
+    targets = all_run_records() + [layout.RUNS_TABLE]
     for name in PLAN.experiments:
-        targets += [
-            f"{RESULTS}/tables/{name}.csv",
-            f"{RESULTS}/figures/{name}/grid.png",
-            f"{RESULTS}/figures/{name}/chart.png",
-        ]
-    targets += [f"{RESULTS}/figures/{name}/selection.png" for name in tuned_experiments()]
+        targets += [layout.table(name)] + [layout.figure(name, figure) for figure in layout.EXPERIMENT_FIGURES]
+    targets += [layout.figure(name, "selection") for name in tuned_experiments()]
     if PLAN.results_array:
-        targets += [f"{RESULTS}/figures/results_array.png", f"{RESULTS}/tables/table5.csv"]
+        targets += [layout.RESULTS_ARRAY, layout.TABLE5]
     return targets
 
 
 # --- scoring (evaluation:) ---
 # Every run is scored from its saved image.png by each evaluator of `evaluation:`
-# (nst/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
+# (nst/run/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
 # evaluator's network whatever the run was optimised with. A score file is named by the hash
 # of the evaluator's settings, so a changed `evaluation:` makes new targets: every run is
 # re-scored, none re-optimised (the stylize rule never sees the evaluators).
-from nst.evaluate import describe_select
+from nst.run.evaluate import describe_select
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
 
 
 def score_files(run):
-    return [run_files(run, f"scores/{digest}.json") for digest in EVALUATORS]
+    return [run_file(run, layout.score_name(digest)) for digest in EVALUATORS]
 
 
 def evaluator_settings(wildcards):
@@ -243,7 +216,7 @@ def scoring_weights(wildcards):
     """The scoring network's weights record: imagenet's, verified once by the weights rule;
     caffe's packaged file is checked against its pinned hash at every load; random has none."""
     family = EVALUATORS[wildcards.evaluator].settings["weights"]
-    return [f"{RESULTS}/weights/imagenet.json"] if family == "imagenet" else []
+    return [layout.weights_record("imagenet")] if family == "imagenet" else []
 
 
 # Peak RSS of `nst score` (gatys, caffe, CPU), measured: 770 MB at 128 px, 875 MB at 256 px,

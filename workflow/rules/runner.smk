@@ -2,12 +2,12 @@
 
 
 onstart:
-    start_runner()
+    start_batching_runner()
 
 
 onsuccess:
-    stop_runner()
+    stop_batching_runner()
 
 
 onerror:
-    stop_runner()
+    stop_batching_runner()

@@ -1,4 +1,4 @@
-# Every run scored by every evaluator of `evaluation:` (nst/evaluate.py, nst/score.py), one job
+# Every run scored by every evaluator of `evaluation:` (nst/run/evaluate.py, nst/run/score.py), one job
 # per run and evaluator, from the run's saved image.png: results/runs/<content>/<style>/<run_id>/
 # scores/<evaluator hash>.json. A job needs only its run's files, so no optimisation ever waits
 # for scoring, and a changed `evaluation:` re-scores every run without re-optimising any.
@@ -6,28 +6,28 @@
 
 rule score:
     input:
-        image=f"{RUN_DIR}/image.png",
-        record=f"{RUN_DIR}/run.json",
+        image=f"{layout.RUN_PATTERN}/{layout.IMAGE}",
+        record=f"{layout.RUN_PATTERN}/{layout.RECORD}",
         content=content_image,
         style=style_image,
         weights=scoring_weights,
     output:
-        f"{RUN_DIR}/scores/{{evaluator}}.json",
-    wildcard_constraints:
-        evaluator="[0-9a-f]{12}",
+        layout.SCORE_PATTERN,
     log:
         "logs/scores/{content}/{style}/{run_id}.{evaluator}.log",
     benchmark:
         "logs/benchmarks/scores/{content}/{style}/{run_id}.{evaluator}.tsv"
+    wildcard_constraints:
+        evaluator="[0-9a-f]{12}",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=score_memory,
     params:
         evaluator=evaluator_settings,
         rundir=lambda wildcards, input: os.path.dirname(input.record),
         weights=lambda wildcards, input: f"--weights-record {input.weights[0]}" if input.weights else "",
-    threads: 1
-    resources:
-        mem_mb=score_memory,
-    conda:
-        CONDA_ENV
     shell:
         "nst score {params.rundir:q} --evaluator {params.evaluator:q} --expect-hash {wildcards.evaluator}"
         " --content {input.content:q} --style {input.style:q} {params.weights} --threads {threads}"

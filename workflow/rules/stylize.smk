@@ -10,26 +10,28 @@ rule stylize:
         weights=run_weights,
         trajectory=trajectory_source,
     output:
-        image=f"{RUN_DIR}/image.png",
-        history=f"{RUN_DIR}/history.csv",
-        record=f"{RUN_DIR}/run.json",
+        image=f"{layout.RUN_PATTERN}/{layout.IMAGE}",
+        history=f"{layout.RUN_PATTERN}/{layout.HISTORY}",
+        record=f"{layout.RUN_PATTERN}/{layout.RECORD}",
     log:
         "logs/runs/{content}/{style}/{run_id}.log",
     benchmark:
         "logs/benchmarks/{content}/{style}/{run_id}.tsv"
-    params:
-        run=run_params_json,
-        outdir=lambda wildcards, output: os.path.dirname(output.record),
-        snapshots=snapshot_list,
-        trajectory=lambda wildcards, input: f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else "",
+    conda:
+        CONDA_ENV
     threads: run_threads()
     resources:
         gpu=gpu_resource,
         mem_mb=run_memory,
-    conda:
-        CONDA_ENV
+    params:
+        run=run_params_json,
+        outdir=lambda wildcards, output: os.path.dirname(output.record),
+        snapshots=snapshot_list,
+        trajectory=lambda wildcards, input: (
+            f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else ""
+        ),
     shell:
         "nst run {input.content:q} {input.style:q} -o {params.outdir:q} --quiet"
         " --params-json {params.run:q} --expect-run-id {wildcards.run_id}"
         " --set snapshots={params.snapshots} {params.trajectory}"
-        " --threads {threads} --execution \"$NST_EXECUTION\" > {log:q} 2>&1"
+        ' --threads {threads} --execution "$NST_EXECUTION" > {log:q} 2>&1'

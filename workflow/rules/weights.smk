@@ -10,25 +10,25 @@ localrules:
 
 rule weights:
     output:
-        record=f"{RESULTS}/weights/imagenet.json",
+        record=layout.weights_record("imagenet"),
     log:
         "logs/weights.log",
-    params:
-        file=lambda wildcards: execution("weights_file") or "",
     conda:
         CONDA_ENV
+    params:
+        file=lambda wildcards: execution("weights_file") or "",
     shell:
         "nst weights fetch {params.file:q} --record {output.record:q} > {log:q} 2>&1"
 
 
 rule caffe_weights:
     output:
-        record=f"{RESULTS}/weights/caffe.json",
+        record=layout.weights_record("caffe"),
     log:
         "logs/weights.caffe.log",
-    params:
-        file=lambda wildcards: execution("caffe_weights_file") or "",
     conda:
         CONDA_ENV
+    params:
+        file=lambda wildcards: execution("caffe_weights_file") or "",
     shell:
         "nst weights verify caffe {params.file:q} --record {output.record:q} > {log:q} 2>&1"

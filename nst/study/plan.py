@@ -11,38 +11,31 @@ Two trials asking for the same settings on the same pair share one run (one run_
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import find_images, image_header, target_size
-from .errors import NSTError
-from .evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
+from ..run.image_files import image_header, target_size
+from .catalog import find_images
+from ..errors import NSTError, PlanError
+from ..run.evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
                        resolve_evaluation)
-from .families import missing_network
-from .files import write_text
-from .layers import LAYER_INDEX, min_side
-from .params import FIELD_NAMES, INITS, RunParams
-from .presets import PRESETS
+from ..run.families import missing_network
+from ..files import write_text
+from ..run.layers import LAYER_INDEX, min_side
+from ..run.params import FIELD_NAMES, INITS, RunParams
+from ..run.presets import PRESETS
+from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
 
-KINDS = ("vary", "subsets", "grid", "tune")
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "description",
-                   "skip_missing_weights", *KINDS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
-RUNS_FOLDER = "results/runs"
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, "eval_total", "eval_style", "eval_content",
                   "final_total", "ssim_content", "color_distance_style")
-
-
-class PlanError(NSTError, ValueError):
-    """A config that cannot be planned; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +43,7 @@ class Run:
     content: str
     style: str
     params: RunParams
-    source: str | None = None  # key of the longer run whose trajectory this run is part of
+    source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
 
     @property
     def run_id(self) -> str:
@@ -61,16 +54,6 @@ class Run:
         return f"{self.content}/{self.style}/{self.run_id}"
 
 
-@dataclass(frozen=True)
-class Trial:
-    experiment: str
-    content: str
-    style: str
-    run_id: str
-    values: dict
-    label: str
-
-
 @dataclass
 class Plan:
     content_images: dict[str, str]
@@ -79,7 +62,7 @@ class Plan:
     runs: dict[str, Run] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
-    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/evaluate.py)
+    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
@@ -90,28 +73,15 @@ class Plan:
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
 
-    def manifest(self) -> dict:
-        """What the aggregation step reads (results/plan/manifest.json)."""
-        return {
-            "experiments": self.experiments,
-            "trials": [t.__dict__ for t in self.trials],
-            "results_array": self.results_array,
-            "images": {"content": self.content_images, "style": self.style_images},
-            "evaluation": [ev.to_dict() for ev in self.evaluation],
-        }
-
-
-# --- labels --------------------------------------------------------------------------------
-def format_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "+".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def label_of(values: dict) -> str:
-    return ", ".join(f"{k}={format_value(v)}" for k, v in values.items()) or "base"
+    def manifest(self) -> Manifest:
+        """What the tables and figures read (nst/study/manifest.py; the workflow writes it as
+        results/plan/manifest.json)."""
+        return Manifest(
+            experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},
+            trials=tuple(self.trials),
+            results_array=ResultsArray(**self.results_array) if self.results_array else None,
+            images={"content": self.content_images, "style": self.style_images},
+            evaluation=tuple(self.evaluation))
 
 
 # --- config pieces -------------------------------------------------------------------------
@@ -165,11 +135,11 @@ def _value_lists(spec: Any, where: str, max_keys: int | None = None) -> dict[str
 def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]]:
     """(kind, varied keys, list of value dicts) for one experiment."""
     where = f"experiments.{name}"
-    kinds = [k for k in KINDS if k in spec]
+    kinds = [k for k in DESIGNS if k in spec]
     if len(kinds) > 1:
-        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(KINDS)}")
+        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(DESIGNS)}")
     if not kinds:
-        return "pairs", [], [{}]
+        return PAIRS, [], [{}]
     kind = kinds[0]
     if kind == "subsets":
         spec_map = spec["subsets"]
@@ -191,7 +161,7 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
 
 def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
                   evaluators: list[Evaluator] = ()) -> dict | None:
-    """select with its defaults: metric pareto (two-sided, see nst/aggregate.py), mode min,
+    """select with its defaults: metric pareto (two-sided, see nst/study/select.py), mode min,
     evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
     where = f"experiments.{name}.select"
     if kind != "tune":
@@ -224,7 +194,7 @@ def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
         if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
             raise _key(f"{where}.metric", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
                                           f"{', '.join(scorer.settings['metrics']) or 'none'}")
-    pair_names = {f"{c}__{s}" for c, s in pairs}
+    pair_names = {pair_key(c, s) for c, s in pairs}
     for pair, chosen in (select["override"] or {}).items():
         if pair not in pair_names:
             raise _key(f"{where}.override.{pair}", f"no such pair in this experiment; pairs are CONTENT__STYLE: {', '.join(sorted(pair_names))}")
@@ -255,7 +225,9 @@ def execution_settings(config: dict) -> dict:
 
 # --- the plan ------------------------------------------------------------------------------
 def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True) -> Plan:
-    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input."""
+    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input.
+    Reads the config and the images only: which runs share a trajectory (and so read finished
+    runs) is a later step, nst.study.trajectory.share_trajectories."""
     root = Path(root)
     images = config.get("images") or {}
     content = find_images(root / images.get("content", "images/content"), "content", verify_images)
@@ -310,8 +282,6 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)
-    if (config.get("execution") or {}).get("share_trajectories", True):
-        share_trajectories(plan, root / RUNS_FOLDER)
     return plan
 
 
@@ -355,58 +325,6 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
                     f"{need} px on each side: use a larger size, resize: square, or shallower layers")
 
 
-# --- shared trajectories -------------------------------------------------------------------
-def _record(run_dir: Path) -> dict | None:
-    """run.json of a finished run (None if it has not finished)."""
-    try:
-        return json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def share_trajectories(plan: Plan, runs_dir: Path) -> None:
-    """Runs that differ only in `iterations` become snapshots of the longest one.
-
-    Finished work is never redone for this. Snakemake reruns a job whose params or set of
-    inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
-    run it was written from (`_as_finished`). The longest run takes snapshots only for runs
-    not done yet; if it is finished itself, a count it lacks is computed on its own."""
-    families: dict[tuple, list[Run]] = defaultdict(list)
-    for run in plan.runs.values():
-        identity = run.params.identity()
-        identity.pop("iterations")
-        families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)
-    for members in families.values():
-        if len(members) < 2:
-            continue
-        by_id = {m.run_id: m for m in members}
-        records = {m.key: _record(runs_dir / m.key) for m in members}  # each run.json read once
-        leader = max(members, key=lambda r: r.params.iterations)
-        leader_record = records[leader.key]
-        recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
-        shared = []
-        for member in members:
-            record = records[member.key]
-            if record is not None:
-                _as_finished(plan, member, record, by_id)
-            elif member is not leader and (recorded is None or member.params.iterations in recorded):
-                shared.append(member)  # the leader has (or will have) its snapshot
-        if recorded is None and shared:
-            snapshots = sorted(m.params.iterations for m in shared)
-            plan.runs[leader.key] = dataclasses.replace(leader, params=leader.params.replace(snapshots=snapshots))
-        for member in shared:
-            plan.runs[member.key] = dataclasses.replace(member, source=leader.key)
-
-
-def _as_finished(plan: Plan, run: Run, record: dict, family: dict[str, Run]) -> None:
-    """A finished run's job as it ran: its snapshots and the run it was written from (if that
-    is still planned; otherwise it has no source and would be recomputed on its own)."""
-    source = family.get(record.get("derived_from") or "")
-    snapshots = record["params"].get("snapshots") or []
-    plan.runs[run.key] = dataclasses.replace(run, params=run.params.replace(snapshots=snapshots),
-                                             source=source.key if source else None)
-
-
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:
     if not spec:
         return None
@@ -423,12 +341,12 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def write_by_content(folder: str | Path, data: dict) -> str:
-    """`data` as JSON in `folder`/<sha256 prefix>.json; returns the path. The name follows from
-    the content, so an existing file is never changed: a second snakemake call (dry, refused by
-    the lock, another config) adds its own file instead of rewriting the one a running call
-    reads."""
-    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+def write_by_content(folder: str | Path, data: dict | Manifest) -> str:
+    """`data` as JSON (a Manifest: its to_json) in `folder`/<sha256 prefix>.json; returns the
+    path. The name follows from the content, so an existing file is never changed: a second
+    snakemake call (dry, refused by the lock, another config) adds its own file instead of
+    rewriting the one a running call reads."""
+    text = data.to_json() if isinstance(data, Manifest) else json.dumps(data, indent=1, sort_keys=True) + "\n"
     path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
     if not path.is_file():
         write_text(path, text)

@@ -1,5 +1,5 @@
 """Which VGG-19 networks are on this machine, answered without importing torch (planning runs
-inside Snakemake's parse step, for every call). nst/vgg.py loads them."""
+inside Snakemake's parse step, for every call). nst/run/weights.py loads them."""
 from __future__ import annotations
 
 import os

@@ -8,80 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from . import __version__, checkpoint
+from . import checkpoint
 from .evaluate import REFERENCE, evaluate
-from .errors import ImageError
+from ..errors import ImageError
 from .images import ImageInfo, load_image
 from .layers import LAYER_INDEX, LAYER_ORDER
 from .losses import gram, layer_losses
 from .params import RunParams
+from .result import RunResult
 from .shift import RandomShift
-from .vgg import load_weights, make_extractor
+from .vgg import make_extractor
+from .weights import load_weights
 from .device import pick_device
-
-
-@dataclass
-class RunResult:
-    params: RunParams
-    image: torch.Tensor                    # final image, 1x3xHxW in [0, 1], on the CPU
-    history: list[dict]                    # one row per iteration
-    snapshots: dict[int, torch.Tensor]     # iteration -> image after that many updates
-    snapshot_scores: dict[int, dict]       # iteration -> {"final": ..., "evaluation": ...}
-    status: str                            # "ok" | "diverged"
-    diverged_at: int | None
-    final: dict[str, float]                # the run's own losses of the final image
-    evaluation: dict[str, float]           # the fixed reference evaluation
-    content: ImageInfo
-    style: ImageInfo
-    weights: dict
-    device: str
-    timing: dict[str, float] = field(default_factory=dict)
-    diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
-    resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
-
-    def record(self) -> dict:
-        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
-        record = {
-            "run_id": self.params.run_id,
-            "status": self.status,
-            "diverged_at": self.diverged_at,
-            "diverged_reason": self.diverged_reason,
-            "iterations_done": len(self.history),
-            "params": self.params.to_dict(),
-            "final": self.final,
-            "evaluation": self.evaluation,
-            "content": self.content.to_dict(),
-            "style": self.style.to_dict(),
-            "weights": self.weights,
-            "random_weights": bool(self.weights.get("random")),
-            "device": self.device,
-            "timing": self.timing,
-            "versions": library_versions(),
-        }
-        if self.resumed_from:
-            record["resumed_from"] = self.resumed_from
-        return record
-
-
-def library_versions() -> dict[str, str]:
-    """Versions from package metadata: importing torchvision just to ask would cost a second."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {"nst": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            **{name: installed(name) for name in ("torchvision", "kornia", "pillow")}}
 
 
 # --- pieces of a run -----------------------------------------------------------------------
@@ -100,8 +43,8 @@ def initial_image(params: RunParams, content, style_path, generator) -> torch.Te
 
 
 def check_fits(info: ImageInfo, layers) -> None:
-    """Each 2x2 pool halves the image: a side shorter than 2**pools leaves nothing for the
-    deepest layer (torch would stop with an obscure RuntimeError deep in the network)."""
+    """ImageError unless the image reaches the deepest of `layers`: each 2x2 pool halves it, and
+    a side shorter than 2**pools leaves nothing (torch would stop with an obscure RuntimeError)."""
     deepest = max(layers, key=LAYER_INDEX.__getitem__)
     pools = sum(1 for name in LAYER_ORDER[: LAYER_INDEX[deepest] + 1] if name.startswith("pool"))
     need = 2 ** pools
@@ -113,14 +56,14 @@ def check_fits(info: ImageInfo, layers) -> None:
         )
 
 
+OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
+                     "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}
+
+
 def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimizer:
-    if params.optimizer == "lbfgs":
-        return torch.optim.LBFGS([image], lr=params.lr, max_iter=1, history_size=params.lbfgs_history)
-    if params.optimizer == "adam":
-        return torch.optim.Adam([image], lr=params.lr)
-    if params.optimizer == "adagrad":
-        return torch.optim.Adagrad([image], lr=params.lr)
-    return torch.optim.SGD([image], lr=params.lr)
+    """The run's optimizer over `image`; L-BFGS evaluates once per step (max_iter=1)."""
+    options = {"max_iter": 1, "history_size": params.lbfgs_history} if params.optimizer == "lbfgs" else {}
+    return OPTIMIZER_CLASSES[params.optimizer]([image], lr=params.lr, **options)
 
 
 def uses_channels_last(params: RunParams, device: torch.device) -> bool:
@@ -216,6 +159,7 @@ def blow_up_reason(final_total: float, reference_total: float) -> str | None:
 
 
 def history_columns(params: RunParams) -> list[str]:
+    """history.csv's columns: iteration, the weighted losses, each layer's, seconds."""
     return (["iteration", "content", "style", "total"]
             + [f"content_{n}" for n in params.content_layers]
             + [f"style_{n}" for n in params.style_layers] + ["seconds"])
@@ -224,7 +168,8 @@ def history_columns(params: RunParams) -> list[str]:
 # --- the run -------------------------------------------------------------------------------
 class RunState:
     """One run's moving parts: its images, objective, the image being optimised and what it
-    records. `stylize` drives one; `nst.batch` drives several through one network pass."""
+    records. `stylize` drives one; nst/execution/batch.py several through one network pass.
+    Made from the params and image paths (ImageError for an image that cannot be used)."""
 
     def __init__(self, params: RunParams, content_path, style_path):
         self.params = params
@@ -281,6 +226,7 @@ class RunState:
         return True
 
     def after_step(self, iteration: int) -> None:
+        """Take the snapshot `iteration` if the run asks for one (image and scores)."""
         if iteration in self.params.snapshots:  # scored as a run of `iteration` iterations would be
             at_k = self.image.detach().clamp(0, 1)
             self.snapshots[iteration] = at_k.cpu()
@@ -288,7 +234,7 @@ class RunState:
             scores["diverged_reason"] = self.blow_up(scores["final"]["total"])
             self.snapshot_scores[iteration] = scores
 
-    # --- resuming (nst/checkpoint.py) ---------------------------------------------------------
+    # --- resuming (nst/run/checkpoint.py) ---------------------------------------------------------
     def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
         """Everything the rest of the run depends on, after the last recorded iteration, as
         plain types and tensors (torch.load(weights_only=True) reads it back)."""
@@ -361,17 +307,16 @@ class RunState:
 def stylize(params: RunParams, content_path, style_path,
             progress: Callable[[dict], None] | None = None, outdir=None) -> RunResult:
     """One run. With `outdir` (its folder), the run saves its state there as it goes and, if a
-    killed run left one, continues from it (nst/checkpoint.py); nst.batch calls it without."""
+    killed run left one, continues from it (nst/run/checkpoint.py); nst/execution/batch.py
+    calls it without. Raises ImageError, WeightsError, ParamsError (a weights file), or
+    NSTError (a device that is not there, a state that does not fit)."""
     started = time.perf_counter()
     if params.threads > 0:
         torch.set_num_threads(params.threads)
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
     run = RunState(params, content_path, style_path)
-    state, weights_record = load_weights(params.weights, params.family_weights_file)
-    extractor = place_network(make_extractor(params.content_layers + params.style_layers, params.pooling, state),
-                              params, device)
-    run.bind(device, extractor, state, weights_record)
+    bind_network([run], params, params.content_layers + params.style_layers, device)
     resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
     if resume is not None:
         run.restore(*resume)
@@ -381,25 +326,70 @@ def stylize(params: RunParams, content_path, style_path,
     checkpoints = checkpoint.Checkpoints(outdir, params) if outdir is not None else None
     loop_start = time.perf_counter()
 
-    for iteration in range(len(run.history) + 1, params.iterations + 1):
-        def closure():
-            with torch.no_grad():
-                run.image.clamp_(0, 1)
-            optimizer.zero_grad()
-            terms = run.objective(run.image)
-            if run.record(iteration, terms, loop_start):
-                terms["total"].backward()
-            return terms["total"]
-
-        optimizer.step(closure)
-        if run.diverged_at is not None:
-            break
-        run.after_step(iteration)
+    def after_step(iteration: int) -> None:
         if checkpoints is not None:
             checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start))
         if progress is not None:
             progress(run.history[-1])
+
+    optimize([run], optimizer, each_objective, len(run.history) + 1, loop_start, after_step)
     return run.result(started, loop_start)
+
+
+# --- network and loop (also nst/execution/batch.py's: several runs, one network pass) -------
+def bind_network(runs: list[RunState], params: RunParams, layers, device: torch.device):
+    """Load `params`' weights, build one extractor of `layers` on `device` and bind every run
+    to it; returns the extractor."""
+    state, weights_record = load_weights(params.weights, params.family_weights_file)
+    extractor = place_network(make_extractor(layers, params.pooling, state), params, device)
+    for run in runs:
+        run.bind(device, extractor, state, weights_record)
+    return extractor
+
+
+Forward = Callable[[list[RunState]], list[dict]]  # runs -> the objective's terms of each
+
+
+def each_objective(runs: list[RunState]) -> list[dict]:
+    """The objective's terms of each run's image, one network pass per run."""
+    return [run.objective(run.image) for run in runs]
+
+
+def optimize(runs: list[RunState], optimizer: torch.optim.Optimizer, forward: Forward, first: int,
+             loop_start: float, after_step: Callable[[int], None] | None = None) -> None:
+    """Iterations `first`..iterations (the first run's params) of `optimizer`, which holds every
+    run's image: per iteration one evaluation of all (`forward`), recorded, and one update. A
+    run whose loss is not finite stops there, without a gradient: the optimizer skips it (in a
+    stack it would get a zero one, which still moves Adam's state). After each iteration the
+    runs still going take their snapshots, then `after_step(iteration)` is called if any is."""
+    for iteration in range(first, runs[0].params.iterations + 1):
+        active = [run for run in runs if run.diverged_at is None]
+        if not active:
+            break
+
+        def closure() -> torch.Tensor:
+            with torch.no_grad():
+                for run in active:
+                    run.image.clamp_(0, 1)
+            optimizer.zero_grad()
+            loss = finite = None  # L-BFGS reads the loss; the finite totals are backpropagated
+            for run, terms in zip(active, forward(active)):
+                loss = terms["total"] if loss is None else loss + terms["total"]
+                if run.record(iteration, terms, loop_start):
+                    finite = terms["total"] if finite is None else finite + terms["total"]
+            if finite is not None:
+                finite.backward()
+            for run in active:
+                if run.diverged_at is not None:
+                    run.image.grad = None
+            return loss
+
+        optimizer.step(closure)
+        going = [run for run in active if run.diverged_at is None]
+        for run in going:
+            run.after_step(iteration)
+        if going and after_step is not None:
+            after_step(iteration)
 
 
 def _covers(extractor, reference: dict) -> bool:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .catalog import image_header, target_size
-from .errors import ImageError
-from .files import atomic_path
+from .image_files import image_header, target_size
+from ..errors import ImageError
+from ..files import atomic_path
 
 @dataclass(frozen=True)
 class ImageInfo:

@@ -18,7 +18,7 @@ The settings of an evaluator, never its name, make its hash: the file name of th
 (results/runs/<content>/<style>/<run_id>/scores/<hash>.json), so changing `evaluation:` in the
 config makes new score files and re-scores every run without re-optimising any.
 
-Torch is imported only by the functions that compute (nst/score.py): the planner, the tables
+Torch is imported only by the functions that compute (nst/run/score.py): the planner, the tables
 and the figures import this module.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NSTError
+from ..errors import EvaluationError
 from .layers import LAYER_INDEX, normalize_layer
 
 # The reference evaluation the engine stores in every run.json (`evaluation`): the paper's
@@ -51,7 +51,7 @@ WEIGHTS = ("caffe", "imagenet", "random")
 POOLINGS = ("avg", "max")
 LOSSES = ("l2", "l1")
 NORMALISATIONS = ("relative", "none")
-# image-space metrics (nst/score.py computes them): the output against the content or the style
+# image-space metrics (nst/run/score.py computes them): the output against the content or the style
 IMAGE_METRICS = {
     "ssim_content": "SSIM to the content image (11 px window; 1 = identical)",
     "color_distance_style": "per-channel Wasserstein-1 distance of the colour distributions to the "
@@ -103,14 +103,10 @@ BUILT_IN: dict[str, dict[str, Any]] = {
 DEFAULT = "gatys"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 HASH_LENGTH = 12
-# the two-sided selection rules (nst/aggregate.py) and the one-sided metrics of an evaluator
+# the two-sided selection rules (nst/study/aggregate.py) and the one-sided metrics of an evaluator
 TWO_SIDED = ("pareto", "tradeoff")
 SCORE_METRICS = ("score_total", "score_style", "score_content",
                  *(f"score_{m}" for m in IMAGE_METRICS))
-
-
-class EvaluationError(NSTError, ValueError):
-    """A bad `evaluation:` setting; the message names the key."""
 
 
 def _error(where: str, message: str) -> EvaluationError:

@@ -1,4 +1,4 @@
-"""Scoring a finished run with an evaluator (nst/evaluate.py): one job, one run, one network.
+"""Scoring a finished run with an evaluator (nst/run/evaluate.py): one job, one run, one network.
 
 `score_run` reads the run's saved image.png, its content and style images (sized as the run
 sized them, or at the evaluator's `size`) and computes, on the evaluator's network whatever the
@@ -6,12 +6,11 @@ run was optimised with: each content and style layer's term, the content / style
 scores, and the image-space metrics. `nst score` writes the result to
 <run>/scores/<evaluator hash>.json.
 
-The same functions compute the engine's run.json `evaluation` (nst.evaluate.evaluate), so the
+The same functions compute the engine's run.json `evaluation` (nst.run.evaluate.evaluate), so the
 `paper` evaluator on a run's own weights gives run.json's numbers from the same image.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -19,12 +18,14 @@ import numpy as np
 import torch
 from kornia.metrics import ssim
 
-from .errors import ImageError, NSTError
+from ..errors import ImageError, NSTError
+from ..files import read_json_object
 from .evaluate import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
 from .layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
-from .vgg import load_weights, make_extractor
+from .vgg import make_extractor
+from .weights import load_weights
 
 FORMAT = 1
 QUANTILES = 256
@@ -206,13 +207,15 @@ def check_size(evaluator: Evaluator, *images: torch.Tensor, where: str = "") -> 
 def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
               content_path=None, style_path=None, weights_file: str | None = None) -> dict:
     """The score file of one finished run (what `nst score` writes). `network`: one built
-    earlier for the same settings (else built here, from `weights_file` if given)."""
+    earlier for the same settings (else built here, from `weights_file` if given);
+    `content_path`, `style_path`: instead of the images run.json names. Raises NSTError if
+    `run_dir` holds no finished run, InputError for an unreadable run.json, ImageError for an
+    image that cannot be used, WeightsError for the network's weights."""
     started = time.perf_counter()
     run_dir = Path(run_dir)
-    try:
-        record = json.loads((run_dir / "run.json").read_text())
-    except FileNotFoundError:
-        raise NSTError(f"{run_dir} holds no finished run (no run.json)") from None
+    if not (run_dir / "run.json").is_file():
+        raise NSTError(f"{run_dir} holds no finished run (no run.json)")
+    record = read_json_object(run_dir / "run.json", "run record")
     output, content, style = load_scored_images(run_dir, record, evaluator.settings["size"],
                                                 content_path, style_path)
     check_size(evaluator, output, content, style, where=f"{run_dir}: ")

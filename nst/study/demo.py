@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..files import atomic_path
+
 SIDE = 256
 
 
@@ -20,12 +22,13 @@ def content_photos() -> dict[str, Image.Image]:
 
 
 def write_demo_images(folder: Path) -> list[Path]:
-    """Write the content photographs into `folder` (existing files are kept: they may be the user's)."""
+    """Write the content photographs into `folder` (existing files are kept: they may be the
+    user's); returns their paths. Raises OutputError if the folder cannot be written."""
     written = []
     for name, img in content_photos().items():
         path = folder / f"{name}.png"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            img.save(path)
+            with atomic_path(path) as tmp:  # creates the folder; a write failure names the path
+                img.save(tmp, format="PNG")
         written.append(path)
     return written

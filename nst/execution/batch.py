@@ -16,10 +16,9 @@ from typing import Iterable
 
 import torch
 
-from .device import pick_device
-from .engine import RunResult, RunState, make_optimizer, place_network, stylize
-from .params import RunParams
-from .vgg import load_weights, make_extractor
+from ..run.device import pick_device
+from ..run.engine import OPTIMIZER_CLASSES, RunResult, RunState, bind_network, optimize, stylize
+from ..run.params import RunParams
 
 STACKABLE_OPTIMIZERS = ("adam", "adagrad", "sgd")
 
@@ -33,6 +32,8 @@ def batch_key(params: RunParams) -> tuple:
 
 
 def stackable(requests: list[Request]) -> bool:
+    """Whether the runs can be one stacked optimisation: two or more, a per-pixel optimizer,
+    equal batch keys."""
     return (len(requests) > 1 and requests[0][0].optimizer in STACKABLE_OPTIMIZERS
             and len({batch_key(p) for p, _, _ in requests}) == 1)
 
@@ -54,7 +55,8 @@ def stylize_many(requests: Iterable[Request], batch_size: int = 8) -> list[RunRe
 
 
 def stylize_batch(requests: list[Request]) -> list[RunResult]:
-    """One stacked optimisation when possible, otherwise runs one at a time."""
+    """Results in request order: one stacked optimisation when the runs allow it (`stackable`,
+    equal image sizes), otherwise the runs one at a time."""
     if not stackable(requests):
         return [stylize(p, c, s) for p, c, s in requests]
     started = time.perf_counter()
@@ -65,39 +67,23 @@ def stylize_batch(requests: list[Request]) -> list[RunResult]:
     runs = [RunState(p, c, s) for p, c, s in requests]
     if len({tuple(r.content_cpu.shape) for r in runs}) > 1:  # keep_aspect: sizes differ
         return [stylize(p, c, s) for p, c, s in requests]
-    state, weights_record = load_weights(first.weights, first.family_weights_file)
     layers = {n for p, _, _ in requests for n in p.content_layers + p.style_layers}
-    extractor = place_network(make_extractor(sorted(layers), first.pooling, state), first, device)
-    for run in runs:
-        run.bind(device, extractor, state, weights_record)
-    optimizer_class = type(make_optimizer(first, torch.zeros(1, requires_grad=True)))
+    extractor = bind_network(runs, first, sorted(layers), device)
     # one parameter group per run: its own learning rate and optimizer state
-    optimizer = optimizer_class([{"params": [run.image], "lr": run.params.lr} for run in runs])
+    optimizer = OPTIMIZER_CLASSES[first.optimizer]([{"params": [run.image], "lr": run.params.lr} for run in runs])
     loop_start = time.perf_counter()
-
-    for iteration in range(1, first.iterations + 1):
-        active = [run for run in runs if run.diverged_at is None]
-        if not active:
-            break
-        with torch.no_grad():
-            for run in active:
-                run.image.clamp_(0, 1)
-        optimizer.zero_grad()
-        prepared = [run.objective.inputs(run.image) for run in active]
-        with runs[0].amp:
-            feats = extractor(torch.cat([net_input for net_input, _ in prepared]))
-        total = None
-        for i, (run, (_, content_targets)) in enumerate(zip(active, prepared)):
-            terms = run.objective.terms({n: f[i:i + 1] for n, f in feats.items()}, content_targets)
-            if run.record(iteration, terms, loop_start):
-                total = terms["total"] if total is None else total + terms["total"]
-        if total is not None:
-            total.backward()
-        for run in active:
-            if run.diverged_at is not None:
-                run.image.grad = None  # the optimizer skips it from now on
-        optimizer.step()
-        for run in active:
-            if run.diverged_at is None:
-                run.after_step(iteration)
+    optimize(runs, optimizer, stacked_objective(extractor, runs[0].amp), 1, loop_start)
     return [run.result(started, loop_start) for run in runs]
+
+
+def stacked_objective(extractor, amp):
+    """A `forward` for engine.optimize: the runs' images (shifted where a run shifts) stacked
+    along the batch dimension through one network pass, then each run's terms of its slice."""
+    def forward(runs: list[RunState]) -> list[dict]:
+        prepared = [run.objective.inputs(run.image) for run in runs]
+        with amp:
+            feats = extractor(torch.cat([net_input for net_input, _ in prepared]))
+        return [run.objective.terms({n: f[i:i + 1] for n, f in feats.items()}, content_targets)
+                for i, (run, (_, content_targets)) in enumerate(zip(runs, prepared))]
+
+    return forward

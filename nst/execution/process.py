@@ -1,5 +1,5 @@
 """Settings for a process that nst owns (`nst run`, `nst runner`), made before its first
-optimisation. Library users who call `nst.engine.stylize` in their own process are left alone;
+optimisation. Library users who call `nst.run.engine.stylize` in their own process are left alone;
 they may call these themselves. Measurements: BENCHMARKS.md, benchmarks 1 and 2.
 
 - `keep_freed_memory`: each iteration allocates and frees activations of many MiB. glibc serves

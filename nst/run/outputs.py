@@ -3,22 +3,32 @@
 
 Every file is written under a temporary name and renamed; run.json goes last, so a folder
 with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
+
+The file names below are the run folder's layout; nst/study/layout.py (results/ as a whole)
+takes them from here. This module imports torch only when it writes a run, so reading the
+names or a finished run's record stays torch-free.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import csv
 import io
 import math
 
-from .checkpoint import resume_file
-from .engine import RunResult, history_columns
-from .errors import OutputError
-from .files import staged_run_folder, write_text
-from .images import save_png
+from ..errors import OutputError
+from ..files import staged_run_folder, write_text
+
+if TYPE_CHECKING:
+    from .engine import RunResult
+
+IMAGE = "image.png"
+HISTORY = "history.csv"
+RECORD = "run.json"  # written last: its presence marks a finished run
+SNAPSHOTS = "snapshots"  # <iteration>.png and <iteration>.json per requested snapshot
 
 
 def history_csv(rows: list[dict], columns: list[str]) -> str:
@@ -46,15 +56,19 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     """Write a run's files into `outdir` (staged, then moved in, run.json last; see
     files.staged_run_folder). Whether a finished run there may be replaced is the caller's
     decision (check_outdir)."""
+    from .checkpoint import resume_file
+    from .engine import history_columns
+    from .images import save_png
+
     outdir = Path(outdir)
     with staged_run_folder(outdir) as staging:
         for iteration, image in sorted(result.snapshots.items()):
-            save_png(image, staging / "snapshots" / f"{iteration}.png")
-            write_text(staging / "snapshots" / f"{iteration}.json",
+            save_png(image, staging / SNAPSHOTS / f"{iteration}.png")
+            write_text(staging / SNAPSHOTS / f"{iteration}.json",
                        json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
-        save_png(result.image, staging / "image.png")
-        write_text(staging / "history.csv", history_csv(result.history, history_columns(result.params)))
-        write_text(staging / "run.json", json.dumps(finite_or_null(result.record()), indent=2) + "\n")
+        save_png(result.image, staging / IMAGE)
+        write_text(staging / HISTORY, history_csv(result.history, history_columns(result.params)))
+        write_text(staging / RECORD, json.dumps(finite_or_null(result.record()), indent=2) + "\n")
     resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume (snapshot states stay)
     return outdir
 
@@ -62,7 +76,7 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
 def finished_run_id(outdir: str | os.PathLike) -> str | None:
     """The run id of the finished run in `outdir`, if there is one ("?" if its run.json is
     unreadable: still a finished run's folder, not to be overwritten silently)."""
-    record = Path(outdir) / "run.json"
+    record = Path(outdir) / RECORD
     if not record.is_file():
         return None
     try:
@@ -85,7 +99,3 @@ def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> boo
         return False
     raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
                       f"folder, or add --overwrite to replace it")
-
-
-def read_record(run_dir: str | os.PathLike) -> dict:
-    return json.loads((Path(run_dir) / "run.json").read_text())

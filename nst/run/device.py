@@ -1,18 +1,26 @@
 """Choosing the device: CUDA, then Apple MPS, then CPU. With several visible GPUs each process
 claims one by an exclusive file lock held until it exits, so parallel jobs on one workstation
-spread over the GPUs instead of piling onto GPU 0."""
+spread over the GPUs instead of piling onto GPU 0.
+
+torch is imported inside the functions that need it: the workflow asks `cuda_expected` while
+planning, where importing torch would cost seconds."""
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from ..errors import NSTError
 
-from .errors import NSTError
+if TYPE_CHECKING:
+    import torch
 
-_held_locks: list = []  # file objects kept open (and so locked) for the life of the process
+# The lock files of this process's GPU claims, kept open (and so locked) until it exits;
+# closing one gives its GPU up.
+held_gpu_locks: list = []
 
 
 def lock_dir() -> Path:
@@ -32,7 +40,7 @@ def claim_gpu(count: int, directory: Path | None = None) -> int:
             continue
         fh.write(str(os.getpid()))
         fh.flush()
-        _held_locks.append(fh)
+        held_gpu_locks.append(fh)
         return index
     raise NSTError(
         f"all {count} visible GPUs are claimed by other nst processes (locks in {directory}); "
@@ -40,8 +48,17 @@ def claim_gpu(count: int, directory: Path | None = None) -> int:
     )
 
 
+def cuda_expected(requested: str = "auto") -> bool:
+    """Whether runs asking for device `requested` will land on a GPU, guessed without torch:
+    cuda or cuda:N, or auto on a host with nvidia-smi (an NVIDIA driver). For what a job
+    declares (its `gpu` resource, its memory); pick_device makes the actual choice."""
+    return requested.startswith("cuda") or (requested == "auto" and shutil.which("nvidia-smi") is not None)
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """Resolve 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' to a usable torch.device."""
+    import torch
+
     if requested == "cpu":
         return torch.device("cpu")
     if requested.startswith("cuda"):
@@ -62,6 +79,8 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def _claimed_cuda() -> torch.device:
+    import torch
+
     count = torch.cuda.device_count()
     if count <= 1:  # one visible GPU (a SLURM allocation, CUDA_VISIBLE_DEVICES): just use it
         return torch.device("cuda:0")
@@ -70,5 +89,7 @@ def _claimed_cuda() -> torch.device:
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())

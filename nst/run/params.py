@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ParamsError
-from .files import content_sha256
+from ..errors import ParamsError
+from ..files import content_sha256
 from .layers import LAYER_INDEX, normalize_layer
 
 LOSSES = ("l2", "l1")
@@ -77,7 +77,10 @@ class RunParams:
     # --- construction -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, values: dict[str, Any], base: "RunParams | None" = None) -> "RunParams":
-        """Build from a mapping (config, run.json, --set); unknown keys are an error."""
+        """Build from a mapping (config, run.json, --set) over `base`'s values (else the defaults).
+        Raises ParamsError for something not a mapping, an unknown key or a value not allowed."""
+        if not isinstance(values, dict):
+            raise ParamsError(f"parameters must be a mapping of names to values, not {type(values).__name__}")
         unknown = sorted(set(values) - set(FIELD_NAMES))
         if unknown:
             raise ParamsError(
@@ -141,6 +144,7 @@ class RunParams:
 
 
 def weights_file_sha256(path: str) -> str:
+    """sha256 of a weights file named by a parameter; ParamsError if it cannot be read."""
     try:
         return content_sha256(path)
     except FileNotFoundError:
@@ -149,6 +153,8 @@ def weights_file_sha256(path: str) -> str:
     except IsADirectoryError:
         raise ParamsError(f"weights {path!r} is a folder; allowed: {' | '.join(WEIGHT_SOURCES)} "
                           f"| path to a state-dict file") from None
+    except OSError as err:
+        raise ParamsError(f"cannot read weights file {path!r}: {err.strerror or err}") from None
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))

@@ -11,22 +11,33 @@ network loaded once. The spool protocol is files, so it needs no network and no 
   <spool>/runner.json     {"pid": ..., "batch_size": ...} once the runner is ready
   <spool>/queue/<id>.json a request: params, content, style, outdir (written atomically)
   <spool>/done/<id>.json  the answer: {"ok": bool, "message": str}
+  <spool>/runner.log      the runner's output
+
+The workflow starts the runner with start_runner and stops it with stop_runner (its onstart,
+onsuccess and onerror handlers); jobs find the spool through the NST_RUNNER variable.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
+from typing import MutableMapping
 
-from .errors import NSTError
-from .files import write_text
-from .params import RunParams
+from ..errors import NSTError
+from ..files import write_text
+from ..run.params import RunParams
 
 POLL_SECONDS = 0.05
 GATHER_SECONDS = 0.5  # jobs started together arrive within this; they go in one batch
+RUNNER_VARIABLE = "NST_RUNNER"  # the spool of this invocation's runner; set by the workflow, never by the user
+START_SECONDS = 300  # the runner imports torch before it says it is ready
+STOP_SECONDS = 60
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -98,7 +109,7 @@ def _compute(requests: list[tuple[str, dict]], batch_size: int) -> dict[str, dic
     """Answers by request id. A batch that fails is retried run by run, so one bad input fails
     only its own job."""
     from .batch import stylize_many
-    from .outputs import write_run
+    from ..run.outputs import write_run
 
     def answer(result, outdir):
         write_run(result, outdir)
@@ -157,3 +168,43 @@ def serve(spool: str | os.PathLike, batch_size: int = 8, parent_pid: int | None 
               f"{f', {failed} failed' if failed else ''}", flush=True)
         last_work = time.monotonic()
     (spool / "runner.json").unlink(missing_ok=True)
+
+
+# --- its lifecycle (the workflow's side) ------------------------------------------------------
+def start_runner(spool: str | os.PathLike, batch_size: int, threads: int, parent_pid: int,
+                 environ: MutableMapping[str, str] = os.environ, python: str = sys.executable,
+                 timeout: float = START_SECONDS) -> subprocess.Popen:
+    """Start `nst runner` on a fresh `spool` folder (anything there before is removed) and wait
+    until it is ready; then set NST_RUNNER in `environ` (os.environ: inherited by the jobs this
+    process starts) and return the process. It stops by itself once `parent_pid` has exited.
+    NSTError, with the runner stopped, if it exits or is not ready within `timeout` seconds."""
+    spool = Path(spool)
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir(parents=True)
+    command = [python, "-m", "nst", "runner", "--spool", str(spool), "--batch-size", str(batch_size),
+               "--threads", str(threads), "--parent-pid", str(parent_pid)]
+    # its own session: signals to the terminal's process group miss it; stop_runner, or its
+    # parent's exit, stops it
+    with open(spool / "runner.log", "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not (spool / "runner.json").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_runner(proc)
+            raise NSTError(f"the nst runner did not start; see {spool}/runner.log")
+        time.sleep(0.1)
+    environ[RUNNER_VARIABLE] = str(spool.resolve())
+    return proc
+
+
+def stop_runner(proc: subprocess.Popen, timeout: float = STOP_SECONDS) -> None:
+    """Stop a runner start_runner started: SIGTERM (it finishes the batch it is computing),
+    then SIGKILL after `timeout` seconds. Nothing to do if it has exited."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -2,6 +2,7 @@
 the PyTorch neural-style tutorial's defaults."""
 from __future__ import annotations
 
+from ..errors import ParamsError
 from .params import RunParams
 
 CONV_1_5 = ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
@@ -44,11 +45,11 @@ NOTES = {
 
 
 def preset(name: str, **overrides) -> RunParams:
-    """The preset `name` with `overrides` applied; ValueError for an unknown name.
+    """The preset `name` with `overrides` applied; ParamsError (a ValueError) for an unknown name.
 
     Overrides follow `RunParams.replace` rules, as the CLI's flags do: a new optimizer without
     an lr brings its own default learning rate, not the preset's."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+        raise ParamsError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
     base = RunParams.from_dict(PRESETS[name])
     return RunParams.from_dict(overrides, base=base) if overrides else base

@@ -1,19 +1,19 @@
 """A run's resumable state on disk, so that a killed `nst run` continues where it was.
 
     <outdir>/resume.pt          the latest state: every `checkpoint_seconds` (0: never) and at
-                                each snapshot; deleted once run.json is written (nst/outputs.py),
+                                each snapshot; deleted once run.json is written (nst/run/outputs.py),
                                 so it exists only in the folder of an unfinished run
     <outdir>/snapshots/<k>.pt   the state after k iterations, for each requested snapshot k; kept,
                                 so that a run can later be continued from its snapshot
 
-A state is everything the rest of the optimisation depends on (nst.engine.RunState.state): the
+A state is everything the rest of the optimisation depends on (nst.run.engine.RunState.state): the
 image, the optimizer's state, the shift generator's state, the last finite image, the history so
 far and its elapsed seconds. A resumed run is therefore the same optimisation: on the CPU its
 files equal those of an uninterrupted run bit for bit. A state holds only tensors, lists, dicts,
 numbers and strings, and is read back with torch.load(weights_only=True). A state of another run
 id (or of another format) is never used and is removed: a folder never mixes two runs.
 
-The batching runner (nst/batch.py, execution.batch_size > 1) neither saves nor resumes states:
+The batching runner (nst/execution/batch.py, execution.batch_size > 1) neither saves nor resumes states:
 its runs start from zero again when they are restarted.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Callable
 
 import torch
 
-from .files import atomic_path
+from ..files import atomic_path
 from .params import RunParams
 
 FORMAT = 1

@@ -1,0 +1,1 @@
+"""Where and how runs execute: job-process settings, memory estimates, batching, the runner."""

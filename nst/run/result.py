@@ -1,0 +1,71 @@
+"""What one run produced (RunResult) and the record of it that run.json holds; nst/run/engine.py
+makes it, nst/run/outputs.py writes it."""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import __version__
+from .images import ImageInfo
+from .params import RunParams
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run, in memory (images as CPU tensors); `record()` is its run.json."""
+
+    params: RunParams
+    image: torch.Tensor                    # final image, 1x3xHxW in [0, 1], on the CPU
+    history: list[dict]                    # one row per iteration
+    snapshots: dict[int, torch.Tensor]     # iteration -> image after that many updates
+    snapshot_scores: dict[int, dict]       # iteration -> {"final": ..., "evaluation": ...}
+    status: str                            # "ok" | "diverged"
+    diverged_at: int | None
+    final: dict[str, float]                # the run's own losses of the final image
+    evaluation: dict[str, float]           # the fixed reference evaluation
+    content: ImageInfo
+    style: ImageInfo
+    weights: dict
+    device: str
+    timing: dict[str, float] = field(default_factory=dict)
+    diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
+    resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
+
+    def record(self) -> dict:
+        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
+        record = {
+            "run_id": self.params.run_id,
+            "status": self.status,
+            "diverged_at": self.diverged_at,
+            "diverged_reason": self.diverged_reason,
+            "iterations_done": len(self.history),
+            "params": self.params.to_dict(),
+            "final": self.final,
+            "evaluation": self.evaluation,
+            "content": self.content.to_dict(),
+            "style": self.style.to_dict(),
+            "weights": self.weights,
+            "random_weights": bool(self.weights.get("random")),
+            "device": self.device,
+            "timing": self.timing,
+            "versions": library_versions(),
+        }
+        if self.resumed_from:
+            record["resumed_from"] = self.resumed_from
+        return record
+
+
+def library_versions() -> dict[str, str]:
+    """Versions from package metadata: importing torchvision just to ask would cost a second."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {"nst": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            **{name: installed(name) for name in ("torchvision", "kornia", "pillow")}}

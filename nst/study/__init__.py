@@ -1,0 +1,1 @@
+"""A study of many runs: image folders, the plan, shared trajectories, tables and figures."""

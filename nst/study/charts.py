@@ -1,0 +1,331 @@
+"""Charts of a study (matplotlib, Agg canvas), each written to a PNG under a temporary name
+renamed into place. Nothing here imports torch or snakemake.
+
+- `experiment_chart`: loss vs iterations (Fig. 6), sorted bars for layer subsets (Fig. 7), a
+  content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3).
+- `selection_figure`: per tuned experiment, each pair's candidates by their style and content
+  scores (the select evaluator's), the Pareto front joined, the selected run marked.
+
+Titles, captions and an experiment's rows come from nst/study/figures.py, as for the grids.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from ..errors import AggregateError, InputError
+from ..files import atomic_path
+from ..run.evaluate import describe_select
+from .aggregate import RANDOM_NOTE, run_dir
+from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, fmt, run_flag,
+                      score_column, truthy)
+from .manifest import Experiment, Manifest
+from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
+
+
+# --- drawing helpers ---------------------------------------------------------------------
+def _numbers(series: pd.Series) -> np.ndarray:
+    values = np.array(pd.to_numeric(series, errors="coerce"), dtype=float)  # a copy
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def _spans_decades(*arrays) -> bool:
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
+    values = values[np.isfinite(values) & (values > 0)]
+    return len(values) > 1 and values.max() / values.min() >= 100
+
+
+def wrap_title(text: str, fig: Figure, fontsize: float = 9) -> str:
+    """`text` with each line wrapped to the figure's width (a long evaluator line would
+    otherwise widen the saved image: bbox_inches="tight" keeps all text)."""
+    chars = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def save_figure_atomic(fig: Figure, out_path) -> Path:
+    with atomic_path(out_path) as tmp:
+        FigureCanvasAgg(fig)
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    return Path(out_path)
+
+
+def _chart_title(exp: Experiment, name: str, random: bool, manifest: Manifest) -> str:
+    title = f"{experiment_title(exp, name)}\n{evaluator_line(manifest)}"
+    if random:
+        title += f"\n{RANDOM_NOTE}"
+    return title
+
+
+# --- experiment charts ---------------------------------------------------------------------
+def experiment_chart(manifest: Manifest, exp_table: pd.DataFrame, name: str, runs_dir,
+                     out_path) -> Path:
+    """A chart of experiment `name` (its rows of `exp_table`) to `out_path`; the kind decides
+    which (see the module docstring). Raises AggregateError for an experiment without trials,
+    FileNotFoundError for the missing history.csv of a chart over iterations."""
+    exp = manifest.experiment(name)
+    table = experiment_rows(manifest, exp_table, name)
+    if table.empty:
+        raise AggregateError(f"experiment {name!r} has no trials to chart")
+    random = any_random(table)
+    score = score_column(manifest)
+    if exp.kind == "vary" and list(exp.keys) == ["iterations"]:
+        fig = iterations_chart(table, runs_dir, score)
+    elif exp.kind == "subsets":
+        fig = subsets_chart(table, score)
+    elif exp.kind == "pairs":
+        fig = pairs_chart(table, score)
+    else:
+        fig = grouped_chart(table, score=score)
+    fig.suptitle(wrap_title(_chart_title(exp, name, random, manifest), fig),
+                 color="firebrick" if random else "black", fontsize=9)
+    return save_figure_atomic(fig, out_path)
+
+
+def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_total")) -> Figure:
+    """Per pair: the final own total and the comparable total (`score`: column, label) over
+    the runs' iterations, and the longest run's total per iteration (its history.csv)."""
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot()
+    plotted = []
+    for k, (content, style) in enumerate(pairs_in_order(table)):
+        rows = pair_rows(table, content, style).copy()
+        rows["_it"] = _numbers(rows["iterations"])
+        rows = rows.sort_values("_it")
+        color = f"C{k % 10}"
+        pair = f"{content} / {style}"
+        x = rows["_it"].to_numpy()
+        final, evaluation = _numbers(rows["final_total"]), _numbers(rows[score[0]])
+        ax.plot(x, final, "o-", color=color, label=f"{pair}: final own total")
+        ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: {score[1]}")
+        longest = rows.iloc[-1]
+        path = run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv"
+        if not path.is_file():
+            raise InputError(f"history {str(path)!r} is missing (was its run deleted? rerun snakemake)")
+        history = pd.read_csv(path)
+        curve = _numbers(history["total"])
+        ax.plot(history["iteration"], curve, "-", color=color, alpha=0.45, lw=1,
+                label=f"{pair}: total per iteration ({int(longest['_it'])}-iteration run)")
+        for xi, yi, status in zip(x, final, rows["status"]):
+            if status != "ok":
+                ax.annotate("diverged", (xi, yi if np.isfinite(yi) else 0), color="red",
+                            fontsize=8)
+        plotted += [final, evaluation, curve]
+    if _spans_decades(*plotted):
+        ax.set_yscale("log")
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def subsets_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figure:
+    """One panel per pair: horizontal bars of final own total and `score` per layer subset,
+    sorted by the final own total."""
+    pairs = pairs_in_order(table)
+    n = max(len(pair_rows(table, c, s)) for c, s in pairs)
+    fig = Figure(figsize=(6.5 * len(pairs), max(3.0, 0.24 * n + 1.5)), layout="constrained")
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    for ax, (content, style) in zip(axes, pairs):
+        rows = pair_rows(table, content, style).copy()
+        rows["_final"] = _numbers(rows["final_total"])
+        rows["_eval"] = _numbers(rows[score[0]])
+        rows = rows.sort_values(["_final", "_eval"], na_position="last").reset_index(drop=True)
+        y = np.arange(len(rows))
+        ax.barh(y - 0.2, rows["_final"], height=0.4, color="C0", label="final own total")
+        ax.barh(y + 0.2, rows["_eval"], height=0.4, color="C1", label=score[1])
+        ax.set_yticks(y, rows["label"], fontsize=7)
+        ax.invert_yaxis()
+        for yi, status in zip(y, rows["status"]):
+            if status != "ok":
+                ax.text(0, yi, f" {str(status).upper()}", color="red", va="center", fontsize=7)
+        if _spans_decades(rows["_final"], rows["_eval"]):
+            ax.set_xscale("log")
+        ax.set_xlabel("loss (sorted by final own total)")
+        ax.set_title(f"{content} / {style}", fontsize=9)
+        ax.legend(fontsize=7, loc="best")
+        ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def pairs_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figure:
+    """A content x style heat map of `score` (each pair's first run), a status not ok written in."""
+    contents = list(dict.fromkeys(table["content"]))
+    styles = list(dict.fromkeys(table["style"]))
+    values = np.full((len(contents), len(styles)), np.nan)
+    status = np.full((len(contents), len(styles)), "", dtype=object)
+    for row in table.to_dict("records"):
+        i, j = contents.index(row["content"]), styles.index(row["style"])
+        if np.isnan(values[i, j]):
+            values[i, j] = _numbers(pd.Series([row[score[0]]]))[0]
+            status[i, j] = row["status"]
+    fig = Figure(figsize=(1.6 * len(styles) + 3, 1.2 * len(contents) + 2),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    finite = values[np.isfinite(values)]
+    norm = LogNorm() if _spans_decades(values) and (finite > 0).all() else None
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", norm=norm, aspect="auto")
+    fig.colorbar(image, ax=ax, label=score[1])
+    ax.set_xticks(range(len(styles)), styles, rotation=30, ha="right")
+    ax.set_yticks(range(len(contents)), contents)
+    ax.set_xlabel("style image")
+    ax.set_ylabel("content image")
+    for i in range(len(contents)):
+        for j in range(len(styles)):
+            text = fmt(values[i, j])
+            if status[i, j] and status[i, j] != "ok":
+                text += f"\n{str(status[i, j]).upper()}"
+            ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8,
+                    bbox=dict(facecolor="black", alpha=0.35, lw=0))
+    return fig
+
+
+def grouped_chart(table: pd.DataFrame, horizontal_over: int = 16,
+                   score=("eval_total", "eval_total")) -> Figure:
+    """Bars of final own total and the comparable total (`score`: column, label) per label
+    (plan order), one panel per pair; horizontal bars when there are more than
+    `horizontal_over` labels (tune grids)."""
+    pairs = pairs_in_order(table)
+    labels = list(dict.fromkeys(table["label"]))
+    horizontal = len(labels) > horizontal_over
+    if horizontal:
+        fig = Figure(figsize=(7.0 * len(pairs), max(3.0, 0.24 * len(labels) + 1.5)),
+                     layout="constrained")
+        axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    else:
+        fig = Figure(figsize=(max(6.0, 1.2 * len(labels) + 2), 3.2 * len(pairs) + 0.8),
+                     layout="constrained")
+        axes = fig.subplots(len(pairs), 1, squeeze=False)[:, 0]
+    for ax, (content, style) in zip(axes, pairs):
+        rows = pair_rows(table, content, style)
+        by_label = {r["label"]: r for r in rows.to_dict("records")}
+        present = [lab for lab in labels if lab in by_label]
+        x = np.arange(len(present))
+        final = _numbers(pd.Series([by_label[lab]["final_total"] for lab in present]))
+        evaluation = _numbers(pd.Series([by_label[lab][score[0]] for lab in present]))
+        bar, span = (ax.barh, ax.axhspan) if horizontal else (ax.bar, ax.axvspan)
+        bar(x - 0.2, final, 0.4, color="C0", label="final own total")
+        bar(x + 0.2, evaluation, 0.4, color="C1", label=score[1])
+        tick_labels = []
+        for xi, lab in zip(x, present):
+            flag = run_flag(by_label[lab])
+            text = lab if horizontal else lab.replace(", ", "\n")
+            tick_labels.append(text + (f" [{flag}]" if horizontal else f"\n[{flag}]") if flag
+                               else text)
+            if flag:
+                green = "SELECTED" in flag and "DIVERGED" not in flag
+                span(xi - 0.5, xi + 0.5, color="green" if green else "red",
+                     alpha=0.12 if green else 0.08)
+        log = _spans_decades(final, evaluation)
+        if horizontal:
+            ax.set_yticks(x, tick_labels, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xscale("log" if log else "linear")
+            ax.set_xlabel("loss")
+            ax.grid(axis="x", alpha=0.3)
+        else:
+            tilt = len(present) > 4
+            ax.set_xticks(x, tick_labels, rotation=30 if tilt else 0,
+                          ha="right" if tilt else "center", fontsize=8)
+            ax.set_yscale("log" if log else "linear")
+            ax.set_ylabel("loss")
+            ax.grid(axis="y", alpha=0.3)
+        ax.set_title(f"{content} / {style}", fontsize=9)
+        ax.legend(fontsize=7)
+    return fig
+
+
+# --- selection of a tuned experiment ------------------------------------------------------
+def selection_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, out_path) -> Path:
+    """One panel per pair of tuned experiment `name`: every candidate at (style score, content
+    score) of the select evaluator (run.json's eval_style / eval_content without one), the
+    Pareto front joined by a line, dominated candidates open, diverged runs as crosses, the
+    ideal point (the pair's best style, best content) as a plus and the selected run as a star.
+    Written to `out_path`; AggregateError for an experiment that is not tuned or has no trials,
+    or a table without the selection's columns."""
+    exp = manifest.experiment(name)
+    if exp.kind != "tune":
+        raise AggregateError(f"experiment {name!r} is not a tuned experiment: it selects nothing")
+    table = experiment_rows(manifest, exp_table, name)
+    if table.empty:
+        raise AggregateError(f"experiment {name!r} has no trials to draw")
+    select = exp.select
+    x_col, y_col = selection_axes(manifest, select)
+    for column in (x_col, y_col, "selected"):
+        if column not in table.columns:
+            raise AggregateError(f"experiment {name!r}: the table has no column {column!r}; is it out of date?")
+    pairs = pairs_in_order(table)
+    n_cols = min(len(pairs), 3)
+    n_rows = math.ceil(len(pairs) / n_cols)
+    fig = Figure(figsize=(max(7.0, 4.8 * n_cols), 4.2 * n_rows + 1.2), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[len(pairs):]:
+        ax.set_visible(False)
+    for ax, (content, style) in zip(axes, pairs):
+        rows = pair_rows(table, content, style).reset_index(drop=True)
+        selection_panel(ax, rows, x_col, y_col)
+        ax.set_title(f"{content} / {style}", fontsize=9)
+    chosen = manifest.evaluator(select.get("evaluator"))
+    scored_by = f"Scored by {chosen.describe(metrics=False)}" if chosen else evaluator_line(manifest)
+    rule = describe_select(select) + (" (or the per-pair override)" if select.get("override") else "")
+    title = f"{experiment_title(exp, name)}: selection\nRule: {rule}\n{scored_by}"
+    random = any_random(table)
+    if random:
+        title += f"\n{RANDOM_NOTE}"
+    fig.suptitle(wrap_title(title, fig), fontsize=9, color="firebrick" if random else "black")
+    return save_figure_atomic(fig, out_path)
+
+
+def selection_panel(ax, rows: pd.DataFrame, x_col: str, y_col: str) -> None:
+    """One pair's candidates on `ax` (rows: the pair's rows with a fresh index; x_col, y_col:
+    its style and content score columns), as selection_figure describes."""
+    x, y = _numbers(rows[x_col]), _numbers(rows[y_col])
+    finite = np.isfinite(x) & np.isfinite(y)
+    ok = np.array([str(s) == "ok" for s in rows["status"]]) & finite
+    candidates = {i: (x[i], y[i]) for i in np.flatnonzero(ok)}
+    ranks = pareto_ranks(candidates)
+    front = np.array([ranks.get(i) == 1 for i in range(len(rows))])
+    dominated = ok & ~front
+    if dominated.any():
+        ax.scatter(x[dominated], y[dominated], s=28, facecolors="none", edgecolors="grey",
+                   label="candidate (dominated)")
+    order = np.flatnonzero(front)[np.argsort(x[front])]
+    if len(order):
+        ax.plot(x[order], y[order], "o-", color="C0", ms=5, lw=1, label="Pareto front")
+    bad = ~ok & finite
+    if bad.any():
+        ax.scatter(x[bad], y[bad], marker="x", color="red", s=30, label="diverged (not a candidate)")
+    if candidates:
+        ax.scatter([x[ok].min()], [y[ok].min()], marker="+", color="black", s=80, label="ideal point")
+    picked = [i for i in range(len(rows)) if truthy(rows.at[i, "selected"])]
+    for i in picked:
+        override = "override" in str(rows.at[i, "note"])
+        if finite[i]:
+            ax.scatter([x[i]], [y[i]], marker="*", s=260, color="gold", edgecolors="black", zorder=5,
+                       label="selected" + (" (override)" if override else ""))
+            ax.annotate(str(rows.at[i, "label"]), (x[i], y[i]), xytext=(6, 6), textcoords="offset points",
+                        fontsize=7, fontweight="bold")
+    if not picked:
+        ax.text(0.5, 0.5, "nothing selected", transform=ax.transAxes, ha="center", color="red")
+    labelled = set(picked)
+    for i in order:
+        if i not in labelled and len(order) <= 8:
+            ax.annotate(str(rows.at[i, "label"]), (x[i], y[i]), xytext=(4, -9), textcoords="offset points",
+                        fontsize=6, color="C0")
+    shown = x[finite], y[finite]
+    if _spans_decades(shown[0]):
+        ax.set_xscale("log")
+    if _spans_decades(shown[1]):
+        ax.set_yscale("log")
+    ax.set_xlabel(f"style distance ({x_col}, lower = more stylised)", fontsize=8)
+    ax.set_ylabel(f"content distance ({y_col})", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best")

@@ -1,0 +1,94 @@
+"""Where a study's files live: the one module that names every path under results/, used by
+the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imports it.
+
+    results/plan/manifest.json                  this call's plan (the `plan` rule copies it)
+    results/plan/manifests/<hash>.json          every call's plan, named by its content
+    results/plan/execution/<hash>.json          every call's execution settings, likewise
+    results/runs/<content>/<style>/<run_id>/    one run: image.png, history.csv, run.json,
+                                                snapshots/ (names from nst/run/outputs.py)
+        .../scores/<evaluator hash>.json        the run scored by one evaluator
+    results/tables/<name>.csv                   runs.csv, one per experiment, table5.csv
+    results/figures/<experiment>/<figure>.png   grid, chart, selection
+    results/figures/results_array.png
+    results/weights/<family>.json               a verified weights record (imagenet, caffe)
+
+Paths are strings, as Snakemake takes them. A `..._PATTERN` holds Snakemake wildcards
+({content}, {style}, {run_id}, {evaluator}, {experiment}). Functions that take `results` (or
+`runs`) name the same file under another results folder, as `nst aggregate --results` does.
+"""
+from __future__ import annotations
+
+import os
+
+from ..run.outputs import HISTORY, IMAGE, RECORD, SNAPSHOTS
+
+__all__ = ["HISTORY", "IMAGE", "RECORD", "SNAPSHOTS"]  # the run folder's own files, re-exported
+
+RESULTS = "results"
+
+# --- the plan ------------------------------------------------------------------------------
+MANIFEST = f"{RESULTS}/plan/manifest.json"
+MANIFESTS = f"{RESULTS}/plan/manifests"  # <hash>.json, written by plan.write_by_content
+EXECUTIONS = f"{RESULTS}/plan/execution"  # likewise
+
+
+def results_of_manifest(manifest: str | os.PathLike) -> str:
+    """The results folder that holds `manifest` (a path ending in MANIFEST's plan/manifest.json)."""
+    return os.path.dirname(os.path.dirname(manifest))
+
+
+# --- runs ----------------------------------------------------------------------------------
+def runs_folder(results: str | os.PathLike = RESULTS) -> str:
+    return f"{results}/runs"
+
+
+RUNS = runs_folder()
+
+
+def run_folder(content: str, style: str, run_id: str, runs: str | os.PathLike = RUNS) -> str:
+    return f"{runs}/{content}/{style}/{run_id}"
+
+
+def run_file(content: str, style: str, run_id: str, name: str = RECORD, runs: str | os.PathLike = RUNS) -> str:
+    """A file of one run's folder: RECORD (run.json), IMAGE, HISTORY, or a score_name."""
+    return f"{run_folder(content, style, run_id, runs)}/{name}"
+
+
+def score_name(evaluator_hash: str) -> str:
+    """A score file's path inside its run's folder (the evaluator's settings hash names it)."""
+    return f"scores/{evaluator_hash}.json"
+
+
+RUN_PATTERN = run_folder("{content}", "{style}", "{run_id}")
+SCORE_PATTERN = f"{RUN_PATTERN}/{score_name('{evaluator}')}"
+
+
+# --- tables and figures --------------------------------------------------------------------
+def table(name: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/tables/<name>.csv: runs, an experiment's name, or table5."""
+    return f"{results}/tables/{name}.csv"
+
+
+RUNS_TABLE = table("runs")
+TABLE5 = table("table5")
+EXPERIMENT_TABLE_PATTERN = table("{experiment}")
+
+EXPERIMENT_FIGURES = ("grid", "chart")  # every experiment's; a tuned one's also has "selection"
+
+
+def figure(experiment: str, name: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/figures/<experiment>/<name>.png, name one of grid, chart, selection."""
+    return f"{results}/figures/{experiment}/{name}.png"
+
+
+def figure_pattern(name: str) -> str:
+    return figure("{experiment}", name)
+
+
+RESULTS_ARRAY = f"{RESULTS}/figures/results_array.png"
+
+
+# --- weights -------------------------------------------------------------------------------
+def weights_record(family: str) -> str:
+    """The record of a verified network's weights (imagenet: fetched; caffe: packaged)."""
+    return f"{RESULTS}/weights/{family}.json"

@@ -1,0 +1,79 @@
+"""The shape of nst/: three layers (one run, the study, execution) under the CLI, and imports
+that only ever point down. Read from the source with ast, so a lazy import inside a function
+counts as much as one at the top."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+NST = Path(__file__).resolve().parents[1] / "nst"
+LAYERS = ("run", "study", "execution")
+# what each part of nst/ may import from nst/ (besides itself and the shared errors/files)
+MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"}}
+TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
+              "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
+              "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
+              "study/layout.py", "study/manifest.py", "study/select.py", "study/grids.py", "study/charts.py",
+              "execution/resources.py", "execution/runner.py", "files.py", "errors.py"]
+
+
+def modules():
+    return sorted(p for p in NST.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def nst_imports(path: Path) -> set[str]:
+    """The nst/ parts (run, study, execution, cli, ...) that `path` imports, top level or not."""
+    package = path.relative_to(NST).parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(package[: len(package) - (node.level - 1)]) if node.level > 1 else list(package)
+            target = base + (node.module.split(".") if node.module else [])
+            names = [target[0]] if target else [alias.name for alias in node.names]
+            found.update(names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nst."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+def imported_packages(path: Path, anywhere: bool = False) -> set[str]:
+    """Third-party top-level packages imported at module level (or `anywhere`)."""
+    found = set()
+    tree = ast.parse(path.read_text())
+    for node in (ast.walk(tree) if anywhere else tree.body):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
+def test_imports_point_down(path):
+    layer = path.relative_to(NST).parts[0] if path.parent != NST else None
+    if layer not in LAYERS:
+        return  # cli and the shared modules on top may use everything
+    allowed = MAY_IMPORT[layer] | {"errors", "files", "__version__"}
+    assert nst_imports(path) <= allowed, f"{path.relative_to(NST)} imports {sorted(nst_imports(path) - allowed)}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
+def test_nothing_in_nst_imports_snakemake(path):
+    assert "snakemake" not in imported_packages(path, anywhere=True)
+
+
+@pytest.mark.parametrize("name", TORCH_FREE)
+def test_planning_and_tables_import_no_torch(name):
+    """These run at planning time (inside Snakemake's parse step) or in table jobs: no torch."""
+    assert not imported_packages(NST / name) & {"torch", "torchvision", "kornia"}
+
+
+def test_the_checker_sees_an_upward_import(tmp_path):
+    bad = NST / "run" / "_probe_upward.py"
+    try:
+        bad.write_text("def f():\n    from ..study import plan\n")
+        assert "study" in nst_imports(bad)
+    finally:
+        bad.unlink()

@@ -1,0 +1,64 @@
+"""The config schema and RunParams describe the same run: workflow/schemas/config.schema.yaml's
+`$defs.run_params` is exactly RunParams' identity fields, and its `execution:` covers RunParams'
+execution fields, every property documented. A field added to one and not the other fails here."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from nst.run import params as run_params
+from nst.run.params import RunParams
+
+from kit import ROOT
+
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+RUN_PARAMS = SCHEMA["$defs"]["run_params"]["properties"]
+EXECUTION = SCHEMA["properties"]["execution"]["properties"]
+
+IDENTITY_FIELDS = {f.name for f in dataclasses.fields(RunParams) if f.metadata.get("identity", True)}
+EXECUTION_FIELDS = {f.name for f in dataclasses.fields(RunParams) if not f.metadata.get("identity", True)}
+
+# RunParams execution fields that are not `execution:` settings: the workflow sets snapshots per
+# run, from the iterations its experiments ask of a shared trajectory (nst/study/trajectory.py).
+NOT_IN_EXECUTION = {"snapshots"}
+# `execution:` settings that are the workflow's, not one run's: the `gpu` resource a job
+# declares, runs per `nst runner` process, and whether runs share one trajectory.
+WORKFLOW_ONLY = {"gpus_per_job", "batch_size", "share_trajectories"}
+
+# JSON Schema keywords a property may use: anything else is a typo (or YAML reading a comma in
+# an unquoted description as a second key)
+KEYWORDS = {"type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern", "default", "description",
+            "oneOf", "$ref"}
+
+
+def test_run_params_are_the_identity_fields():
+    assert set(RUN_PARAMS) == IDENTITY_FIELDS
+
+
+def test_execution_covers_the_execution_fields():
+    assert set(EXECUTION) == (EXECUTION_FIELDS - NOT_IN_EXECUTION) | WORKFLOW_ONLY
+    assert NOT_IN_EXECUTION <= EXECUTION_FIELDS and not WORKFLOW_ONLY & EXECUTION_FIELDS
+
+
+@pytest.mark.parametrize("where, name", [*(("run_params", n) for n in RUN_PARAMS),
+                                         *(("execution", n) for n in EXECUTION)])
+def test_every_property_is_documented(where, name):
+    spec = (RUN_PARAMS if where == "run_params" else EXECUTION)[name]
+    assert isinstance(spec.get("description"), str) and spec["description"].strip(), f"{where}.{name}"
+    assert set(spec) <= KEYWORDS, f"{where}.{name}: {sorted(set(spec) - KEYWORDS)}"
+
+
+CHOICES = {"loss": run_params.LOSSES, "optimizer": run_params.OPTIMIZERS, "pooling": run_params.POOLINGS,
+           "resize": run_params.RESIZES, "precision": run_params.PRECISIONS}
+
+
+@pytest.mark.parametrize("name", sorted(CHOICES))
+def test_the_schema_offers_the_choices_runparams_takes(name):
+    """Every choice RunParams knows is in the schema's enum, and every enum value (spellings such
+    as L-BFGS included) is one RunParams accepts."""
+    enum = RUN_PARAMS[name]["enum"]
+    assert set(CHOICES[name]) <= set(enum)
+    for value in enum:
+        assert getattr(RunParams.from_dict({name: value}), name) in CHOICES[name]
