@@ -3,7 +3,7 @@ results: run ids, images (bytes), histories, run records, scores and tables, les
 wall-clock time. For refactors that promise "behaviour unchanged".
 
     .venv/bin/python scripts/compare_revisions.py REV_A REV_B [--config workflow/demo.yaml]
-        [--set 'params={size: 48}'] [--cores 2]
+        [--set 'params: {size: 48}'] [--cores 2]
 
 Each revision is checked out into a temporary folder (`git worktree`) and its study runs there
 with that revision's `nst` first on PYTHONPATH, so one environment serves both. Exit status 0
@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Wall-clock and environment fields: they differ between any two runs of the same code.
@@ -34,13 +36,24 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
+def merged(base: dict, changes: dict) -> dict:
+    """`changes` laid over `base`, mappings merged key by key (as Snakemake's --config does)."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
 def run_study(tree: Path, config: str, overrides: list[str], cores: int) -> None:
+    """Run the study `config` (with each YAML mapping of `overrides` laid over it) in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run([sys.executable, "-m", "nst", "demo-images", "images/demo/content"], cwd=tree, env=env,
                    check=True, capture_output=True)
-    command = [str(BIN / "snakemake"), "--cores", str(cores), "--configfile", config]
-    if overrides:
-        command += ["--config", *overrides]
+    study = yaml.safe_load((tree / config).read_text())
+    for override in overrides:
+        study = merged(study, yaml.safe_load(override))
+    (tree / "compared-study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    command = [str(BIN / "snakemake"), "--cores", str(cores), "--configfile", "compared-study.yaml"]
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"the study failed in {tree}:\n{done.stderr[-3000:]}")
@@ -86,7 +99,8 @@ def main() -> int:
     parser.add_argument("rev_a")
     parser.add_argument("rev_b")
     parser.add_argument("--config", default="workflow/demo.yaml")
-    parser.add_argument("--set", action="append", default=[], help="a --config override for both")
+    parser.add_argument("--set", action="append", default=[],
+                        help="a YAML mapping laid over the config for both, e.g. 'params: {size: 48}'")
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nst-compare-") as tmp:
