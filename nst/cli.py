@@ -331,7 +331,8 @@ def cmd_score(args) -> int:
                        f"plan and this nst disagree; re-run snakemake to re-plan")
     import torch
 
-    from .run.score import finite_or_null, score_run
+    from .files import finite_or_null
+    from .run.score import score_run
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

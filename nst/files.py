@@ -9,6 +9,7 @@ import errno
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -154,3 +155,15 @@ def parse_json_object(text: str, where: str) -> dict:
 
 
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+
+
+def finite_or_null(value):
+    """Non-finite floats (a diverged run's losses) as null, in nested dicts and lists: strict
+    JSON has no Infinity or NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_null(v) for v in value]
+    return value

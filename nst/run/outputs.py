@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 
 import csv
 import io
-import math
 
 from ..errors import OutputError
-from ..files import staged_run_folder, write_text
+from ..files import finite_or_null, staged_run_folder, write_text
 
 if TYPE_CHECKING:
     from .engine import RunResult
@@ -39,17 +38,6 @@ def history_csv(rows: list[dict], columns: list[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def finite_or_null(value):
-    """Non-finite numbers (a diverged run's losses) as null: strict JSON has no Infinity/NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite_or_null(v) for v in value]
-    return value
 
 
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:

@@ -143,17 +143,6 @@ METRICS = {
 }
 
 
-def finite_or_null(value):
-    """Non-finite numbers as null (strict JSON has no Infinity/NaN), in nested dicts and lists."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite_or_null(v) for v in value]
-    return value
-
-
 # --- one run ------------------------------------------------------------------------------
 class Network:
     """The evaluator's extractor, built once per process; `record` says which weights.
