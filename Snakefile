@@ -1,6 +1,6 @@
 # Neural style transfer studies: every content x style x parameter setting is a file target.
 # Logic lives in workflow/rules/common.smk and the `nst` package; this file is the table of contents.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -12,10 +12,7 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
-include: "workflow/rules/common.smk"
+include: "workflow/rules/common.smk"  # validates the config against the schema, then plans
 
 
 wildcard_constraints:

@@ -179,6 +179,8 @@ def test_plan_files_are_named_by_content_and_never_rewritten(root, tmp_path):
     ({"e": {"tune": {"init": ["zeros"]}, "select": {"override": {"cat__wave": {"init": "noise"}}}}},
      "not among the tuned values"),
     ({"e": {"vary": {"init": ["zeros"]}, "select": {"metric": "eval_total"}}}, "only an experiment with 'tune'"),
+    ({"e": {"tune": {"init": ["zeros"]}, "select": {"metric": "pareto", "style_share": 0.2}}},
+     "only metric tradeoff takes a style_share"),
 ])
 def test_bad_experiments_are_refused_with_the_key(root, experiments, needle):
     with pytest.raises(PlanError, match=None) as info:

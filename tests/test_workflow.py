@@ -205,6 +205,8 @@ BAD_INPUTS = {
     "wrong type": ({"params": {"size": "big"}}, None, "size"),
     "out of range": ({"params": {"size": 3}}, None, "size"),
     "missing pair image": ({"experiments": {"x": {"pairs": [{"content": "cow", "style": "wave"}]}}}, None, "cow"),
+    "schema type in an experiment": ({"experiments": {"x": {"skip_missing_weights": "yes"}}}, None,
+                                     "experiments.x.skip_missing_weights"),
 }
 
 
@@ -226,7 +228,7 @@ def test_bad_input_gives_one_clear_message(study, tmp_path, case):
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert needle in output, output[-2000:]
-    assert "Traceback" not in output
+    assert "Traceback" not in output and "Failed validating" not in output  # one line, no schema dump
     assert run_stamps(root) == before
 
 

@@ -179,10 +179,10 @@ def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
     if "evaluator" in select and select["evaluator"] not in names:
         raise _key(f"{where}.evaluator", f"{select['evaluator']!r} is not an evaluator of `evaluation`; "
                                          f"defined: {', '.join(names) or 'none'}")
-    if select["metric"] in TWO_SIDED:
-        if select["mode"] != "min":
-            raise _key(f"{where}.mode", f"{select['metric']} minimises both distances; mode max applies to "
-                                        "one-sided metrics only")
+    if select["metric"] in TWO_SIDED and select["mode"] != "min":
+        raise _key(f"{where}.mode", f"{select['metric']} minimises both distances; mode max applies to "
+                                    "one-sided metrics only")
+    if select["metric"] == "tradeoff":
         share = select.setdefault("style_share", 0.5)
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             raise _key(f"{where}.style_share", f"must be a number in [0, 1], not {share!r}")

@@ -5,6 +5,10 @@ import os
 import re
 import sys
 
+from jsonschema.exceptions import ValidationError
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
 from nst.errors import NSTError
 from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
@@ -17,6 +21,19 @@ from nst.study.trajectory import share_trajectories, shares_trajectories
 CONDA_ENV = "../../environment.yml"
 
 
+def validate_or_exit(config):
+    """Check the config against the schema (filling its defaults); a bad key stops here with
+    one line naming it, not Snakemake's traceback and a dump of the schema."""
+    try:
+        validate(config, "../schemas/config.schema.yaml")
+    except WorkflowError as err:
+        cause = err.__context__  # snakemake raises its WorkflowError inside jsonschema's except
+        if not isinstance(cause, ValidationError):
+            raise
+        key = ".".join(map(str, cause.absolute_path)) or "(top level)"
+        sys.exit(f"Error in the workflow config: key {key!r}: {cause.message}")
+
+
 def plan_or_exit(config):
     """The study plan; a bad config or image stops here, before any job, with one message."""
     try:
@@ -25,6 +42,7 @@ def plan_or_exit(config):
         sys.exit(f"Error in the workflow config or images: {err}")
 
 
+validate_or_exit(config)
 PLAN = plan_or_exit(config)
 # A separate step after planning: it reads the finished runs' run.json (never redo their work).
 if shares_trajectories(config):
@@ -130,12 +148,12 @@ def stop_batching_runner():
         stop_runner(RUNNER.pop())
 
 
-def needs_imagenet():
-    return any(run.params.weights == "imagenet" for run in PLAN.runs.values())
+# Decided once: asked per stylize job while Snakemake builds the DAG.
+NEEDS_IMAGENET = any(run.params.weights == "imagenet" for run in PLAN.runs.values())
 
 
 def weights_record():
-    return [layout.weights_record("imagenet")] if needs_imagenet() else []
+    return [layout.weights_record("imagenet")] if NEEDS_IMAGENET else []
 
 
 def run_weights(wildcards):
