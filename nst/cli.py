@@ -124,6 +124,7 @@ def run_params_from_args(args):
     override earlier ones). Raises ParamsError, InputError (a file or JSON that cannot be read)
     or NSTError (no images)."""
     from .files import parse_json_object, read_json_object
+    from .run.outputs import image_named
     from .run.params import FIELD_NAMES, RunParams
     from .run.presets import preset
 
@@ -142,6 +143,8 @@ def run_params_from_args(args):
     changes = {**flags, **parse_sets(args.set)}
     if changes:
         params = RunParams.from_dict(changes, base=params)
+    if args.save_iter < 0:
+        raise NSTError(f"--save-iter {args.save_iter}: expected a number of iterations >= 1 (0: none)")
     if args.save_iter and "snapshots" not in changes:
         params = params.replace(snapshots=list(range(args.save_iter, params.iterations + 1, args.save_iter)))
     if args.weights_file and params.weights == "caffe":  # --weights-file names the chosen family's file
@@ -149,12 +152,6 @@ def run_params_from_args(args):
     if not content or not style:
         raise NSTError("nst run needs CONTENT and STYLE images (or --params with a run.json that names them)")
     return params, content, style
-
-
-def image_named(record: dict, key: str) -> str | None:
-    """The path of the content or style image a run.json names (None in a plain params file)."""
-    entry = record.get(key)
-    return entry.get("path") if isinstance(entry, dict) else None
 
 
 class Progress:
@@ -217,17 +214,18 @@ def cmd_run(args) -> int:
     return 0
 
 
-FAMILIES = ("imagenet", "caffe", "random")
 
 
 def weights_target(items: list[str]) -> tuple[str, str | None]:
     """(family, file or None) from `nst weights ACTION [FAMILY] [FILE]`; an empty FILE is none
     (the workflow passes execution.weights_file, maybe empty)."""
+    from .run.params import WEIGHT_SOURCES  # torch-free
+
     items = list(items)
-    family = items.pop(0) if items and items[0] in FAMILIES else "imagenet"
+    family = items.pop(0) if items and items[0] in WEIGHT_SOURCES else "imagenet"
     if len(items) > 1:
         raise NSTError(f"nst weights: expected [FAMILY] [FILE], got {' '.join(map(repr, items))}; "
-                       f"families: {', '.join(FAMILIES)}")
+                       f"families: {', '.join(WEIGHT_SOURCES)}")
     return family, (items[0] or None) if items else None
 
 

@@ -110,6 +110,9 @@ def test_bad_input_in_a_subprocess(case, expected, tmp_path, content_path, style
         (["--weights", "{missing_weights}"], "missing.pth"),
         (["--preset", "fancy"], "unknown preset"),
         (["--image-size", "16", "--content-layers", "pool_5"], "too small for layer pool_5"),
+        (["--save-iter", "-1"], "--save-iter -1"),
+        (["--lr", "1e39"], "float32's range"),
+        (["--weights", "caffe", "--weights-file", "{missing_weights}"], "(parameter 'caffe_weights_file')"),
     ],
 )
 def test_bad_input_in_process(extra, expected, tmp_path, content_path, style_path, capsys):
@@ -324,3 +327,15 @@ def test_outdir_naming_a_file_is_one_clear_line(tmp_path, content_path, style_pa
     err = capsys.readouterr().err
     assert "is a file" in err and "taken.txt" in err and "Errno" not in err
     assert target.read_text() == "mine"
+
+
+def test_nst_score_names_what_is_wrong_in_one_line(tmp_path, capsys):
+    """An unknown evaluator name was scored silently with gatys; a run.json whose images are
+    not mappings was an AttributeError."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"params": {"size": 32}, "content": "cat.png", "style": "x.png"}))
+    assert cli.main(["score", str(run), "--evaluator", "paepr"]) == 2
+    assert "unknown evaluator 'paepr'" in one_error_line(capsys.readouterr().err)
+    assert cli.main(["score", str(run), "--evaluator", "paper"]) == 2
+    assert "names no content or style image" in one_error_line(capsys.readouterr().err)

@@ -263,7 +263,10 @@ def make_evaluator(spec: Any, where: str = "evaluation") -> Evaluator:
     (base defaults to the name when it is a built-in, else to gatys)."""
     if spec is None:
         spec = DEFAULT
-    if isinstance(spec, str):
+    if isinstance(spec, str):  # a bare name carries no settings: it must be a built-in one
+        if spec not in BUILT_IN:
+            raise _error(where, f"unknown evaluator {spec!r}; built in: {', '.join(BUILT_IN)} "
+                                "(or a mapping {name, base, ...settings})")
         spec = {"name": spec}
     if not isinstance(spec, dict):
         raise _error(where, f"must be an evaluator name ({' | '.join(BUILT_IN)}) or a mapping "

@@ -87,3 +87,9 @@ def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> boo
         return False
     raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
                       f"folder, or add --overwrite to replace it")
+
+
+def image_named(record: dict, key: str) -> str | None:
+    """The path of the content or style image a run.json names (None in a plain params file)."""
+    entry = record.get(key)
+    return entry.get("path") if isinstance(entry, dict) else None

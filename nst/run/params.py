@@ -107,7 +107,7 @@ class RunParams:
             values["weights"] = f"sha256:{weights_file_sha256(self.weights)}"
         elif self.weights == "caffe" and self.caffe_weights_file:
             # a full-precision Caffe file is not the packaged 8-bit copy: another network
-            values["weights"] = f"caffe:sha256:{weights_file_sha256(self.caffe_weights_file)}"
+            values["weights"] = f"caffe:sha256:{weights_file_sha256(self.caffe_weights_file, 'caffe_weights_file')}"
         return values
 
     def settings(self) -> dict[str, Any]:
@@ -143,18 +143,18 @@ class RunParams:
         return self.weights not in WEIGHT_SOURCES
 
 
-def weights_file_sha256(path: str) -> str:
-    """sha256 of a weights file named by a parameter; ParamsError if it cannot be read."""
+def weights_file_sha256(path: str, key: str = "weights") -> str:
+    """sha256 of a weights file named by parameter `key`; ParamsError, naming both, if it
+    cannot be read."""
+    allowed = f"; allowed: {' | '.join(WEIGHT_SOURCES)} | path to a state-dict file" if key == "weights" else ""
     try:
         return content_sha256(path)
     except FileNotFoundError:
-        raise ParamsError(f"weights file {path!r} (parameter 'weights') does not exist; allowed: "
-                          f"{' | '.join(WEIGHT_SOURCES)} | path to a state-dict file") from None
+        raise ParamsError(f"weights file {path!r} (parameter {key!r}) does not exist{allowed}") from None
     except IsADirectoryError:
-        raise ParamsError(f"weights {path!r} is a folder; allowed: {' | '.join(WEIGHT_SOURCES)} "
-                          f"| path to a state-dict file") from None
+        raise ParamsError(f"weights file {path!r} (parameter {key!r}) is a folder{allowed}") from None
     except OSError as err:
-        raise ParamsError(f"cannot read weights file {path!r}: {err.strerror or err}") from None
+        raise ParamsError(f"cannot read weights file {path!r} (parameter {key!r}): {err.strerror or err}") from None
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))

@@ -22,6 +22,7 @@ from ..errors import ImageError, NSTError
 from ..files import read_json_object
 from .evaluate import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
+from .outputs import image_named
 from .layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
 from .vgg import make_extractor
@@ -168,8 +169,8 @@ def load_scored_images(run_dir: Path, record: dict, size: int | None,
     """(output, content, style) tensors as the run saw them: the content and style images at
     the run's size and resize mode (or `size`), the saved image.png at the content's size."""
     params = record.get("params") or {}
-    content_path = content_path or (record.get("content") or {}).get("path")
-    style_path = style_path or (record.get("style") or {}).get("path")
+    content_path = content_path or image_named(record, "content")
+    style_path = style_path or image_named(record, "style")
     if not content_path or not style_path:
         raise NSTError(f"{run_dir / 'run.json'} names no content or style image; pass --content and --style")
     side, resize = size or params.get("size"), params.get("resize", "square")
