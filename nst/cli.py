@@ -208,8 +208,7 @@ def cmd_run(args) -> int:
     result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet),
                      outdir=args.outdir)  # saves its state there, and resumes from one
     outdir = write_run(result, args.outdir)
-    status = result.status if result.status == "ok" else f"diverged ({result.diverged_reason})"
-    print(f"{params.run_id}: {status}, total loss {result.final['total']:.6g}, "
+    print(f"{params.run_id}: {result.outcome()}, total loss {result.final['total']:.6g}, "
           f"{result.timing['seconds']:.1f}s on {result.device} -> {outdir}")
     return 0
 

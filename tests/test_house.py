@@ -23,9 +23,10 @@ def modules():
     return sorted(p for p in NST.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def nst_imports(path: Path) -> set[str]:
-    """The nst/ parts (run, study, execution, cli, ...) that `path` imports, top level or not."""
-    package = path.relative_to(NST).parts[:-1]
+def nst_imports(path: Path, root: Path = NST) -> set[str]:
+    """The nst/ parts (run, study, execution, cli, ...) that `path` (a module under `root`)
+    imports, top level or not, in any of the four spellings of an import."""
+    package = path.relative_to(root).parts[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
@@ -33,8 +34,12 @@ def nst_imports(path: Path) -> set[str]:
             target = base + (node.module.split(".") if node.module else [])
             names = [target[0]] if target else [alias.name for alias in node.names]
             found.update(names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "nst":
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nst."):
             found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nst."))
     return found
 
 
@@ -70,10 +75,10 @@ def test_planning_and_tables_import_no_torch(name):
     assert not imported_packages(NST / name) & {"torch", "torchvision", "kornia"}
 
 
-def test_the_checker_sees_an_upward_import(tmp_path):
-    bad = NST / "run" / "_probe_upward.py"
-    try:
-        bad.write_text("def f():\n    from ..study import plan\n")
-        assert "study" in nst_imports(bad)
-    finally:
-        bad.unlink()
+@pytest.mark.parametrize("line", ["from ..study import plan", "from nst.study import plan",
+                                  "import nst.study.plan", "from nst import study"])
+def test_the_checker_sees_an_upward_import(tmp_path, line):
+    probe = tmp_path / "run" / "probe.py"
+    probe.parent.mkdir()
+    probe.write_text(f"def f():\n    {line}\n")
+    assert "study" in nst_imports(probe, root=tmp_path)

@@ -113,8 +113,7 @@ def _compute(requests: list[tuple[str, dict]], batch_size: int) -> dict[str, dic
 
     def answer(result, outdir):
         write_run(result, outdir)
-        status = result.status if result.status == "ok" else f"diverged at iteration {result.diverged_at}"
-        return {"ok": True, "message": f"{result.params.run_id}: {status} (batched in the nst runner) -> {outdir}"}
+        return {"ok": True, "message": f"{result.params.run_id}: {result.outcome()} (batched in the nst runner) -> {outdir}"}
 
     # the runner, not each job, owns the CPU threads (set once in serve)
     parsed = [(rid, RunParams.from_dict({**r["params"], "threads": 0}), r) for rid, r in requests]

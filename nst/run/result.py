@@ -33,6 +33,10 @@ class RunResult:
     diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
 
+    def outcome(self) -> str:
+        """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
+        return self.status if self.status == "ok" else f"diverged ({self.diverged_reason})"
+
     def record(self) -> dict:
         """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
         record = {
