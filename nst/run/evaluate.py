@@ -107,6 +107,9 @@ HASH_LENGTH = 12
 TWO_SIDED = ("pareto", "tradeoff")
 SCORE_METRICS = ("score_total", "score_style", "score_content",
                  *(f"score_{m}" for m in IMAGE_METRICS))
+# runs.csv columns select.metric may name besides pareto / tradeoff and the score_* metrics
+RUN_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
+               "color_distance_style")
 
 
 def _error(where: str, message: str) -> EvaluationError:

@@ -21,7 +21,7 @@ from typing import Any
 from ..run.image_files import image_header, target_size
 from .catalog import find_images
 from ..errors import NSTError, PlanError
-from ..run.evaluate import (PAPER, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
+from ..run.evaluate import (PAPER, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
                        resolve_evaluation)
 from ..run.families import missing_network
 from ..files import write_text
@@ -34,8 +34,7 @@ EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_mis
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
-SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, "eval_total", "eval_style", "eval_content",
-                  "final_total", "ssim_content", "color_distance_style")
+SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS)
 
 
 @dataclass(frozen=True)

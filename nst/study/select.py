@@ -14,13 +14,10 @@ from typing import Any
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.evaluate import SCORE_METRICS, TWO_SIDED, describe_select
+from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
 from ..run.params import FIELD_NAMES, RunParams
 from .manifest import Manifest, Trial, pair_key
 
-# what select.metric may name besides pareto / tradeoff and the evaluator's score_* metrics
-RUN_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
-               "color_distance_style")
 
 
 # --- the pairs of a table ----------------------------------------------------------------------
