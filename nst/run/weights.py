@@ -9,15 +9,13 @@ nst/run/vgg.py builds an extractor from; `weights_families` what this machine ha
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from ..errors import WeightsError
-from ..files import atomic_path, write_text
+from ..files import atomic_path, content_sha256, read_sidecar, sha256_file, write_sidecar
 from .caffe import caffe_to_torchvision
 from .families import CAFFE_PACKAGE, IMAGENET_FILE
 from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
@@ -124,19 +122,11 @@ def fetch_imagenet_file(features_only: bool = True) -> tuple[Path, str]:
 
 
 def sha256_of(path: Path) -> str:
-    """The file's sha256 (hex). Raises WeightsError if it cannot be read."""
-    digest = hashlib.sha256()
+    """The file's sha256 (hex), read now. Raises WeightsError if it cannot be read."""
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(block)
+        return sha256_file(path)
     except OSError as err:
         raise WeightsError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
-    return digest.hexdigest()
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
 
 
 def verify_file(path: Path, force: bool = False) -> str:
@@ -148,7 +138,7 @@ def verify_file(path: Path, force: bool = False) -> str:
         raise WeightsError(f"weights file {str(path)!r} is a folder, not a file")
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
-    meta = _read_sidecar(path)
+    meta = read_sidecar(path)
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns]
     if not force and meta.get("verified") == stamp and meta.get("sha256"):
@@ -168,19 +158,12 @@ def verify_file(path: Path, force: bool = False) -> str:
             f"does not start with {IMAGENET_HASH_PREFIX}. Delete it and run `nst weights fetch`, or "
             f"name a custom state dict with weights=PATH instead of weights=imagenet."
         )
-    _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "verified": stamp})
+    write_sidecar(path, {**meta, "sha256": digest, "verified": stamp})
     _VERIFIED[memo] = digest
     return digest
 
 
 _VERIFIED: dict[tuple, str] = {}
-
-
-def _write_sidecar(side: Path, meta: dict) -> None:
-    try:
-        write_text(side, json.dumps(meta))
-    except OSError:
-        pass  # a read-only cache only costs a re-hash next time
 
 
 def write_features_only(source: Path, dest: Path | None = None) -> Path:
@@ -193,7 +176,7 @@ def write_features_only(source: Path, dest: Path | None = None) -> Path:
     with atomic_path(dest) as tmp:
         torch.save(state, tmp)
     stat = dest.stat()
-    _write_sidecar(_sidecar(dest), {
+    write_sidecar(dest, {
         "sha256": sha256_of(dest), "features_of": source_sha,
         "verified": [stat.st_size, stat.st_mtime_ns],
     })
@@ -270,7 +253,7 @@ def load_caffe(weights_file: str | None = None, rehash: bool = False) -> tuple[W
             raise WeightsError(f"weights_file {str(path)!r} (weights=caffe) does not exist")
         digest = hashed_file(path, rehash)
         if (digest.startswith(IMAGENET_HASH_PREFIX)
-                or _read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
+                or read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
             raise WeightsError(f"weights_file {str(path)!r} is torchvision's ImageNet VGG-19, not a Caffe "
                                f"one: use weights=imagenet for it")
         source = str(path)
@@ -295,27 +278,12 @@ def _is_packaged(path: Path) -> bool:
 
 
 def hashed_file(path: Path, rehash: bool = False) -> str:
-    """sha256 of a file, remembered in its sidecar by size + mtime (a full-precision VGG-19 is
-    548 MB). Kept apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
-    meta = _read_sidecar(path)
-    stat = path.stat()
-    stamp = [stat.st_size, stat.st_mtime_ns]
-    if not rehash and meta.get("hashed") == stamp and meta.get("sha256"):
-        return meta["sha256"]
-    digest = sha256_of(path)
-    _write_sidecar(_sidecar(path), {**meta, "sha256": digest, "hashed": stamp})
-    return digest
-
-
-def _read_sidecar(path: Path) -> dict:
-    """The file's verification record; {} if there is none or it is unreadable (it is only a
-    cache: the file is hashed again)."""
-    side = _sidecar(path)
+    """sha256 of a file, remembered in its sidecar by size + mtime (files.content_sha256). Kept
+    apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
     try:
-        meta = json.loads(side.read_text()) if side.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
+        return content_sha256(path, rehash)
+    except OSError as err:
+        raise WeightsError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
 
 
 # --- `nst weights fetch | verify` and `nst weights list` ------------------------------------
@@ -353,7 +321,7 @@ def weights_families() -> list[dict]:
         path = hub_checkpoint_dir() / name
         if path.is_file():
             stat = path.stat()
-            verified = _read_sidecar(path).get("verified") == [stat.st_size, stat.st_mtime_ns]
+            verified = read_sidecar(path).get("verified") == [stat.st_size, stat.st_mtime_ns]
             rows.append({"family": "imagenet", "status": "present", "file": str(path),
                          "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
                          "note": "verified" if verified else "not verified yet (`nst weights verify`)"})
