@@ -169,7 +169,7 @@ def test_bad_json_and_values_for_nst_run_are_one_line_errors(extra, expected, tm
 def test_every_run_parameter_has_a_flag_and_the_neural_style_names_still_work(tmp_path):
     from nst.run.params import FIELD_NAMES
 
-    parser = cli.build_parser()
+    parser, _ = cli.build_parser()
     args = parser.parse_args(["run", "-o", str(tmp_path), "--num-iterations", "7", "--learning-rate", "0.5",
                               "--image-size", "64", "--lbfgs-history", "5", "--caffe-weights-file", "c.pth"])
     assert (args.iterations, args.lr, args.size, args.lbfgs_history, args.caffe_weights_file) == \
@@ -181,9 +181,9 @@ def test_every_run_parameter_has_a_flag_and_the_neural_style_names_still_work(tm
 
 
 def test_flags_give_the_run_that_set_gives(tmp_path):
-    flags = cli.build_parser().parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--num-iterations", "7",
+    flags = cli.build_parser()[0].parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--num-iterations", "7",
                                            "--optimizer", "adam", "--save-iter", "3", "--weights", "random"])
-    sets = cli.build_parser().parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--set", "iterations=7",
+    sets = cli.build_parser()[0].parse_args(["run", "c.png", "s.png", "-o", str(tmp_path), "--set", "iterations=7",
                                           "--set", "optimizer=adam", "--set", "snapshots=3,6", "--set",
                                           "weights=random"])
     params, content, style = cli.run_params_from_args(flags)

@@ -1,0 +1,46 @@
+"""The `nst` command: parses arguments and calls the library. Errors print one line, no traceback.
+
+One module per family of commands, each adding its subparsers and naming their handlers:
+run_command (`nst run`), study_commands (the workflow's tables, figures, scores),
+tool_commands (weights, presets, the batching runner, demo images)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import NSTError
+from . import run_command, study_commands, tool_commands
+from .run_command import run_params_from_args  # noqa: F401  (tests and scripts call it as cli.run_params_from_args)
+
+JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/execution/process.py)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The parser and {command: handler}."""
+    parser = argparse.ArgumentParser(prog="nst", description="Gatys-style neural style transfer runs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    handlers = {}
+    for module in (run_command, tool_commands, study_commands):
+        handlers.update(module.add_parsers(sub))
+    return parser, handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in JOB_COMMANDS:
+        from ..execution.process import keep_freed_memory
+
+        keep_freed_memory()  # before torch is imported and allocates
+    try:
+        return handlers[args.command](args)
+    except NSTError as err:  # the user's mistake, told in one line; anything else is a bug: traceback
+        print(f"nst: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nst: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Commands around runs: `nst weights`, `nst presets`, `nst runner`, `nst demo-images`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import NSTError
+
+
+def add_parsers(sub) -> dict:
+    weights = sub.add_parser("weights", help="list the weights families; fetch or verify one")
+    weights.add_argument("action", choices=["list", "fetch", "verify"])
+    weights.add_argument("target", nargs="*", metavar="[FAMILY] [FILE]",
+                         help="imagenet (default) | caffe | random, then optionally a file to check instead "
+                              "of the one runs would use (a lone FILE is an ImageNet file)")
+    weights.add_argument("--no-features-only", action="store_true",
+                         help="fetch: do not write the features-only copy")
+    weights.add_argument("--record", help="write a JSON record of the verified file here")
+
+    sub.add_parser("presets", help="print the presets")
+
+    runner = sub.add_parser("runner", help="compute runs handed over by `nst run` jobs, in batches")
+    runner.add_argument("--spool", required=True, help="folder of the request queue")
+    runner.add_argument("--batch-size", type=int, default=8)
+    runner.add_argument("--parent-pid", type=int, help="stop when this process has exited")
+    runner.add_argument("--idle-exit", type=float, help="stop after this many idle seconds")
+    runner.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
+
+    demo = sub.add_parser("demo-images", help="write the demo's content photographs")
+    demo.add_argument("folder", nargs="?", default="images/demo/content")
+    return {"weights": cmd_weights, "presets": cmd_presets, "runner": cmd_runner,
+            "demo-images": cmd_demo_images}
+
+
+def weights_target(items: list[str]) -> tuple[str, str | None]:
+    """(family, file or None) from `nst weights ACTION [FAMILY] [FILE]`; an empty FILE is none
+    (the workflow passes execution.weights_file, maybe empty)."""
+    from ..run.params import WEIGHT_SOURCES  # torch-free
+
+    items = list(items)
+    family = items.pop(0) if items and items[0] in WEIGHT_SOURCES else "imagenet"
+    if len(items) > 1:
+        raise NSTError(f"nst weights: expected [FAMILY] [FILE], got {' '.join(map(repr, items))}; "
+                       f"families: {', '.join(WEIGHT_SOURCES)}")
+    return family, (items[0] or None) if items else None
+
+
+def cmd_weights(args) -> int:
+    from ..files import write_text
+    from ..run import weights
+
+    if args.action == "list":
+        for row in weights.weights_families():
+            where = f"  {row['file']}" if row["file"] else ""
+            print(f"{row['family']:<9} {row['status']:<9} {row['source']}{where}  ({row['note']})")
+        return 0
+    family, file = weights_target(args.target)
+    record, summary = weights.check_family(family, file, fetch=args.action == "fetch",
+                                           features_only=not args.no_features_only)
+    print(summary)
+    if args.record:
+        write_text(args.record, json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    import yaml
+
+    from ..run.presets import NOTES, preset
+
+    for name in NOTES:
+        print(f"# {name}: {NOTES[name]}")
+        identity = preset(name).identity()
+        identity.pop("weights")
+        print(yaml.safe_dump({name: identity}, sort_keys=False, default_flow_style=None))
+    return 0
+
+
+def cmd_runner(args) -> int:
+    from ..execution.process import skip_dynamo_import
+    from ..execution.runner import serve
+
+    if args.batch_size < 1:
+        raise NSTError("--batch-size must be >= 1")
+    skip_dynamo_import()
+    serve(args.spool, args.batch_size, args.parent_pid, args.idle_exit, args.threads)
+    return 0
+
+
+def cmd_demo_images(args) -> int:
+    from ..study.demo import write_demo_images
+
+    for path in write_demo_images(Path(args.folder)):
+        print(path)
+    return 0
