@@ -228,13 +228,25 @@ def baseline_trial_index(manifest: Manifest, table: pd.DataFrame, name: str,
     if len(rows) <= 1:
         return rows[0] if rows else None
     base = PRESETS.get(manifest.experiment(name).base)
-    if base is not None:
-        trials = manifest.trials_of(name)
-        for i in rows:
-            values = trials[int(table.at[i, "trial"])].values
-            if values and all(k in base and matches({k: base[k]}, {k: v}) for k, v in values.items()):
-                return i
-    return rows[0]
+    trials = manifest.trials_of(name)
+    return next((i for i in rows if is_base_values(trials[int(table.at[i, "trial"])].values, base)),
+                rows[0])
+
+
+def is_base_values(values: dict, base: dict | None) -> bool:
+    """Whether a trial's varied `values` are all the base preset's own (`base` None: never)."""
+    return bool(base and values) and all(k in base and matches({k: base[k]}, {k: v})
+                                         for k, v in values.items())
+
+
+def reference_values(manifest: Manifest, name: str) -> dict:
+    """The varied values experiment `name` is compared against (nst/study/summary.py): those of
+    the first trial whose values are the base preset's, as baseline_trial_index picks per pair,
+    else the first trial's; {} for an experiment without trials."""
+    trials = manifest.trials_of(name)
+    base = PRESETS.get(manifest.experiment(name).base)
+    chosen = next((t for t in trials if is_base_values(t.values, base)), trials[0] if trials else None)
+    return dict(chosen.values) if chosen else {}
 
 
 def table5(manifest: Manifest, runs: pd.DataFrame) -> pd.DataFrame:

@@ -7,8 +7,11 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/runs/<content>/<style>/<run_id>/    one run: image.png, history.csv, run.json,
                                                 snapshots/ (names from nst/run/outputs.py)
         .../scores/<evaluator hash>.json        the run scored by one evaluator
-    results/tables/<name>.csv                   runs.csv, one per experiment, table5.csv
-    results/figures/<experiment>/<figure>.png   grid, chart, selection
+    results/tables/<name>.csv                   runs.csv, one per experiment, table5.csv,
+                                                findings.csv (the claims checked)
+    results/tables/<experiment>.summary.csv     per value: means and differences over pairs
+    results/tables/<experiment>.interactions.csv  a grid's main effects and interactions
+    results/figures/<experiment>/<figure>.png   grid, chart, selection, interaction
     results/figures/results_array.png
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
 
@@ -71,13 +74,28 @@ def table(name: str, results: str | os.PathLike = RESULTS) -> str:
 
 RUNS_TABLE = table("runs")
 TABLE5 = table("table5")
+FINDINGS = table("findings")
 EXPERIMENT_TABLE_PATTERN = table("{experiment}")
+
+
+def summary(experiment: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/tables/<experiment>.summary.csv: each value's mean and difference over pairs."""
+    return table(f"{experiment}.summary", results)
+
+
+def interactions(experiment: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/tables/<experiment>.interactions.csv: a grid experiment's effects."""
+    return table(f"{experiment}.interactions", results)
+
+
+SUMMARY_PATTERN = summary("{experiment}")
+INTERACTIONS_PATTERN = interactions("{experiment}")
 
 EXPERIMENT_FIGURES = ("grid", "chart")  # every experiment's; a tuned one's also has "selection"
 
 
 def figure(experiment: str, name: str, results: str | os.PathLike = RESULTS) -> str:
-    """results/figures/<experiment>/<name>.png, name one of grid, chart, selection."""
+    """results/figures/<experiment>/<name>.png, name one of grid, chart, selection, interaction."""
     return f"{results}/figures/{experiment}/{name}.png"
 
 
