@@ -27,6 +27,7 @@ include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/layers.smk"
 
 
 rule all:

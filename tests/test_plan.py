@@ -166,7 +166,7 @@ def test_plan_files_are_named_by_content_and_never_rewritten(root, tmp_path):
     ({"e": {"vary": {"style_weight": [1], "content_weight": [1]}}}, "experiments.e.vary"),
     ({"e": {"vary": {"style_wieght": [1]}}}, "style_wieght"),
     ({"e": {"varry": {"style_weight": [1]}}}, "experiments.e.varry"),
-    ({"e": {"base": "gatys"}}, "unknown preset 'gatys'"),
+    ({"e": {"base": "gatsby"}}, "unknown preset 'gatsby'"),
     ({"e": {"vary": {"content_layers": [["conv_99"]]}}}, "conv_99"),
     ({"e": {"vary": {"style_weight": ["lots"]}}}, "style_weight"),
     ({"e": {"vary": {"shift": [1.5]}}}, "shift"),

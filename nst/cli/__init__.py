@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from ..errors import NSTError
-from . import run_command, study_commands, tool_commands
+from . import layer_commands, run_command, study_commands, tool_commands
 from .run_command import run_params_from_args  # noqa: F401  (tests and scripts call it as cli.run_params_from_args)
 
 JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/execution/process.py)
@@ -20,7 +20,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(prog="nst", description="Gatys-style neural style transfer runs.")
     sub = parser.add_subparsers(dest="command", required=True)
     handlers = {}
-    for module in (run_command, tool_commands, study_commands):
+    for module in (run_command, tool_commands, study_commands, layer_commands):
         handlers.update(module.add_parsers(sub))
     return parser, handlers
 

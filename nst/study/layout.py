@@ -11,7 +11,7 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
                                                 findings.csv (the claims checked)
     results/tables/<experiment>.summary.csv     per value: means and differences over pairs
     results/tables/<experiment>.interactions.csv  a grid's main effects and interactions
-    results/figures/<experiment>/<figure>.png   grid, chart, selection, interaction
+    results/figures/<experiment>/<figure>.png   grid, chart, selection, interaction, layers, reconstruction
     results/figures/results_array.png
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
 
@@ -101,6 +101,16 @@ def figure(experiment: str, name: str, results: str | os.PathLike = RESULTS) -> 
 
 def figure_pattern(name: str) -> str:
     return figure("{experiment}", name)
+
+
+def layer_chart(experiment: str, results: str | os.PathLike = RESULTS) -> str:
+    """Every experiment's per-layer loss trajectories (nst/study/layer_charts.py)."""
+    return figure(experiment, "layers", results)
+
+
+def reconstruction_figure(experiment: str, results: str | os.PathLike = RESULTS) -> str:
+    """A `reconstruct` experiment's layer reconstructions (nst/study/reconstruction.py)."""
+    return figure(experiment, "reconstruction", results)
 
 
 RESULTS_ARRAY = f"{RESULTS}/figures/results_array.png"

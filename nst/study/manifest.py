@@ -26,7 +26,7 @@ from ..run.evaluate import Evaluator
 
 MANIFEST_FORMAT = 1  # raise it whenever the JSON changes shape
 PAIRS = "pairs"  # an experiment with no design: its base settings over every pair
-DESIGNS = ("vary", "subsets", "grid", "tune")  # the config keys that give an experiment its trials
+DESIGNS = ("vary", "subsets", "grid", "tune", "reconstruct")  # the config keys that give an experiment its trials
 KINDS = (PAIRS, *DESIGNS)
 
 

@@ -5,6 +5,9 @@ An experiment is a base preset plus at most one of:
   subsets: {key: [layers] | [[layers], ..]} every non-empty subset of each layer list
   grid:    {key: [values], key2: [...]}    full factorial, for interaction studies
   tune:    {key: [values], ...}            a factorial grid per pair, then `select` keeps one
+  reconstruct: {content_layers: [layers], style_layers: [layers]}
+                                           Gatys et al. 2016, Fig. 1: what one layer keeps of
+                                           the content, what growing sets keep of the style
 and, with none of them, the base settings over every pair (the content x style matrix).
 Settings are layered: preset < config `params` < experiment `set` < the trial's own values.
 Two trials asking for the same settings on the same pair share one run (one run_id).
@@ -29,6 +32,7 @@ from ..run.layers import LAYER_INDEX, min_side
 from ..run.params import FIELD_NAMES, INITS, RunParams
 from ..run.presets import PRESETS
 from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
@@ -64,10 +68,11 @@ class Plan:
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
 
-    def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict) -> None:
+    def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
+            label: str | None = None) -> None:
         run = Run(content, style, params)
         self.runs.setdefault(run.key, run)
-        self.trials.append(Trial(experiment, content, style, run.run_id, values, label_of(values)))
+        self.trials.append(Trial(experiment, content, style, run.run_id, values, label or label_of(values)))
 
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
@@ -152,6 +157,8 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
             for layers in lists:
                 trials += [{key: subset} for subset in layer_subsets(layers)]
         return kind, list(spec_map), trials
+    if kind == RECONSTRUCT:
+        return kind, list(spec[kind]), reconstruction_trials(spec[kind], f"{where}.{kind}")
     values = _value_lists(spec[kind], f"{where}.{kind}", max_keys=1 if kind == "vary" else None)
     keys = list(values)
     combos = itertools.product(*(values[k] for k in keys))
@@ -259,6 +266,11 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         kind, keys, value_sets = experiment_trials(name, spec)
         pairs = resolve_pairs(spec["pairs"], content, style, f"{where}.pairs") if "pairs" in spec else default_pairs
         select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
+        if kind == RECONSTRUCT:
+            try:
+                value_sets = fit_layer_weights(value_sets, layered_params(base, global_params, overrides))
+            except ValueError as err:
+                raise PlanError(f"experiment {name!r}: {err}") from None
         plan.experiments[name] = {
             "kind": kind, "keys": keys, "base": base, "title": spec.get("title", name),
             "paper": spec.get("paper", ""), "select": select,
@@ -273,8 +285,9 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
             if missing and spec.get("skip_missing_weights"):
                 plan.notes.append(f"experiment {name!r}: skipping weights={params.weights}: {missing}")
                 continue
+            label = reconstruction_label(values) if kind == RECONSTRUCT else None
             for c, s in pairs:
-                plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()})
+                plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()}, label)
         if not plan.trials_of(name):  # every trial skipped for a missing network
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")

@@ -205,6 +205,7 @@ def all_targets():
     for name in PLAN.experiments:
         targets += [layout.table(name)] + [layout.figure(name, figure) for figure in layout.EXPERIMENT_FIGURES]
     targets += [layout.figure(name, "selection") for name in tuned_experiments()]
+    targets += layer_targets()  # workflow/rules/layers.smk
     if PLAN.results_array:
         targets += [layout.RESULTS_ARRAY, layout.TABLE5]
     return targets
