@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 import nst.run.engine as engine
-from nst.run.engine import initial_image, stylize
+from nst.run.engine import stylize
+from nst.run.inputs import initial_image
+from nst.run.objective import Objective
 from nst.errors import ImageError
 from nst.run.images import load_image
 from nst.run.outputs import write_run
@@ -212,21 +214,21 @@ def test_the_blow_up_rule_allows_twice_the_reference(final, blew_up):
 def test_divergence_mid_run_keeps_the_last_finite_image(content_path, style_path, monkeypatch):
     """The loss turns NaN at the 4th evaluation (a stand-in for a blow-up): the run stops
     there and keeps the image of the 3rd evaluation, which is the image after 2 updates."""
-    real = engine.layer_losses
+    real = Objective.terms
     calls = {"n": 0}
 
-    def failing_at_4(kind, features, content_targets, style_targets):
-        content, style = real(kind, features, content_targets, style_targets)
+    def failing_at_4(self, features, content_targets, image):
+        terms = real(self, features, content_targets, image)
         if not torch.is_grad_enabled():  # scoring a snapshot or the final image, not an evaluation
-            return content, style
+            return terms
         calls["n"] += 1
         if calls["n"] == 4:
-            style = {n: v * float("nan") for n, v in style.items()}
-        return content, style
+            terms = {n: v * float("nan") for n, v in terms.items()}
+        return terms
 
     params = tiny_params(iterations=8, snapshots=[2, 6])
     reference = stylize(params.replace(iterations=2), content_path, style_path)
-    monkeypatch.setattr(engine, "layer_losses", failing_at_4)
+    monkeypatch.setattr(Objective, "terms", failing_at_4)
     result = stylize(params, content_path, style_path)
     assert result.status == "diverged" and result.diverged_at == 4
     assert len(result.history) == 4 and math.isnan(result.history[-1]["total"])

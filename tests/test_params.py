@@ -1,10 +1,12 @@
 """RunParams: validation messages, run_id identity, presets."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +94,8 @@ def test_null_is_a_value_error_or_the_empty_default(key):
     except ValueError as err:
         assert repr(key) in str(err)
     else:
-        assert key in ("snapshots", "shift") and getattr(params, key) in ((), None)
+        nullable = ("snapshots", "shift", "style_layer_weights", "style_blend_weights", "scales", "scale_iterations")
+        assert key in nullable and getattr(params, key) in ((), None)
 
 
 # --- run_id --------------------------------------------------------------------------------
@@ -165,10 +168,38 @@ def test_execution_field_leaves_the_run_id_alone(change):
     assert changed.run_id == base.run_id
 
 
+EXECUTION_FIELDS = {"device", "threads", "snapshots", "weights_file", "caffe_weights_file", "channels_last",
+                    "cudnn_benchmark", "checkpoint_seconds"}
+# added with issue 13: part of the identity only away from their defaults
+CONTROLS = {"style_layer_weights": "gatys", "gram_norm": "spatial", "style_loss": "wasserstein",
+            "color": "luminance", "tv_weight": 0.1, "style_scale": 0.5, "style_blend_weights": [1, 1],
+            "scales": [16], "scale_iterations": [2], "init_noise": 0.2}
+
+
 def test_every_field_is_either_identity_or_execution():
     identity = set(tiny_params().identity())
-    assert identity == set(FIELD_NAMES) - {"device", "threads", "snapshots", "weights_file",
-                                           "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds"}
+    assert identity == set(FIELD_NAMES) - EXECUTION_FIELDS - set(CONTROLS)
+    assert set(FIELD_NAMES) == identity | EXECUTION_FIELDS | set(CONTROLS)
+
+
+@pytest.mark.parametrize("key", sorted(CONTROLS))
+def test_a_control_counts_in_the_identity_only_away_from_its_default(key):
+    base = tiny_params(size=32)
+    changed = base.replace(**{key: CONTROLS[key]}) if key != "scale_iterations" else \
+        base.replace(scales=[16], scale_iterations=[2])
+    assert key in changed.identity() and changed.run_id != base.run_id
+    default = dataclasses.fields(RunParams)[FIELD_NAMES.index(key)].default
+    assert key not in base.replace(**{key: default}).identity()
+
+
+def test_the_run_ids_of_existing_studies_do_not_change():
+    """Every run the shipped configs planned before the controls existed keeps its id: the
+    settings recorded then (tests/data) still hash to the ids recorded then."""
+    recorded = json.loads((Path(__file__).parent / "data" / "run_ids_before_issue13.json").read_text())
+    for config, runs in recorded.items():
+        assert runs, config
+        for run_id, settings in runs.items():
+            assert RunParams.from_dict(settings).run_id == run_id, (config, settings)
 
 
 # --- presets -------------------------------------------------------------------------------

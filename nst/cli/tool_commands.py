@@ -66,13 +66,14 @@ def cmd_weights(args) -> int:
 def cmd_presets(args) -> int:
     import yaml
 
-    from ..run.presets import NOTES, preset
+    from ..run.presets import NOTES, differences, preset
 
     for name in NOTES:
         print(f"# {name}: {NOTES[name]}")
-        identity = preset(name).identity()
-        identity.pop("weights")
-        print(yaml.safe_dump({name: identity}, sort_keys=False, default_flow_style=None))
+        if name != "baseline":
+            changed = ", ".join(f"{k} {new} (baseline: {old})" for k, (new, old) in differences(name).items())
+            print(f"# differs from baseline in: {changed}")
+        print(yaml.safe_dump({name: preset(name).settings()}, sort_keys=False, default_flow_style=None))
     return 0
 
 

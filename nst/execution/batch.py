@@ -28,13 +28,15 @@ Request = tuple[RunParams, str, str]  # (params, content path, style path)
 def batch_key(params: RunParams) -> tuple:
     """Runs with equal keys can share one network pass and one loop."""
     return (params.optimizer, params.iterations, params.pooling, params.weights, params.family_weights_file,
-            params.precision, params.device, params.channels_last, params.size, params.resize)
+            params.precision, params.device, params.channels_last, params.size, params.resize, params.scales,
+            params.style_scale)
 
 
 def stackable(requests: list[Request]) -> bool:
     """Whether the runs can be one stacked optimisation: two or more, a per-pixel optimizer,
     equal batch keys."""
     return (len(requests) > 1 and requests[0][0].optimizer in STACKABLE_OPTIMIZERS
+            and not requests[0][0].scales  # stages change the image size mid-run
             and len({batch_key(p) for p, _, _ in requests}) == 1)
 
 
@@ -65,7 +67,7 @@ def stylize_batch(requests: list[Request]) -> list[RunResult]:
         torch.set_num_threads(first.threads)
     device = pick_device(first.device)
     runs = [RunState(p, c, s) for p, c, s in requests]
-    if len({tuple(r.content_cpu.shape) for r in runs}) > 1:  # keep_aspect: sizes differ
+    if len({tuple(r.inputs.content.shape) for r in runs}) > 1:  # keep_aspect: sizes differ
         return [stylize(p, c, s) for p, c, s in requests]
     layers = {n for p, _, _ in requests for n in p.content_layers + p.style_layers}
     extractor = bind_network(runs, first, sorted(layers), device)
@@ -83,7 +85,7 @@ def stacked_objective(extractor, amp):
         prepared = [run.objective.inputs(run.image) for run in runs]
         with amp:
             feats = extractor(torch.cat([net_input for net_input, _ in prepared]))
-        return [run.objective.terms({n: f[i:i + 1] for n, f in feats.items()}, content_targets)
+        return [run.objective.terms({n: f[i:i + 1] for n, f in feats.items()}, content_targets, run.image)
                 for i, (run, (_, content_targets)) in enumerate(zip(runs, prepared))]
 
     return forward

@@ -3,22 +3,26 @@
 One iteration is one evaluation of the objective and its gradient, for every optimizer
 (L-BFGS is stepped with max_iter=1, which evaluates exactly once per step), so a run with
 `iterations: N` does exactly N evaluations and N updates, and costs compare across optimizers.
+
+A multi-scale run (`scales`) is stages, coarse to fine: each stage optimises at its size with a
+fresh optimizer, starting from the previous stage's result upsampled; iterations are numbered
+across stages, and history.csv's `scale` column says which stage a row belongs to.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from typing import Callable
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, color
 from .evaluate import REFERENCE, evaluate
-from ..errors import ImageError
-from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX, LAYER_ORDER
-from .losses import gram, layer_losses
+from .inputs import load_inputs
+from .layers import LAYER_INDEX
+from .objective import Objective
 from .params import RunParams
 from .result import RunResult
 from .shift import RandomShift
@@ -28,34 +32,6 @@ from .device import pick_device
 
 
 # --- pieces of a run -----------------------------------------------------------------------
-def initial_image(params: RunParams, content, style_path, generator) -> torch.Tensor:
-    """The starting image, at the content image's size."""
-    if params.init == "content":
-        return content.clone()
-    if params.init == "noise":  # Gaussian, as the tutorial's torch.randn; clamped at step 1
-        return torch.randn(content.shape, generator=generator)
-    if params.init == "zeros":
-        return torch.zeros_like(content)
-    width, height = content.shape[-1], content.shape[-2]
-    source = style_path if params.init == "style" else params.init
-    image, _ = load_image(source, params.size, params.resize, exact=(width, height))
-    return image
-
-
-def check_fits(info: ImageInfo, layers) -> None:
-    """ImageError unless the image reaches the deepest of `layers`: each 2x2 pool halves it, and
-    a side shorter than 2**pools leaves nothing (torch would stop with an obscure RuntimeError)."""
-    deepest = max(layers, key=LAYER_INDEX.__getitem__)
-    pools = sum(1 for name in LAYER_ORDER[: LAYER_INDEX[deepest] + 1] if name.startswith("pool"))
-    need = 2 ** pools
-    if min(info.size) < need:
-        raise ImageError(
-            f"image {info.path!r} is {info.size[0]}x{info.size[1]} px after resizing, too small for "
-            f"layer {deepest} ({pools} poolings need at least {need} px on each side): use a larger "
-            f"size, resize=square, or shallower layers"
-        )
-
-
 OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
                      "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}
 
@@ -94,48 +70,6 @@ def precision_context(params: RunParams, device: torch.device):
     return contextlib.nullcontext()
 
 
-class Objective:
-    """Weighted content + style loss of an image against fixed targets."""
-
-    def __init__(self, params: RunParams, extractor, content, style, shift: RandomShift | None, amp):
-        self.params, self.extractor, self.content, self.shift, self.amp = params, extractor, content, shift, amp
-        self.content_layers, self.style_layers = params.content_layers, params.style_layers
-        with torch.no_grad():
-            with amp:
-                style_features = extractor(style, set(self.style_layers))
-                self.fixed_content_targets = self._content_targets(content)
-            # Gram matrices outside autocast, as for the image in __call__: under bf16 autocast
-            # the matmul would run in bf16 and the targets would carry bf16 rounding.
-            self.style_targets = {n: gram(f) for n, f in style_features.items()}
-
-    def _content_targets(self, content):
-        return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
-
-    def inputs(self, image: torch.Tensor, shifted: bool = True):
-        """(what the network sees, content targets): both shifted alike when shifting is on."""
-        if not (shifted and self.shift is not None):
-            return image, self.fixed_content_targets
-        image, content = self.shift(image, self.content)
-        with torch.no_grad(), self.amp:
-            return image, self._content_targets(content)
-
-    def terms(self, feats: dict, content_targets: dict) -> dict[str, torch.Tensor]:
-        """Weighted sums, their total, and the unweighted per-layer losses."""
-        c_layers, s_layers = layer_losses(self.params.loss, feats, content_targets, self.style_targets)
-        content_sum = self.params.content_weight * torch.stack(list(c_layers.values())).sum()
-        style_sum = self.params.style_weight * torch.stack(list(s_layers.values())).sum()
-        terms = {"content": content_sum, "style": style_sum, "total": content_sum + style_sum}
-        terms.update({f"content_{n}": v for n, v in c_layers.items()})
-        terms.update({f"style_{n}": v for n, v in s_layers.items()})
-        return terms
-
-    def __call__(self, image: torch.Tensor, shifted: bool = True) -> dict[str, torch.Tensor]:
-        net_input, content_targets = self.inputs(image, shifted)
-        with self.amp:
-            feats = self.extractor(net_input)
-        return self.terms(feats, content_targets)
-
-
 BLOW_UP_FACTOR = 2.0
 
 
@@ -159,10 +93,12 @@ def blow_up_reason(final_total: float, reference_total: float) -> str | None:
 
 
 def history_columns(params: RunParams) -> list[str]:
-    """history.csv's columns: iteration, the weighted losses, each layer's, seconds."""
-    return (["iteration", "content", "style", "total"]
+    """history.csv's columns: iteration, the weighted losses (tv when the run has a TV term),
+    each layer's, seconds, and the stage's size for a multi-scale run."""
+    return (["iteration", "content", "style", "total"] + (["tv"] if params.tv_weight > 0 else [])
             + [f"content_{n}" for n in params.content_layers]
-            + [f"style_{n}" for n in params.style_layers] + ["seconds"])
+            + [f"style_{n}" for n in params.style_layers] + ["seconds"]
+            + (["scale"] if params.scales else []))
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -171,39 +107,74 @@ class RunState:
     records. `stylize` drives one; nst/execution/batch.py several through one network pass.
     Made from the params and image paths (ImageError for an image that cannot be used)."""
 
-    def __init__(self, params: RunParams, content_path, style_path):
+    def __init__(self, params: RunParams, content_path, style_paths):
         self.params = params
+        self.content_path = content_path
+        self.style_paths = [style_paths] if isinstance(style_paths, (str, os.PathLike)) else list(style_paths)
         self.generator = torch.Generator().manual_seed(params.seed)  # noise init, then shifts
-        self.content_cpu, self.content_info = load_image(content_path, params.size, params.resize)
-        self.style_cpu, self.style_info = load_image(style_path, params.size, params.resize)
-        needed = params.content_layers + params.style_layers  # and the fixed evaluation's
-        needed += tuple(REFERENCE["content_layers"]) + tuple(REFERENCE["style_layers"])
-        for info in (self.content_info, self.style_info):
-            check_fits(info, needed)
-        self.start_cpu = initial_image(params, self.content_cpu, style_path, self.generator)
-        self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds")]
+        self.needed = params.content_layers + params.style_layers  # and the fixed evaluation's
+        self.needed += tuple(REFERENCE["content_layers"]) + tuple(REFERENCE["style_layers"])
+        self.stage = 0
+        self.inputs = self._load(0)
+        self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds", "scale")]
         self.history: list[dict] = []
         self.snapshots: dict[int, torch.Tensor] = {}
         self.snapshot_scores: dict[int, dict] = {}
         self.diverged_at: int | None = None
         self.carried_seconds = 0.0        # loop time of earlier invocations (a resumed run)
         self.resumed_from: list[int] = []
-        self._reference_total: float | None = None
+        self._reference_totals: dict[int, float] = {}  # per stage
+
+    def _load(self, stage: int, previous: torch.Tensor | None = None):
+        return load_inputs(self.params, self.content_path, self.style_paths, self.params.stages[stage][0],
+                           self.generator, self.needed, previous)
+
+    @property
+    def stage_end(self) -> int:
+        """The last iteration (numbered across stages) of the current stage."""
+        return sum(n for _, n in self.params.stages[: self.stage + 1])
 
     def bind(self, device: torch.device, extractor, state, weights_record: dict) -> None:
         """Put the run on `device` with a (possibly shared) extractor holding its layers."""
         params = self.params
-        self.device, self.weights_record = device, weights_record
-        self.content, self.style = self.content_cpu.to(device), self.style_cpu.to(device)
+        self.device, self.weights_record, self.extractor = device, weights_record, extractor
         self.amp = precision_context(params, device)
-        shift = RandomShift(params.shift, params.shift_rotation, self.generator) if params.shift is not None else None
-        self.objective = Objective(params, extractor, self.content, self.style, shift, self.amp)
         self.evaluator = extractor
         if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
             self.evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
                                             REFERENCE["pooling"], state).to(device)
-        self.image = self.start_cpu.to(device, copy=True).requires_grad_(True)  # start_cpu stays the start
+        self._bind_stage()
+
+    def _bind_stage(self) -> None:
+        """The objective and the image being optimised, of the current stage's inputs."""
+        params, inputs, device = self.params, self.inputs, self.device
+        self.content = inputs.content.to(device)
+        shift = RandomShift(params.shift, params.shift_rotation, self.generator) if params.shift is not None else None
+        self.objective = Objective(params, self.extractor, self.content, [s.to(device) for s in inputs.styles],
+                                   shift, self.amp)
+        self.image = inputs.start.to(device, copy=True).requires_grad_(True)  # inputs.start stays the start
         self.last_good = self.image.detach().clone().clamp_(0, 1)
+
+    def enter_stage(self, stage: int) -> None:
+        """Move on to `stage` (a finer scale), starting from this stage's result upsampled."""
+        previous = self.image.detach().clamp(0, 1).cpu()
+        self.stage, self.inputs = stage, self._load(stage, previous)
+        self._bind_stage()
+
+    def presented(self, image: torch.Tensor) -> torch.Tensor:
+        """The image a user gets (luminance mode: with the content's chroma)."""
+        return color.present(self.params.color, image, self.inputs.original_content)
+
+    def evaluate(self, image: torch.Tensor) -> dict:
+        """The reference evaluation of the image a user gets, against the images as loaded;
+        for a blend, each value blended by the style weights."""
+        shown = self.presented(image)
+        content = self.inputs.original_content.to(self.device)
+        styles = [s.to(self.device) for s in self.inputs.original_styles]
+        if len(styles) == 1:
+            return evaluate(self.evaluator, shown, content, styles[0])
+        each = [evaluate(self.evaluator, shown, content, s) for s in styles]
+        return {k: sum(w * e[k] for w, e in zip(self.objective.style_weights, each)) for k in each[0]}
 
     def scores(self, image: torch.Tensor, evaluate_too: bool = True) -> dict:
         """The run's own losses (unshifted) and the reference evaluation of an image."""
@@ -211,7 +182,7 @@ class RunState:
             terms = self.objective(image, shifted=False)
             scores = {"final": {n: float(terms[n]) for n in self.names}}
             if evaluate_too:
-                scores["evaluation"] = evaluate(self.evaluator, image, self.content, self.style)
+                scores["evaluation"] = self.evaluate(image)
             return scores
 
     def record(self, iteration: int, terms: dict, loop_start: float) -> bool:
@@ -219,6 +190,8 @@ class RunState:
         values = torch.stack([terms[n].detach().float() for n in self.names]).tolist()
         self.history.append({"iteration": iteration, **dict(zip(self.names, values)),
                              "seconds": time.perf_counter() - loop_start + self.carried_seconds})
+        if self.params.scales:
+            self.history[-1]["scale"] = self.params.stages[self.stage][0]
         if not math.isfinite(self.history[-1]["total"]):
             self.diverged_at = iteration
             return False
@@ -229,7 +202,7 @@ class RunState:
         """Take the snapshot `iteration` if the run asks for one (image and scores)."""
         if iteration in self.params.snapshots:  # scored as a run of `iteration` iterations would be
             at_k = self.image.detach().clamp(0, 1)
-            self.snapshots[iteration] = at_k.cpu()
+            self.snapshots[iteration] = self.presented(at_k).cpu()
             scores = self.scores(at_k)
             scores["diverged_reason"] = self.blow_up(scores["final"]["total"])
             self.snapshot_scores[iteration] = scores
@@ -245,13 +218,16 @@ class RunState:
             "resumed_from": list(self.resumed_from),
             "image": self.image.detach(), "last_good": self.last_good,
             "optimizer": optimizer.state_dict(), "generator": self.generator.get_state(),
-            "history": self.history, "snapshot": self.snapshot_scores.get(iteration),
+            "history": self.history, "snapshot": self.snapshot_scores.get(iteration), "stage": self.stage,
         }
 
     def restore(self, state: dict, snapshots: dict[int, tuple[torch.Tensor, dict]]) -> None:
         """Continue from `state` (call after bind, before the optimizer is made): the image,
         generator, history and snapshots as they were. The optimizer's state is loaded by the
         caller, into the optimizer of the restored image."""
+        if state.get("stage", 0) != self.stage:  # a multi-scale run killed at a finer scale
+            self.stage, self.inputs = state["stage"], self._load(state["stage"])
+            self._bind_stage()
         self.image = state["image"].to(self.device).requires_grad_(True)
         self.last_good = state["last_good"].to(self.device)
         self.generator.set_state(state["generator"])
@@ -264,13 +240,14 @@ class RunState:
     # --- the outcome ---------------------------------------------------------------------------
     def reference_total(self) -> float:
         """The larger of the starting image's and the content image's total loss (unshifted;
-        the start clamped as the first step clamps it); computed once, when first asked."""
-        if self._reference_total is None:
-            start = self.start_cpu.to(self.device).clamp(0, 1)
+        the start clamped as the first step clamps it), of the current stage; computed once
+        per stage, when first asked."""
+        if self.stage not in self._reference_totals:
+            start = self.inputs.start.to(self.device).clamp(0, 1)
             images = [start] if torch.equal(start, self.content) else [start, self.content]
-            self._reference_total = max(self.scores(image, evaluate_too=False)["final"]["total"]
-                                        for image in images)
-        return self._reference_total
+            self._reference_totals[self.stage] = max(self.scores(image, evaluate_too=False)["final"]["total"]
+                                                     for image in images)
+        return self._reference_totals[self.stage]
 
     def blow_up(self, final_total: float) -> str | None:
         """blow_up_reason for the run so far, with `final_total` the loss of its image now."""
@@ -289,11 +266,13 @@ class RunState:
         diverged_at, reason = self.verdict(final_scores["final"]["total"])
         loop_seconds = self.history[-1]["seconds"] if self.history else 0.0
         return RunResult(
-            params=self.params, image=final_image.cpu(), history=self.history, snapshots=self.snapshots,
+            params=self.params, image=self.presented(final_image).cpu(), history=self.history,
+            snapshots=self.snapshots,
             snapshot_scores=self.snapshot_scores,
             status="diverged" if reason else "ok", diverged_at=diverged_at, diverged_reason=reason,
             final=final_scores["final"], evaluation=final_scores["evaluation"],
-            content=self.content_info, style=self.style_info, weights=self.weights_record,
+            content=self.inputs.content_info, style=self.inputs.style_infos[0],
+            styles=self.inputs.style_infos, weights=self.weights_record,
             device=str(self.device), resumed_from=self.resumed_from,
             timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
                 "seconds": time.perf_counter() - started + self.carried_seconds,
@@ -332,8 +311,12 @@ def stylize(params: RunParams, content_path, style_path,
         if progress is not None:
             progress(run.history[-1])
 
-    optimize([run], optimizer, each_objective, len(run.history) + 1, loop_start, after_step)
-    return run.result(started, loop_start)
+    while True:  # one stage per scale, coarse to fine; one stage without scales
+        optimize([run], optimizer, each_objective, len(run.history) + 1, loop_start, after_step, run.stage_end)
+        if run.stage + 1 == len(params.stages) or run.diverged_at is not None:
+            return run.result(started, loop_start)
+        run.enter_stage(run.stage + 1)
+        optimizer = make_optimizer(params, run.image)  # a fresh one: another image size
 
 
 # --- network and loop (also nst/execution/batch.py's: several runs, one network pass) -------
@@ -356,13 +339,13 @@ def each_objective(runs: list[RunState]) -> list[dict]:
 
 
 def optimize(runs: list[RunState], optimizer: torch.optim.Optimizer, forward: Forward, first: int,
-             loop_start: float, after_step: Callable[[int], None] | None = None) -> None:
-    """Iterations `first`..iterations (the first run's params) of `optimizer`, which holds every
+             loop_start: float, after_step: Callable[[int], None] | None = None, last: int | None = None) -> None:
+    """Iterations `first`..`last` (default: the first run's iterations) of `optimizer`, which holds every
     run's image: per iteration one evaluation of all (`forward`), recorded, and one update. A
     run whose loss is not finite stops there, without a gradient: the optimizer skips it (in a
     stack it would get a zero one, which still moves Adam's state). After each iteration the
     runs still going take their snapshots, then `after_step(iteration)` is called if any is."""
-    for iteration in range(first, runs[0].params.iterations + 1):
+    for iteration in range(first, (last or runs[0].params.iterations) + 1):
         active = [run for run in runs if run.diverged_at is None]
         if not active:
             break

@@ -9,31 +9,22 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParamsError
 from ..files import content_sha256
-from .layers import LAYER_INDEX, normalize_layer
 
-LOSSES = ("l2", "l1")
-OPTIMIZERS = ("lbfgs", "adam", "adagrad", "sgd")
-INITS = ("content", "noise", "zeros", "style")
-POOLINGS = ("avg", "max")
-RESIZES = ("square", "keep_aspect")
-PRECISIONS = ("fp32", "tf32", "bf16")
-WEIGHT_SOURCES = ("imagenet", "caffe", "random")
-
-# torch's optimizers turn the learning rate into a float32 scalar: a larger value is an
-# overflow error inside the first step, so it is refused here with the others.
-FLOAT32_MAX = 3.4028234663852886e38
-
-# Learning rate used when none is given: torch's own default for L-BFGS, the paper's
-# Table 4 value (Adam, 0.05) for the first-order optimizers.
-DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05, "adagrad": 0.05, "sgd": 0.05}
+from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
+    COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
+    POOLINGS, PRECISIONS, RESIZES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls, check_ranges,
+    coerce, jsonable,
+)
 
 _EXECUTION = {"identity": False}
+# Fields added after runs existed: left out of the identity while at their default, so that
+# adding one never changes the run id (and folder) of a run computed before it existed.
+_LATER = {"identity": True, "omit_default": True}
 
 
 @dataclass(frozen=True)
@@ -56,6 +47,17 @@ class RunParams:
     seed: int = 0
     weights: str = "imagenet"
     precision: str = "fp32"
+    # the controls other NST tools offer (README "Controls"); at their defaults, today's runs
+    style_layer_weights: tuple[float, ...] | str | None = field(default=None, metadata=_LATER)
+    gram_norm: str = field(default="abcd", metadata=_LATER)
+    style_loss: str = field(default="gram", metadata=_LATER)
+    color: str = field(default="style", metadata=_LATER)
+    tv_weight: float = field(default=0.0, metadata=_LATER)
+    style_scale: float = field(default=1.0, metadata=_LATER)
+    style_blend_weights: tuple[float, ...] | None = field(default=None, metadata=_LATER)
+    scales: tuple[int, ...] = field(default=(), metadata=_LATER)
+    scale_iterations: tuple[int, ...] = field(default=(), metadata=_LATER)
+    init_noise: float = field(default=0.0, metadata=_LATER)
     # execution only: not part of run_id
     device: str = field(default="auto", metadata=_EXECUTION)
     threads: int = field(default=0, metadata=_EXECUTION)
@@ -68,11 +70,12 @@ class RunParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value = _coerce(f.name, getattr(self, f.name))
+            value = coerce(f.name, getattr(self, f.name))
             object.__setattr__(self, f.name, value)
         if self.lr is None:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
-        _check_ranges(self)
+        check_ranges(self)
+        check_controls(self)
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -112,20 +115,34 @@ class RunParams:
 
     def settings(self) -> dict[str, Any]:
         """The identity fields as given (a weights file by its path): what a job is handed to
-        compute this run elsewhere."""
+        compute this run elsewhere. A later field at its default is left out (see _LATER)."""
         return {
-            f.name: _jsonable(getattr(self, f.name))
+            f.name: jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("identity", True)
+            and not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @functools.cached_property  # frozen, so it never changes; planning asks for it often
     def run_id(self) -> str:
         canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def stages(self) -> tuple[tuple[int, int], ...]:
+        """((size, iterations), ...) from the coarsest scale to `size`; one stage without scales.
+        Scale iterations: one number for every coarser scale, one each, or none: `iterations`."""
+        counts = self.scale_iterations or (self.iterations,)
+        counts = counts * len(self.scales) if len(counts) == 1 else counts
+        return (*zip(self.scales, counts), (self.size, self.iterations))
+
+    @property
+    def total_iterations(self) -> int:
+        """Evaluations of the whole run: every coarser scale's, then `iterations` at `size`."""
+        return sum(n for _, n in self.stages)
 
     @property
     def uses_random_weights(self) -> bool:
@@ -160,155 +177,3 @@ def weights_file_sha256(path: str, key: str = "weights") -> str:
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
 
 
-# --- coercion and validation ---------------------------------------------------------------
-def _bad(key: str, value: Any, allowed: str) -> ParamsError:
-    return ParamsError(f"invalid value for {key!r}: {value!r} (allowed: {allowed})")
-
-
-def _as_int(key: str, value: Any, allowed: str) -> int:
-    if isinstance(value, bool):
-        raise _bad(key, value, allowed)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            raise _bad(key, value, allowed) from None
-    if not isinstance(value, int):
-        raise _bad(key, value, allowed)
-    return value
-
-
-def _as_float(key: str, value: Any, allowed: str) -> float:
-    if isinstance(value, bool):
-        raise _bad(key, value, allowed)
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise _bad(key, value, allowed) from None
-    if not math.isfinite(out):
-        raise _bad(key, value, allowed)
-    return out
-
-
-def _as_bool(key: str, value: Any, allowed: str = "true | false") -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise _bad(key, value, allowed)
-
-
-def _as_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    text = str(value).strip().lower()
-    if text not in choices:
-        raise _bad(key, value, " | ".join(choices))
-    return text
-
-
-def _as_layers(key: str, value: Any) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not items:
-        raise _bad(key, value, "a non-empty list of VGG-19 layer names")
-    try:
-        names = {normalize_layer(n) for n in items if str(n).strip()}
-    except ValueError as err:
-        raise ParamsError(f"invalid value for {key!r}: {err}") from None
-    if not names:
-        raise _bad(key, value, "a non-empty list of VGG-19 layer names")
-    return tuple(sorted(names, key=LAYER_INDEX.__getitem__))
-
-
-def _as_snapshots(value: Any) -> tuple[int, ...]:
-    if value is None:  # `snapshots:` left empty in YAML, null in JSON
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if isinstance(items, int):
-        items = [items]
-    allowed = "a list of positive iteration numbers"
-    steps = {_as_int("snapshots", v, allowed) for v in items if str(v).strip()}
-    if any(s < 1 for s in steps):
-        raise _bad("snapshots", value, allowed)
-    return tuple(sorted(steps))
-
-
-def _coerce(key: str, value: Any) -> Any:
-    if key in ("iterations", "lbfgs_history", "size", "seed", "threads"):
-        return _as_int(key, value, "an integer")
-    if key == "checkpoint_seconds":
-        return _as_float(key, value, "seconds >= 0 (0 = off)")
-    if key in ("content_weight", "style_weight", "shift_rotation"):
-        return _as_float(key, value, "a finite number")
-    if key == "lr":
-        return None if value is None else _as_float(key, value, "a number in (0, 3.4e38]")
-    if key == "shift":
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        return _as_float(key, value, "none or a factor in (0, 1]")
-    if key in ("content_layers", "style_layers"):
-        return _as_layers(key, value)
-    if key == "snapshots":
-        return _as_snapshots(value)
-    if key == "loss":
-        return _as_choice(key, value, LOSSES)
-    if key == "optimizer":
-        return _as_choice(key, str(value).replace("-", ""), OPTIMIZERS)
-    if key == "pooling":
-        return _as_choice(key, value, POOLINGS)
-    if key == "resize":
-        return _as_choice(key, str(value).replace("-", "_"), RESIZES)
-    if key == "precision":
-        return _as_choice(key, value, PRECISIONS)
-    if key == "init":
-        text = "" if value is None else str(value).strip()  # None is no path named "None"
-        return text.lower() if text.lower() in INITS else text
-    if key == "weights":
-        text = "" if value is None else str(value).strip()
-        return text.lower() if text.lower() in WEIGHT_SOURCES else text
-    if key == "device":
-        return str(value).strip().lower()
-    if key == "channels_last" and str(value).strip().lower() == "auto":
-        return "auto"
-    if key in ("channels_last", "cudnn_benchmark"):
-        return _as_bool(key, value, "auto | true | false" if key == "channels_last" else "true | false")
-    if key in ("weights_file", "caffe_weights_file"):
-        return None if value in (None, "") else str(value)
-    return value
-
-
-def _check_ranges(p: RunParams) -> None:
-    checks = [
-        ("iterations", p.iterations >= 1, "an integer >= 1"),
-        ("lbfgs_history", p.lbfgs_history >= 1, "an integer >= 1"),
-        ("size", 16 <= p.size <= 8192, "an integer in [16, 8192] (pixels)"),
-        ("seed", p.seed >= 0, "an integer >= 0"),
-        ("threads", p.threads >= 0, "an integer >= 0 (0 = torch's default)"),
-        ("checkpoint_seconds", p.checkpoint_seconds >= 0, "seconds >= 0 (0 = off)"),
-        ("content_weight", p.content_weight >= 0, "a number >= 0"),
-        ("style_weight", p.style_weight >= 0, "a number >= 0"),
-        ("lr", p.lr is not None and 0 < p.lr <= FLOAT32_MAX, "a number in (0, 3.4e38], float32's range"),
-        ("shift", p.shift is None or 0 < p.shift <= 1, "none or a factor in (0, 1]"),
-        ("shift_rotation", 0 <= p.shift_rotation <= 180, "degrees in [0, 180]"),
-        ("init", bool(p.init), "content | noise | zeros | style | path to an image"),
-        ("weights", bool(p.weights), "imagenet | caffe | random | path to a state-dict file"),
-        ("device", _valid_device(p.device), "auto | cpu | cuda | cuda:N | mps"),
-    ]
-    for key, ok, allowed in checks:
-        if not ok:
-            raise _bad(key, getattr(p, key), allowed)
-    if p.content_weight == 0 and p.style_weight == 0:
-        raise ParamsError("content_weight and style_weight are both 0: nothing to optimise")
-
-
-def _valid_device(device: str) -> bool:
-    if device in ("auto", "cpu", "cuda", "mps"):
-        return True
-    return device.startswith("cuda:") and device[5:].isdigit()
-
-
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

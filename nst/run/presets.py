@@ -7,6 +7,11 @@ from .params import RunParams
 
 CONV_1_5 = ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
 RELU_1_5 = ("relu_1", "relu_2", "relu_3", "relu_4", "relu_5")
+GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# Gatys's weights (content 1, style 1, per layer 1e3/n^2) are for activations in Caffe's 0-255
+# pixel units; the caffe family's are those / 255, which scales the Gram terms by 1/255^4 and
+# the content term by 1/255^2: a style weight of 255^2 keeps his balance.
+GATYS_STYLE_WEIGHT = 255.0 ** 2
 
 PRESETS: dict[str, dict] = {
     # Table 1 of the paper. Average pooling as in its section 2; 512x512 as in its section 5.
@@ -30,6 +35,15 @@ PRESETS: dict[str, dict] = {
         content_weight=1.0, style_weight=1e6, loss="l2", optimizer="lbfgs", lr=1.0,
         init="content", shift=None, pooling="max", size=512, resize="square",
     ),
+    # Gatys et al.'s reference implementation (github.com/leongatys/PytorchNeuralStyleTransfer):
+    # relu1_1..relu5_1 with weights 1e3/n^2, content relu4_2, Gram / (h*w), L-BFGS from the
+    # content image, average pooling, the original Caffe VGG-19, 500 iterations at 512 px.
+    "gatys": dict(
+        iterations=500, content_layers=("relu4_2",), style_layers=GATYS_STYLE,
+        style_layer_weights="gatys", gram_norm="spatial",
+        content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT, loss="l2", optimizer="lbfgs", lr=1.0,
+        init="content", shift=None, pooling="avg", size=512, resize="square", weights="caffe",
+    ),
 }
 
 NOTES = {
@@ -41,6 +55,12 @@ NOTES = {
         "Content weight, style weight and init are tuned per pair (see config.yaml)."
     ),
     "tutorial": "PyTorch neural style tutorial defaults (max pooling, unlike the paper).",
+    "gatys": (
+        "Gatys et al.'s own recipe, from their reference implementation: ReLU layers "
+        "relu1_1..relu5_1 (the tutorial's conv_1..conv_5 are conv1_1..conv3_1 before the ReLU), "
+        "per-layer weights 1e3/n^2, content relu4_2, Gram matrices / (h*w), the Caffe VGG-19; "
+        "style weight 255^2 because this project's Caffe activations are Caffe's / 255."
+    ),
 }
 
 
@@ -53,3 +73,9 @@ def preset(name: str, **overrides) -> RunParams:
         raise ParamsError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
     base = RunParams.from_dict(PRESETS[name])
     return RunParams.from_dict(overrides, base=base) if overrides else base
+
+
+def differences(name: str, reference: str = "baseline") -> dict:
+    """{key: (value in `name`, value in `reference`)} for the settings where the two presets differ."""
+    mine, theirs = preset(name).to_dict(), preset(reference).to_dict()
+    return {k: (v, theirs[k]) for k, v in mine.items() if v != theirs[k]}

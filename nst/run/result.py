@@ -32,6 +32,7 @@ class RunResult:
     timing: dict[str, float] = field(default_factory=dict)
     diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
+    styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
 
     def outcome(self) -> str:
         """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
@@ -58,6 +59,8 @@ class RunResult:
         }
         if self.resumed_from:
             record["resumed_from"] = self.resumed_from
+        if len(self.styles) > 1:  # a blend: `style` is its first image
+            record["styles"] = [info.to_dict() for info in self.styles]
         return record
 
 
