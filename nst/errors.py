@@ -49,3 +49,8 @@ class AggregateError(NSTError, ValueError):
 
 class MissingRunError(NSTError, FileNotFoundError):
     """A run the manifest names has no run.json."""
+
+
+class ClaimsError(NSTError, ValueError):
+    """A claims file (config key `claims`) that cannot be read or checked; the message names the
+    file and the key."""

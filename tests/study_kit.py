@@ -245,3 +245,31 @@ def scored(tmp_path_factory) -> tuple[Study, Manifest, pd.DataFrame]:
     s = scored_study(tmp_path_factory.mktemp("scored"))
     manifest = Manifest.load(write_manifest(s, s.manifest([GATYS])))
     return s, manifest, aggregate.runs_table(manifest, s.runs_dir)
+
+
+# --- constructed experiment tables (tests/test_stats.py, tests/test_findings.py) -----------------
+# Tables made directly, without run folders: each test sets every score by hand.
+FOUR_PAIRS = [("c1", "s1"), ("c1", "s2"), ("c2", "s1"), ("c2", "s2")]
+
+
+def constructed(name: str, kind: str, keys: list[str], values: list[dict], totals: dict,
+                statuses: dict | None = None, base: str = "baseline") -> tuple[Manifest, pd.DataFrame]:
+    """A manifest with one experiment `name` (scored by GATYS) and its experiment table: one
+    trial per (pair of `totals`, value of `values`), pair by pair. totals[pair][i] is the
+    GATYS total of the pair's run of values[i] (style and content half each, eval_total ten
+    times it); statuses[pair][i], default "ok"."""
+    trials, rows = [], []
+    for content, style in totals:
+        for i, vals in enumerate(values):
+            run_id = f"{len(trials):012x}"
+            status = (statuses or {}).get((content, style), ["ok"] * len(values))[i]
+            total = totals[(content, style)][i]
+            trials.append(Trial(name, content, style, run_id, vals, label_of(vals)))
+            rows.append({"experiment": name, "trial": len(rows), "content": content, "style": style,
+                         "run_id": run_id, "label": label_of(vals),
+                         **{k: aggregate._cell(v) for k, v in vals.items()},
+                         "status": status, "final_total": 100.0 + total, "eval_total": 10.0 * total,
+                         GATYS.column("style"): total / 2, GATYS.column("content"): total / 2,
+                         GATYS.column("total"): total, "random_weights": False})
+    experiment = Experiment(kind, tuple(keys), base, name.title(), "", None)
+    return Manifest({name: experiment}, tuple(trials), None, {"content": {}, "style": {}}, (GATYS,)), pd.DataFrame(rows)

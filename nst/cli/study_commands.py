@@ -8,20 +8,23 @@ from ..errors import NSTError
 
 def add_parsers(sub) -> dict:
     agg = sub.add_parser("aggregate", help="tables of a planned study (used by the workflow)")
-    agg.add_argument("what", choices=["runs", "experiment", "table5"])
-    agg.add_argument("experiment", nargs="?", help="experiment name (for 'experiment')")
+    agg.add_argument("what", choices=["runs", "experiment", "table5", "summary", "interactions", "findings"])
+    agg.add_argument("experiment", nargs="?",
+                     help="experiment name (for 'experiment', 'summary' and 'interactions')")
     agg.add_argument("--manifest", required=True)
-    agg.add_argument("--results", default="results", help="results folder (runs/ inside)")
+    agg.add_argument("--results", default="results", help="results folder (runs/ and tables/ inside)")
+    agg.add_argument("--claims", help="findings: the claims file (YAML, see claims.yaml)")
     agg.add_argument("-o", "--output", required=True)
 
     fig = sub.add_parser("figures", help="figures of a planned study, from its tables (used by the workflow)")
-    fig.add_argument("what", choices=["experiment", "results-array", "selection"])
-    fig.add_argument("experiment", nargs="?", help="experiment name (for 'experiment' and 'selection')")
+    fig.add_argument("what", choices=["experiment", "results-array", "selection", "interaction"])
+    fig.add_argument("experiment", nargs="?",
+                     help="experiment name (for 'experiment', 'selection' and 'interaction')")
     fig.add_argument("--manifest", required=True)
     fig.add_argument("--results", default="results", help="results folder (runs/ and tables/ inside)")
     fig.add_argument("--grid", help="experiment: the image grid's PNG")
     fig.add_argument("--chart", help="experiment: the chart's PNG")
-    fig.add_argument("--figure", help="selection, results-array: the figure's PNG")
+    fig.add_argument("--figure", help="selection, results-array, interaction: the figure's PNG")
 
     score = sub.add_parser("score", help="score a finished run with an evaluator (used by the workflow)")
     score.add_argument("run_dir", metavar="RUN_DIR", help="a finished run's folder (image.png, run.json)")
@@ -57,6 +60,9 @@ def cmd_aggregate(args) -> int:
 
     manifest = Manifest.load(args.manifest)
     runs_dir = layout.runs_folder(args.results)
+    if args.what in ("summary", "interactions", "findings"):
+        aggregate.write_csv(_effects_table(args, manifest), args.output)
+        return 0
     if args.what == "runs":
         table = aggregate.runs_table(manifest, runs_dir)
     elif args.what == "experiment":
@@ -69,6 +75,24 @@ def cmd_aggregate(args) -> int:
         table = aggregate.table5(sub, aggregate.runs_table(sub, runs_dir))
     aggregate.write_csv(table, args.output)
     return 0
+
+
+def _effects_table(args, manifest):
+    """summary, interactions or findings, from the experiment tables under --results."""
+    from ..study import findings, summary
+    from ..study.aggregate import read_csv
+    from ..study.layout import table
+
+    if args.what == "findings":
+        path = _need(args.claims, "--claims")
+        claims = findings.load_claims(path)
+        tables = {name: read_csv(table(name, args.results)) for name in findings.claimed_experiments(manifest, claims)}
+        return findings.findings_table(manifest, claims, tables, path)
+    name = _need(args.experiment, "an experiment name")
+    manifest.experiment(name)  # an unknown name fails before its table is looked for
+    exp_table = read_csv(table(name, args.results))
+    make = summary.summary_table if args.what == "summary" else summary.interactions_table
+    return make(manifest, exp_table, name)
 
 
 def cmd_figures(args) -> int:
@@ -90,6 +114,10 @@ def cmd_figures(args) -> int:
     if args.what == "experiment":
         figures.experiment_grid(manifest, exp_table, name, runs_dir, _need(args.grid, "--grid"))
         charts.experiment_chart(manifest, exp_table, name, runs_dir, _need(args.chart, "--chart"))
+    elif args.what == "interaction":
+        from ..study.effect_charts import interaction_figure
+
+        interaction_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     else:
         charts.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     return 0

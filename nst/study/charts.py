@@ -2,7 +2,10 @@
 renamed into place. Nothing here imports torch or snakemake.
 
 - `experiment_chart`: loss vs iterations (Fig. 6), sorted bars for layer subsets (Fig. 7), a
-  content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3).
+  content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3). An
+  experiment on more than one pair shows, per value, the mean score over its pairs with its 95 %
+  bootstrap interval (nst/study/stats.py) and each pair's own score as a faint point
+  (`interval_chart`; over iterations, as a mean line with error bars on top of the pairs').
 - `selection_figure`: per tuned experiment, each pair's candidates by their style and content
   scores (the select evaluator's), the Pareto front joined, the selected run marked.
 
@@ -28,6 +31,7 @@ from .figures import (any_random, evaluator_line, experiment_rows, experiment_ti
                       score_column, truthy)
 from .manifest import Experiment, Manifest
 from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
+from .stats import mean_ci
 
 
 # --- drawing helpers ---------------------------------------------------------------------
@@ -78,6 +82,8 @@ def experiment_chart(manifest: Manifest, exp_table: pd.DataFrame, name: str, run
     score = score_column(manifest)
     if exp.kind == "vary" and list(exp.keys) == ["iterations"]:
         fig = iterations_chart(table, runs_dir, score)
+    elif exp.kind != "pairs" and len(pairs_in_order(table)) > 1:
+        fig = interval_chart(table, score)
     elif exp.kind == "subsets":
         fig = subsets_chart(table, score)
     elif exp.kind == "pairs":
@@ -120,8 +126,70 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
         plotted += [final, evaluation, curve]
     if _spans_decades(*plotted):
         ax.set_yscale("log")
+    if len(pairs_in_order(table)) > 1:
+        plotted.append(_interval_bars(ax, table, table["iterations"], score, numeric=True))
     ax.set_xlabel("iterations")
     ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _ok_scores(table: pd.DataFrame, column: str) -> np.ndarray:
+    """`column` as numbers, empty (NaN) for runs that are not ok: they count in no mean."""
+    values = _numbers(table[column])
+    values[(table["status"].astype(str) != "ok").to_numpy()] = np.nan
+    return values
+
+
+def _interval_bars(ax, table: pd.DataFrame, by: pd.Series, score, numeric=False, horizontal=False):
+    """Per value of `by` (plan order; positions 0.. unless `numeric`): the mean of `score`'s
+    ok values over the pairs, with its 95 % interval as error bars (none from one pair).
+    Returns the means."""
+    values = _ok_scores(table, score[0])
+    keys = list(dict.fromkeys(by))
+    at = np.array([float(k) for k in keys]) if numeric else np.arange(len(keys), dtype=float)
+    means, low, high = np.array([mean_ci(values[(by == k).to_numpy()]) for k in keys]).reshape(-1, 3).T
+    error = np.nan_to_num(np.abs(np.array([low, high]) - means), nan=0.0)  # none from one pair
+    x, y = (means, at) if horizontal else (at, means)
+    ax.errorbar(x, y, **{"xerr" if horizontal else "yerr": error}, fmt="o-" if numeric else "o", color="black", capsize=4, lw=1.5, zorder=4,
+                label=f"mean {score[1]} over {len(pairs_in_order(table))} pairs, 95 % interval")
+    return means
+
+
+def interval_chart(table: pd.DataFrame, score=("eval_total", "eval_total"), horizontal_over: int = 16) -> Figure:
+    """An experiment on several pairs: per label (plan order) the mean of `score` with its 95 %
+    interval, each pair's own score a faint point; a label's diverged runs are counted in its
+    tick label. Horizontal when there are more than `horizontal_over` labels."""
+    labels = list(dict.fromkeys(table["label"]))
+    horizontal = len(labels) > horizontal_over
+    size = (7.5, max(3.0, 0.26 * len(labels) + 1.5)) if horizontal else (max(6.0, 1.1 * len(labels) + 2), 4.5)
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.add_subplot()
+    pairs = pairs_in_order(table)
+    offset = dict(zip(pairs, np.linspace(-0.15, 0.15, len(pairs))))  # each pair a little aside
+    at = np.array([labels.index(lab) + offset[(c, s)]
+                   for lab, c, s in zip(table["label"], table["content"], table["style"])])
+    values = _ok_scores(table, score[0])
+    points = (values, at) if horizontal else (at, values)
+    ax.scatter(*points, s=14, color="grey", alpha=0.35, label="each pair", zorder=2)
+    means = _interval_bars(ax, table, table["label"], score, horizontal=horizontal)
+    diverged = table.loc[table["status"].astype(str) != "ok", "label"].value_counts()
+    sep = " " if horizontal else "\n"  # a label's diverged count after it, or under it
+    ticks = [(lab if horizontal else lab.replace(", ", sep)) + (f"{sep}[{diverged[lab]} diverged]" if lab in diverged
+                                                                else "") for lab in labels]
+    scale = "log" if _spans_decades(values, means) else "linear"
+    if horizontal:
+        ax.set_yticks(range(len(labels)), ticks, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale(scale)
+        ax.set_xlabel(score[1])
+    else:
+        tilt = len(labels) > 4
+        ax.set_xticks(range(len(labels)), ticks, rotation=30 if tilt else 0, ha="right" if tilt else "center",
+                      fontsize=8)
+        ax.set_yscale(scale)
+        ax.set_ylabel(score[1])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return fig

@@ -28,6 +28,7 @@ Only numpy, pandas and scipy: no torch, no snakemake.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import warnings
 from typing import Iterable, Sequence
@@ -37,6 +38,8 @@ import pandas as pd
 from scipy import stats as sps
 
 N_RESAMPLES = 9999
+# scipy >= 1.15 takes the generator as `rng`; older releases (scikit-image's lower bound) as random_state
+SEED_KEYWORD = "rng" if "rng" in inspect.signature(sps.bootstrap).parameters else "random_state"
 GRID_COLUMNS = ["effect", "factor", "level", "reference", "factor_b", "level_b", "reference_b",
                 "estimate", "ci_low", "ci_high", "share_better", "n_pairs"]
 
@@ -64,7 +67,7 @@ def bootstrap_interval(x: np.ndarray, confidence: float = 0.95, seed: int = 0,
             try:
                 result = sps.bootstrap((x,), _mean_along, confidence_level=confidence,
                                        n_resamples=n_resamples, method=how, vectorized=True,
-                                       rng=np.random.default_rng(seed))
+                                       **{SEED_KEYWORD: np.random.default_rng(seed)})
             except (ValueError, FloatingPointError):
                 continue
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
