@@ -36,7 +36,8 @@ def add_param_flags(run: argparse.ArgumentParser) -> None:
 def add_parsers(sub) -> dict:
     run = sub.add_parser("run", help="one style-transfer run into OUTDIR")
     run.add_argument("content", nargs="?", help="content image")
-    run.add_argument("style", nargs="?", help="style image")
+    run.add_argument("style", nargs="*", help="style image; several make a blend (weights: --style-blend-weights, "
+                                             "default equal, as neural-style's -style_image a.jpg,b.jpg)")
     run.add_argument("-o", "--outdir", required=True, help="folder for image.png, history.csv, run.json")
     run.add_argument("--preset", default="baseline", help="baseline | revised | tutorial (default: baseline)")
     run.add_argument("--params", metavar="RUN_JSON", help="re-run from a run.json (or a JSON file of parameters)")
@@ -68,19 +69,19 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 
 def run_params_from_args(args):
-    """(RunParams, content path, style path) from presets, --params, flags and --set (later ones
-    override earlier ones). Raises ParamsError, InputError (a file or JSON that cannot be read)
+    """(RunParams, content path, style path(s)) from presets, --params, flags and --set (later ones
+    override earlier ones); several style images: a list, with the blend's weights in the params. Raises ParamsError, InputError (a file or JSON that cannot be read)
     or NSTError (no images)."""
     from ..files import parse_json_object, read_json_object
     from ..run.outputs import image_named
     from ..run.params import FIELD_NAMES, RunParams
     from ..run.presets import preset
 
-    content, style = args.content, args.style
+    content, style = args.content, list(args.style)
     if args.params:
         record = read_json_object(args.params, "--params file")
         params = RunParams.from_dict(record.get("params", record))
-        content, style = content or image_named(record, "content"), style or image_named(record, "style")
+        content, style = content or image_named(record, "content"), style or styles_named(record)
     else:
         params = preset(args.preset)
     if args.params_json:
@@ -97,9 +98,32 @@ def run_params_from_args(args):
         params = params.replace(snapshots=list(range(args.save_iter, params.iterations + 1, args.save_iter)))
     if args.weights_file and params.weights == "caffe":  # --weights-file names the chosen family's file
         params = params.replace(caffe_weights_file=args.weights_file, weights_file=None)
-    if not content or not style:
+    if not content or not style or not all(style):
         raise NSTError("nst run needs CONTENT and STYLE images (or --params with a run.json that names them)")
+    params, style = blend(params, style)
     return params, content, style
+
+
+def styles_named(record: dict) -> list[str]:
+    """The style image(s) a run.json names: every image of a blend, else its one style."""
+    from ..run.outputs import image_named
+
+    blended = [entry.get("path") for entry in record.get("styles") or [] if isinstance(entry, dict)]
+    return blended or [path for path in [image_named(record, "style")] if path]
+
+
+def blend(params, styles: list[str]):
+    """(params, style) for one style image, (params with the blend's weights, styles) for
+    several; NSTError when the weights do not match the images."""
+    weights = params.style_blend_weights
+    if len(styles) == 1 and weights is None:
+        return params, styles[0]
+    if weights is None:
+        params = params.replace(style_blend_weights=[1.0] * len(styles))  # equal, as neural-style
+    elif len(weights) != len(styles):
+        raise NSTError(f"style_blend_weights has {len(weights)} weights for {len(styles)} style images; "
+                       f"give one per style image")
+    return params, styles
 
 
 class Progress:
@@ -153,7 +177,7 @@ def cmd_run(args) -> int:
     from ..run.engine import stylize
     from ..run.outputs import write_run
 
-    result = stylize(params, content, style, progress=Progress(params.iterations, not args.quiet),
+    result = stylize(params, content, style, progress=Progress(params.total_iterations, not args.quiet),
                      outdir=args.outdir)  # saves its state there, and resumes from one
     outdir = write_run(result, args.outdir)
     print(f"{params.run_id}: {result.outcome()}, total loss {result.final['total']:.6g}, "

@@ -65,7 +65,7 @@ def runner_pid(spool: Path) -> int | None:
 
 
 # --- the client side: no torch import here ------------------------------------------------
-def submit(spool: str | os.PathLike, params: RunParams, content: str, style: str, outdir: str,
+def submit(spool: str | os.PathLike, params: RunParams, content: str, style: str | list[str], outdir: str,
            timeout: float | None = None) -> str:
     """Hand one run to the runner and wait for it; returns its one-line summary."""
     spool = Path(spool)
@@ -74,9 +74,10 @@ def submit(spool: str | os.PathLike, params: RunParams, content: str, style: str
         raise NSTError(f"no nst runner is running for spool {str(spool)!r} (see {spool}/runner.log)")
     request_id = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
     (spool / "queue").mkdir(parents=True, exist_ok=True)
+    styles = [str(Path(s).resolve()) for s in style] if isinstance(style, list) else str(Path(style).resolve())
     _write_json(spool / "queue" / f"{request_id}.json", {
-        "params": params.to_dict(), "content": str(Path(content).resolve()),
-        "style": str(Path(style).resolve()), "outdir": str(Path(outdir).resolve()),
+        "params": params.to_dict(), "content": str(Path(content).resolve()), "style": styles,
+        "outdir": str(Path(outdir).resolve()),
     })
     answer = spool / "done" / f"{request_id}.json"
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -96,7 +96,7 @@ def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict,
     snapshot_states = {it: path for path, it in found.items() if path.name == f"{it}.pt"}
     for path, iteration in sorted(found.items(), key=lambda item: -item[1]):
         wanted = [k for k in params.snapshots if k <= iteration]
-        if iteration > min(latest, params.iterations) or any(k not in snapshot_states for k in wanted):
+        if iteration > min(latest, params.total_iterations) or any(k not in snapshot_states for k in wanted):
             continue
         state = read_state(path)
         if state is None:

@@ -98,9 +98,12 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     Finished work is never redone for this. Snakemake reruns a job whose params or set of
     inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
     run it was written from (`_as_finished`). The longest run takes snapshots only for runs
-    not done yet; if it is finished itself, a count it lacks is computed on its own."""
+    not done yet; if it is finished itself, a count it lacks is computed on its own.
+    Multi-scale runs are left alone: every run computes its own stages."""
     families: dict[tuple, list[Run]] = defaultdict(list)
     for run in plan.runs.values():
+        if run.params.scales:  # its snapshots count across stages: not a shorter run's end
+            continue
         identity = run.params.identity()
         identity.pop("iterations")
         families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)
