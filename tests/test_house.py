@@ -16,6 +16,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
               "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
               "study/layout.py", "study/manifest.py", "study/select.py", "study/grids.py", "study/charts.py",
+              "study/stats.py", "study/summary.py", "study/findings.py", "study/effect_charts.py",
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "execution/resources.py", "execution/runner.py", "files.py", "errors.py"]
 

@@ -11,6 +11,9 @@ localrules:
     experiment_figures,
     selection_figure,
     results_array,
+    experiment_summary,
+    interactions,
+    findings,
 
 
 # This call's plan, copied under the lock from the file named by its content (common.smk).
@@ -152,3 +155,121 @@ rule results_array:
         "nst aggregate table5 --manifest {input.manifest:q} --results {params.results} -o {output.table:q}"
         " > {log:q} 2>&1 && nst figures results-array --manifest {input.manifest:q} --results {params.results}"
         " --figure {output.figure:q} >> {log:q} 2>&1"
+
+
+# --- statistics over pairs and the paper's claims (nst/study/summary.py, findings.py) ---
+from nst.study.findings import load_claims
+
+
+def grid_experiments():
+    return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
+
+
+def claims_or_exit():
+    """The claims file and its claims, read at parse time so that a bad file stops before
+    any run; (None, []) for `claims: null` or a file that is not there (noted)."""
+    path = config.get("claims")
+    if not path:
+        return None, []
+    if not os.path.isfile(path):
+        print(f"nst: no claims file {path!r} (config key claims): no findings table", file=sys.stderr)
+        return None, []
+    try:
+        return path, load_claims(path)
+    except NSTError as err:
+        sys.exit(f"Error in the claims file: {err}")
+
+
+CLAIMS_FILE, CLAIMS = claims_or_exit()
+
+
+def findings_targets():
+    return [layout.FINDINGS] if CLAIMS_FILE else []
+
+
+def claimed_tables(wildcards):
+    """The tables of the planned experiments the claims name (the others are 'not run')."""
+    named = {claim.experiment for claim in CLAIMS}
+    return [layout.table(name) for name in PLAN.experiments if name in named]
+
+
+# Per value of an experiment: mean over pairs with its 95 % interval and the paired difference
+# against the reference value (a one-pair experiment gets a note instead of intervals).
+rule experiment_summary:
+    input:
+        manifest=layout.MANIFEST,
+        table=layout.EXPERIMENT_TABLE_PATTERN,
+    output:
+        report(
+            layout.SUMMARY_PATTERN,
+            caption="../report/summary.rst",
+            category="Statistics",
+            labels={"experiment": "{experiment}", "table": "summary"},
+        ),
+    log:
+        "logs/aggregate/{experiment}.summary.log",
+    conda:
+        CONDA_ENV
+    params:
+        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        results=results_folder,
+        evaluation=evaluation_caption(),
+    shell:
+        "nst aggregate summary {wildcards.experiment} --manifest {input.manifest:q}"
+        " --results {params.results} -o {output:q} > {log:q} 2>&1"
+
+
+# Grid experiments: main effects and two-way interactions, and the interaction plot.
+rule interactions:
+    input:
+        manifest=layout.MANIFEST,
+        table=layout.EXPERIMENT_TABLE_PATTERN,
+    output:
+        table=report(
+            layout.INTERACTIONS_PATTERN,
+            caption="../report/interactions.rst",
+            category="Statistics",
+            labels={"experiment": "{experiment}", "table": "interactions"},
+        ),
+        figure=report(
+            layout.figure_pattern("interaction"),
+            caption="../report/interaction_plot.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "interaction"},
+        ),
+    log:
+        "logs/aggregate/{experiment}.interactions.log",
+    wildcard_constraints:
+        experiment=alternatives(grid_experiments()),
+    conda:
+        CONDA_ENV
+    params:
+        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        results=results_folder,
+        evaluation=evaluation_caption(),
+    shell:
+        "nst aggregate interactions {wildcards.experiment} --manifest {input.manifest:q}"
+        " --results {params.results} -o {output.table:q} > {log:q} 2>&1 && nst figures interaction"
+        " {wildcards.experiment} --manifest {input.manifest:q} --results {params.results}"
+        " --figure {output.figure:q} >> {log:q} 2>&1"
+
+
+# The claims file's claims (config key claims), each checked against its experiment's table.
+rule findings:
+    input:
+        manifest=layout.MANIFEST,
+        claims=CLAIMS_FILE or [],
+        tables=claimed_tables,
+    output:
+        report(layout.FINDINGS, caption="../report/findings.rst", category="Findings"),
+    log:
+        "logs/aggregate/findings.log",
+    conda:
+        CONDA_ENV
+    params:
+        results=results_folder,
+        evaluation=evaluation_caption(),
+    shell:
+        "nst aggregate findings --manifest {input.manifest:q} --results {params.results}"
+        " --claims {input.claims:q} -o {output:q} > {log:q} 2>&1"

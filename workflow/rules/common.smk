@@ -205,6 +205,10 @@ def all_targets():
     for name in PLAN.experiments:
         targets += [layout.table(name)] + [layout.figure(name, figure) for figure in layout.EXPERIMENT_FIGURES]
     targets += [layout.figure(name, "selection") for name in tuned_experiments()]
+    targets += [layout.summary(name) for name in PLAN.experiments]
+    for name in grid_experiments():
+        targets += [layout.interactions(name), layout.figure(name, "interaction")]
+    targets += findings_targets()
     targets += layer_targets()  # workflow/rules/layers.smk
     if PLAN.results_array:
         targets += [layout.RESULTS_ARRAY, layout.TABLE5]

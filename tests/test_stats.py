@@ -1,0 +1,218 @@
+"""nst.study.stats (means, paired differences, grid effects with bootstrap intervals over pairs),
+nst.study.summary (the summary and interactions tables) and the charts that show intervals:
+hand-computed cases, an independent bootstrap, and intervals that must or must not hold 0."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from nst.errors import AggregateError
+from nst.study import charts, effect_charts, layout, stats, summary
+from nst.study.aggregate import write_csv
+from study_kit import FOUR_PAIRS, GATYS, constructed
+
+TOTAL = GATYS.column("total")
+
+
+# --- mean_ci ---------------------------------------------------------------------------------
+def numpy_percentile_bootstrap(x: np.ndarray, n: int = 20000, seed: int = 1) -> tuple[float, float]:
+    """An independent percentile bootstrap of the mean: resample with numpy, take quantiles."""
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def test_mean_ci_of_a_hand_sample_contains_its_mean():
+    mean, low, high = stats.mean_ci([1, 2, 3, 4, 5])
+    assert mean == 3.0
+    assert low < 3.0 < high
+    assert 1.0 <= low and high <= 5.0  # a mean of resamples never leaves the data's range
+
+
+def test_percentile_interval_agrees_with_an_independent_numpy_bootstrap():
+    x = np.random.default_rng(7).normal(10.0, 2.0, 15)
+    _, low, high = stats.mean_ci(x, method="percentile")
+    ref_low, ref_high = numpy_percentile_bootstrap(x)
+    width = ref_high - ref_low
+    assert abs(low - ref_low) < 0.1 * width and abs(high - ref_high) < 0.1 * width
+    _, bca_low, bca_high = stats.mean_ci(x)  # BCa: close to it for a near-symmetric sample
+    assert abs(bca_low - ref_low) < 0.2 * width and abs(bca_high - ref_high) < 0.2 * width
+
+
+def test_identical_values_give_an_interval_of_zero_width():
+    assert stats.mean_ci([2.5, 2.5, 2.5]) == (2.5, 2.5, 2.5)
+
+
+def test_one_value_gives_no_interval_and_non_finite_values_are_left_out():
+    mean, low, high = stats.mean_ci([4.0, float("nan"), None, float("inf")])
+    assert mean == 4.0 and math.isnan(low) and math.isnan(high)
+    assert all(math.isnan(v) for v in stats.mean_ci([]))
+    assert stats.mean_ci([1.0, np.nan, 3.0])[0] == 2.0
+
+
+def test_the_interval_is_seeded_and_degenerate_samples_still_get_one():
+    x = [1.0, 1.0, 1.0, 5.0]  # BCa is degenerate on few distinct values: the percentile fallback answers
+    assert stats.mean_ci(x, seed=3) == stats.mean_ci(x, seed=3)
+    for sample in (x, [1.0, 2.0]):
+        mean, low, high = stats.mean_ci(sample)
+        assert np.isfinite([low, high]).all() and low <= mean <= high
+
+
+# --- paired_difference -----------------------------------------------------------------------
+def test_paired_difference_by_hand():
+    result = stats.paired_difference([3, 5, 4, 6], [1, 2, 3, 4])  # differences 2, 3, 1, 2
+    assert result["effect"] == 2.0 and result["n"] == 4
+    assert result["share_better"] == 0.0  # treatment is higher everywhere: never better when lower is
+    assert result["ci_low"] > 0  # every difference is positive: the interval excludes 0
+    assert stats.paired_difference([3, 5, 4, 6], [1, 2, 3, 4], lower_is_better=False)["share_better"] == 1.0
+
+
+def test_symmetric_differences_give_an_interval_that_contains_zero():
+    result = stats.paired_difference([0, 1, 3, 4], [2, 2, 2, 2])  # differences -2, -1, 1, 2
+    assert result["effect"] == 0.0
+    assert result["ci_low"] < 0 < result["ci_high"]
+
+
+def test_share_better_counts_ties_as_not_better_and_pairs_need_both_values():
+    result = stats.paired_difference([1, 4, 0, 5, np.nan], [2, 2, 3, 5, 1])  # -1, 2, -3, 0; the last unpaired
+    assert result["n"] == 4
+    assert result["share_better"] == 0.5
+    assert result["effect"] == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="3 treatment values against 2"):
+        stats.paired_difference([1, 2, 3], [1, 2])
+
+
+# --- a grid's effects ------------------------------------------------------------------------
+A_LEVELS, B_LEVELS = ["a0", "a1", "a2"], ["b0", "b1"]
+
+
+def grid_data(cell, pairs=4) -> pd.DataFrame:
+    """Tidy rows: y = cell(i, j, p) for level i of a, j of b, pair p."""
+    return pd.DataFrame([{"pair": f"p{p}", "a": a, "b": b, "y": cell(i, j, p)}
+                         for p in range(pairs) for i, a in enumerate(A_LEVELS) for j, b in enumerate(B_LEVELS)])
+
+
+def effects(data: pd.DataFrame) -> pd.DataFrame:
+    return stats.grid_effects(data, ["a", "b"], {"a": A_LEVELS, "b": B_LEVELS}, {"a": "a0", "b": "b0"}, "y")
+
+
+def test_an_additive_table_has_no_interaction_and_exact_main_effects():
+    a_effect, b_effect = [0.0, 1.5, -2.0], [0.0, 4.0]
+    table = effects(grid_data(lambda i, j, p: 10 * p + a_effect[i] + b_effect[j]))
+    interactions = table[table["effect"] == "interaction"]
+    assert len(interactions) == 2  # (a1, b1), (a2, b1)
+    assert np.allclose(interactions[["estimate", "ci_low", "ci_high"]], 0.0)
+    main = table[table["effect"] == "main"].set_index("level")
+    assert main.loc["a1", "estimate"] == pytest.approx(1.5) and main.loc["a2", "estimate"] == pytest.approx(-2.0)
+    assert main.loc["b1", "estimate"] == pytest.approx(4.0)
+    assert main.loc["a2", "share_better"] == 1.0 and main.loc["a1", "share_better"] == 0.0
+
+
+def test_a_constructed_interaction_equals_its_hand_value():
+    # y[a1,b1] gets 3 + p extra: contrast (y11 - y10) - (y01 - y00) = 3 + p per pair, mean 4.5
+    table = effects(grid_data(lambda i, j, p: p + i + j + (3 + p if (i, j) == (1, 1) else 0)))
+    row = table[(table["effect"] == "interaction") & (table["level"] == "a1")].iloc[0]
+    assert row["estimate"] == pytest.approx(4.5)
+    assert row["ci_low"] > 0 and row["n_pairs"] == 4  # 3..6 on every pair: the interval excludes 0
+    other = table[(table["effect"] == "interaction") & (table["level"] == "a2")].iloc[0]
+    assert other["estimate"] == pytest.approx(0.0)
+    # a main effect averages over the other factor: a1 - a0 is 1 at b0 and 1 + 3 + p at b1
+    main = table[(table["effect"] == "main") & (table["level"] == "a1")].iloc[0]
+    assert main["estimate"] == pytest.approx(1 + 4.5 / 2)
+
+
+def test_a_missing_cell_leaves_its_pair_out_of_the_contrasts_that_use_it():
+    data = grid_data(lambda i, j, p: float(i + j))
+    data.loc[(data["pair"] == "p0") & (data["a"] == "a1") & (data["b"] == "b1"), "y"] = np.nan
+    table = effects(data)
+    uses = table[(table["level"] == "a1") & (table["effect"] == "interaction")]
+    assert uses["n_pairs"].tolist() == [3]
+    assert table[(table["level"] == "a2") & (table["effect"] == "main")]["n_pairs"].tolist() == [4]
+
+
+# --- the summary and interactions tables -----------------------------------------------------
+SW = [{"style_weight": 1e6}, {"style_weight": 1e5}, {"style_weight": 1e3}]
+
+
+def test_summary_by_hand_with_a_diverged_run():
+    totals = {FOUR_PAIRS[0]: [1.0, 0.5, 3.0], FOUR_PAIRS[1]: [2.0, 1.5, 4.0],
+              FOUR_PAIRS[2]: [3.0, 2.0, 5.0], FOUR_PAIRS[3]: [4.0, 3.5, 99.0]}
+    statuses = {FOUR_PAIRS[3]: ["ok", "ok", "diverged"]}
+    manifest, table = constructed("style_weight", "vary", ["style_weight"], SW, totals, statuses)
+    s = summary.summary_table(manifest, table, "style_weight").set_index("label")
+    assert list(s.index) == ["style_weight=1e+06", "style_weight=100000", "style_weight=1000"]
+    assert s["reference"].tolist() == [True, False, False]  # the baseline preset's style weight
+    ref, low_sw, high_sw = s.loc["style_weight=1e+06"], s.loc["style_weight=100000"], s.loc["style_weight=1000"]
+    assert ref[f"{TOTAL}_mean"] == 2.5 and math.isnan(ref[f"{TOTAL}_diff"])
+    assert low_sw[f"{TOTAL}_diff"] == pytest.approx(-0.625)  # -0.5, -0.5, -1, -0.5
+    assert low_sw[f"{TOTAL}_share_better"] == 1.0 and low_sw[f"{TOTAL}_diff_ci_high"] < 0
+    assert high_sw[f"{TOTAL}_mean"] == 4.0  # the diverged 99 is left out
+    assert (high_sw["n_pairs"], high_sw["n_diverged"], high_sw["n_paired"]) == (3, 1, 3)
+    assert high_sw[f"{TOTAL}_diff"] == 2.0
+    assert low_sw["eval_total_mean"] == pytest.approx(18.75)
+    for metric in summary.summary_metrics(manifest):
+        for cell in ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "share_better"):
+            assert f"{metric}_{cell}" in s.columns
+    assert (s["note"] == "").all()
+
+
+def test_one_pair_gives_a_note_and_empty_intervals(tmp_path):
+    manifest, table = constructed("style_weight", "vary", ["style_weight"], SW, {FOUR_PAIRS[0]: [1.0, 2.0, 3.0]})
+    s = summary.summary_table(manifest, table, "style_weight")
+    assert (s["note"] == summary.ONE_PAIR_NOTE).all()
+    assert s[f"{TOTAL}_ci_low"].isna().all() and s[f"{TOTAL}_diff_ci_high"].isna().all()
+    assert s[f"{TOTAL}_diff"].tolist()[1:] == [1.0, 2.0]
+    out = write_csv(s, tmp_path / "x.summary.csv")  # as the workflow writes it: empty cells stay empty
+    back = pd.read_csv(out)
+    assert back[f"{TOTAL}_ci_low"].isna().all() and "no interval" in back["note"][0]
+
+
+GRID = [{"content_weight": cw, "style_weight": sw} for cw in (1, 10) for sw in (1e6, 1e4)]
+
+
+def test_interactions_table_of_a_grid_with_an_interaction():
+    # per pair p: y = p + [0, 1, 2, 3 + 2] over (1,1e6), (1,1e4), (10,1e6), (10,1e4): contrast 2
+    totals = {pair: [p + 0.0, p + 1.0, p + 2.0, p + 5.0] for p, pair in enumerate(FOUR_PAIRS)}
+    manifest, table = constructed("weights_grid", "grid", ["content_weight", "style_weight"], GRID, totals)
+    t = summary.interactions_table(manifest, table, "weights_grid")
+    total = t[t["metric"] == TOTAL].set_index("effect")
+    assert total.loc["interaction", "estimate"] == pytest.approx(2.0)
+    assert (total.loc["interaction", "level"], total.loc["interaction", "reference"]) == ("10", "1")
+    assert (total.loc["interaction", "level_b"], total.loc["interaction", "reference_b"]) == ("10000", "1e+06")
+    assert set(t["metric"]) == set(summary.summary_metrics(manifest))
+    with pytest.raises(AggregateError, match="does not cross"):
+        summary.interactions_table(*constructed("sw", "vary", ["style_weight"], SW, {FOUR_PAIRS[0]: [1, 2, 3]}), "sw")
+
+
+def test_layout_names_the_new_tables():
+    assert layout.summary("init") == "results/tables/init.summary.csv"
+    assert layout.interactions("g", "out") == "out/tables/g.interactions.csv"
+    assert layout.FINDINGS == "results/tables/findings.csv"
+
+
+# --- charts with intervals -------------------------------------------------------------------
+def test_a_chart_over_several_pairs_shows_the_mean_with_its_interval(tmp_path):
+    totals = {pair: [1.0 + p, 0.5 + p, 3.0 + p] for p, pair in enumerate(FOUR_PAIRS)}
+    manifest, table = constructed("style_weight", "vary", ["style_weight"], SW, totals)
+    fig = charts.interval_chart(table, (TOTAL, "gatys total"))
+    ax = fig.axes[0]
+    assert any("over 4 pairs, 95 % interval" in t.get_text() for t in ax.get_legend().get_texts())
+    mean_line = [line for line in ax.get_lines() if len(line.get_xdata()) == 3][0]
+    assert list(mean_line.get_ydata()) == [2.5, 2.0, 4.5]
+    out = charts.experiment_chart(manifest, table, "style_weight", tmp_path, tmp_path / "chart.png")
+    with Image.open(out) as img:
+        assert img.width > 300
+
+
+def test_interaction_plot_is_a_png_with_one_panel_per_factor_pair(tmp_path):
+    values = [{"a": a, "b": b, "c": c} for a in (1, 2) for b in ("x", "y") for c in (0.1, 0.2)]
+    totals = {pair: list(np.arange(8.0) + p) for p, pair in enumerate(FOUR_PAIRS)}
+    manifest, table = constructed("three", "grid", ["a", "b", "c"], values, totals)
+    out = effect_charts.interaction_figure(manifest, table, "three", tmp_path / "interaction.png")
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.width > 600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["interaction.png"]
