@@ -66,6 +66,7 @@ def test_paper_plan_trials_per_experiment(paper_plan):
         "baseline": 1, "iterations": 6, "layers": 124, "style_weight": 4, "content_weight": 5,
         "shift": 5, "init": 3, "style_type": pairs, "loss": 2, "optimizer": 4,
         "weights": 2, "weights_revised": 2,  # imagenet, caffe
+        "reconstructions": 5 + 5,  # each content layer alone, the growing style sets
         "revised": 5 * 4 * 3 * pairs,  # content weight x style weight x init, per pair
     }
 
@@ -84,7 +85,9 @@ def test_paper_plan_computes_the_baseline_once(paper_plan):
     # weights: imagenet is the baseline; weights_revised: imagenet is the revised candidate
     # (content weight 1, style weight 1e6, init content) on the study pair; caffe is new in both
     weights_runs = 2
-    assert len(paper_plan.runs) == study_pair_runs + matrix_runs + revised_runs + weights_runs == 391
+    reconstruction_runs = 10  # from noise with one term: none is another experiment's run
+    assert len(paper_plan.runs) == (study_pair_runs + matrix_runs + revised_runs + weights_runs
+                                    + reconstruction_runs) == 401
     base_id = paper_plan.trials_of("baseline")[0].run_id
     sharing = {t.experiment for t in paper_plan.trials if t.run_id == base_id}
     assert sharing == {"baseline", "iterations", "layers", "style_weight", "content_weight",
@@ -99,6 +102,10 @@ def test_paper_plan_uses_the_paper_settings(paper_plan):
     assert {p.content_layers for p in revised} == {("relu_5",)}
     assert {p.iterations for p in revised} == {600}
     assert paper_plan.results_array == {"baseline": "style_type", "revised": "revised"}
+    rebuilt = [paper_plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in paper_plan.trials_of("reconstructions")]
+    assert {(p.init, p.size, p.weights) for p in rebuilt} == {("noise", 512, "imagenet")}
+    assert [p.content_layers for p in rebuilt[:5]] == [(f"relu_{i}",) for i in (2, 4, 6, 10, 14)]
+    assert [len(p.style_layers) for p in rebuilt[5:]] == [1, 2, 3, 4, 5]
 
 
 # --- expansion -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from kit import make_study, snakemake
 from nst.errors import AggregateError
 from nst.study import grids, layout
 from nst.study.plan import PlanError, build_plan
-from nst.study.reconstruct_plan import fit_layer_weights, reconstruction_label, reconstruction_trials
+from nst.study.reconstruct_plan import CONTENT_WEIGHT, fit_layer_weights, reconstruction_label, reconstruction_trials
 from nst.study.reconstruction import column_labels, reconstruction_figure, reconstruction_grid
 from nst.run.presets import preset
 from test_plan import root, small_config  # noqa: F401 (fixture)
@@ -38,7 +38,7 @@ def test_reconstruct_expands_into_single_content_layers_and_growing_style_sets(r
     base = preset("baseline")
     for (trial, params), layer in zip(content, SEQUENTIAL):
         assert params.content_layers == (layer,) and params.style_weight == 0
-        assert params.content_weight == base.content_weight and params.style_layers == base.style_layers
+        assert params.content_weight == CONTENT_WEIGHT and params.style_layers == base.style_layers
         assert params.init == "noise" and trial.label == f"content_layers={layer}"
     for k, (trial, params) in enumerate(style, start=1):
         assert params.style_layers == tuple(SEQUENTIAL[:k]) and params.content_weight == 0

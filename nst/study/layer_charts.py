@@ -25,6 +25,7 @@ from .aggregate import RANDOM_NOTE, read_run, run_dir, run_row
 from .charts import save_figure_atomic, wrap_title
 from .figures import experiment_title
 from .manifest import Manifest
+from .reconstruction import block_name
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}
@@ -178,7 +179,8 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
 
 
 def _legend_handles(histories: list[pd.DataFrame], colors: dict[str, tuple]) -> list[Line2D]:
-    handles = [Line2D([], [], color=color, lw=2, label=layer) for layer, color in colors.items()]
+    handles = [Line2D([], [], color=color, lw=2, label=f"{layer} ({block_name(layer)})")
+               for layer, color in colors.items()]
     handles += [Line2D([], [], color="black", ls=LINESTYLES[t], label=f"{t} loss") for t in TERMS]
     handles.append(Line2D([], [], color="black", marker="o", ls="", ms=4,
                           label=f"settled (within {SETTLED:.0%} of final)"))

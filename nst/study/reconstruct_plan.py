@@ -20,6 +20,11 @@ from .manifest import label_of
 
 RECONSTRUCT = "reconstruct"
 RECONSTRUCT_KEYS = ("content_layers", "style_layers")
+# A content reconstruction's only term. Its weight does not change what is optimised, only the
+# objective's scale; but L-BFGS stops where the gradient is below 1e-7, which a deep layer's
+# small loss is from the start at weight 1 (relu5_2 stayed noise). The style term's preset
+# weights (1e6, 255^2) are large already.
+CONTENT_WEIGHT = 1e4
 
 
 def _key(path: str, message: str) -> PlanError:
@@ -27,8 +32,9 @@ def _key(path: str, message: str) -> PlanError:
 
 
 def reconstruction_trials(spec: Any, where: str) -> list[dict]:
-    """The trials' own values: one run per content layer alone (style_weight 0), one per growing
-    prefix of the style layers in the order given (content_weight 0); all from noise."""
+    """The trials' own values: one run per content layer alone (style_weight 0, content_weight
+    CONTENT_WEIGHT), one per growing prefix of the style layers in the order given
+    (content_weight 0); all from noise."""
     if not isinstance(spec, dict) or not spec:
         raise _key(where, "must map content_layers and/or style_layers to a list of layers")
     trials = []
@@ -38,7 +44,8 @@ def reconstruction_trials(spec: Any, where: str) -> list[dict]:
                                          "alone) and style_layers (growing sets)")
         names = distinct_layers(layers, f"{where}.{key}")
         if key == "content_layers":
-            trials += [{key: [n], "style_weight": 0.0, "init": "noise"} for n in names]
+            trials += [{key: [n], "content_weight": CONTENT_WEIGHT, "style_weight": 0.0, "init": "noise"}
+                       for n in names]
         else:
             trials += [{key: names[:k], "content_weight": 0.0, "init": "noise"}
                        for k in range(1, len(names) + 1)]

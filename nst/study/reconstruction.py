@@ -113,8 +113,8 @@ def reconstruction_figure(manifest: Manifest, name: str, runs_dir, out_path) -> 
     """Draw experiment `name`'s reconstructions to `out_path` (PNG, atomically) and return the
     grid's geometry. InputError for a missing image."""
     grid = reconstruction_grid(manifest, name, runs_dir)
-    title = (f"{experiment_title(manifest.experiment(name), name)}: layer reconstructions "
-             "(Gatys et al. 2016, Fig. 1)\nEach image is optimised from noise to match only the "
-             "content features of one layer, or only the style (Gram matrices) of a set of layers")
+    title = (f"{experiment_title(manifest.experiment(name), name)}\nEach image is optimised from "
+             "noise to match only the content features of one layer (content rows), or only the "
+             "style (Gram matrices) of a set of layers (style rows), as in Gatys et al. 2016, Fig. 1")
     return labelled_grid(grid.cells, grid.row_labels, grid.col_labels, title, out_path,
                          note=RANDOM_NOTE if grid.random else None)
