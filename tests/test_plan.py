@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -334,3 +335,32 @@ def test_an_experiment_without_any_available_network_is_left_out(root, monkeypat
     config = small_config(a={"base": "baseline"}, b={"skip_missing_weights": True, "set": {"weights": "imagenet"}})
     plan = build_plan(config, root=root)
     assert list(plan.experiments) == ["a"] and "experiment 'b' left out" in plan.notes[-1]
+
+
+# --- blends ----------------------------------------------------------------------------------
+def test_a_blend_is_a_style_of_its_own_with_its_weights(root):
+    config = small_config(matrix={"base": "baseline"})
+    config["blends"] = {"mix": {"wave": 3, "mosaic": 1}}
+    plan = build_plan(config, root=root)
+    pairs = [(t.content, t.style) for t in plan.trials_of("matrix")]
+    assert ("cat", "mix") in pairs and ("dog", "mix") in pairs and len(pairs) == 6
+    run = next(r for r in plan.runs.values() if r.style == "mix")
+    assert run.params.style_blend_weights == (0.75, 0.25)
+    assert plan.style_inputs("mix") == [plan.style_images["wave"], plan.style_images["mosaic"]]
+    assert plan.style_inputs("wave") == [plan.style_images["wave"]]
+    assert plan.style_images["mix"] == plan.style_images["wave"]  # pictures show the heaviest member
+    plain = next(r for r in plan.runs.values() if r.style == "wave" and r.content == run.content)
+    assert plain.params.style_blend_weights is None and plain.run_id != run.run_id
+
+
+@pytest.mark.parametrize("blends, key", [
+    ({"wave": {"mosaic": 1}}, "blends.wave"),          # a style image's name
+    ({"mix": {"sea": 1}}, "blends.mix.sea"),           # no such style image
+    ({"mix": {"wave": 0}}, "blends.mix.wave"),         # weight not > 0
+    ({"mix": {}}, "blends.mix"),
+])
+def test_bad_blends_name_the_key(root, blends, key):
+    config = small_config(matrix={"base": "baseline"})
+    config["blends"] = blends
+    with pytest.raises(PlanError, match=re.escape(repr(key))):
+        build_plan(config, root=root)

@@ -51,6 +51,7 @@ def test_every_property_is_documented(where, name):
 
 
 CHOICES = {"loss": run_params.LOSSES, "optimizer": run_params.OPTIMIZERS, "pooling": run_params.POOLINGS,
+           "gram_norm": run_params.GRAM_NORMS, "style_loss": run_params.STYLE_LOSSES, "color": run_params.COLORS,
            "resize": run_params.RESIZES, "precision": run_params.PRECISIONS}
 
 

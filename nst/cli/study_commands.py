@@ -33,7 +33,7 @@ def add_parsers(sub) -> dict:
                             "default gatys")
     score.add_argument("-o", "--output", help="write the scores here (JSON); default: print them")
     score.add_argument("--content", help="content image (default: the one run.json names)")
-    score.add_argument("--style", help="style image (default: the one run.json names)")
+    score.add_argument("--style", nargs="+", help="style image(s) (default: the one(s) run.json names; several: a blend)")
     score.add_argument("--weights-record", help="load the network's file that this record (nst weights --record) names")
     score.add_argument("--expect-hash", help="fail unless the evaluator hashes to this (the workflow's guard)")
     score.add_argument("--threads", type=int, default=1, help="CPU threads (0 = torch's default)")

@@ -25,11 +25,6 @@ class RunInputs:
     style_infos: list[ImageInfo]
 
 
-def style_size(params: RunParams, size: int) -> int:
-    """The style images' size: `style_scale` times the output's (at least 16 px)."""
-    return max(16, round(size * params.style_scale))
-
-
 def check_fits(info: ImageInfo, layers) -> None:
     """ImageError unless the image reaches the deepest of `layers`: each 2x2 pool halves it, and
     a side shorter than 2**pools leaves nothing (torch would stop with an obscure RuntimeError)."""
@@ -78,7 +73,7 @@ def load_inputs(params: RunParams, content_path, style_paths: list, size: int, g
     """The run's images at `size`. `previous`: a coarser scale's result, the start instead of
     `init`. ImageError for an image that cannot be used or is too small for `needed_layers`."""
     content, content_info = load_image(content_path, size, params.resize)
-    loaded = [load_image(path, style_size(params, size), params.resize) for path in style_paths]
+    loaded = [load_image(path, params.style_size(size), params.resize) for path in style_paths]
     styles, style_infos = [image for image, _ in loaded], [info for _, info in loaded]
     for info in (content_info, *style_infos):
         check_fits(info, needed_layers)

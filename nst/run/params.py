@@ -144,6 +144,11 @@ class RunParams:
         """Evaluations of the whole run: every coarser scale's, then `iterations` at `size`."""
         return sum(n for _, n in self.stages)
 
+    def style_size(self, size: int | None = None) -> int:
+        """The style images' size for output size `size` (default: `size`): `style_scale` of it,
+        at least 16 px."""
+        return max(16, round((size or self.size) * self.style_scale))
+
     @property
     def uses_random_weights(self) -> bool:
         return self.weights == "random"

@@ -164,24 +164,44 @@ def score_images(evaluator: Evaluator, extractor, output, content, style) -> dic
     return scores
 
 
+def style_paths_of(record: dict, style_path=None) -> list[str]:
+    """The style image(s) to score against: `style_path` (one or a list), else every image of
+    the run's blend, else its one style image."""
+    if style_path:
+        return [str(p) for p in style_path] if isinstance(style_path, (list, tuple)) else [str(style_path)]
+    blended = [entry.get("path") for entry in record.get("styles") or [] if isinstance(entry, dict)]
+    return blended or [path for path in [image_named(record, "style")] if path]
+
+
 def load_scored_images(run_dir: Path, record: dict, size: int | None,
                        content_path=None, style_path=None):
-    """(output, content, style) tensors as the run saw them: the content and style images at
-    the run's size and resize mode (or `size`), the saved image.png at the content's size."""
+    """(output, content, [style, ...]) tensors as the run saw them: the content and style
+    images at the run's size and resize mode (or `size`), the saved image.png at the content's
+    size; several styles for a blend."""
     params = record.get("params") or {}
     content_path = content_path or image_named(record, "content")
-    style_path = style_path or image_named(record, "style")
-    if not content_path or not style_path:
+    style_paths = style_paths_of(record, style_path)
+    if not content_path or not style_paths:
         raise NSTError(f"{run_dir / 'run.json'} names no content or style image; pass --content and --style")
     side, resize = size or params.get("size"), params.get("resize", "square")
     content, info = load_image(content_path, side, resize)
-    style, _ = load_image(style_path, side, resize)
+    styles = [load_image(path, side, resize)[0] for path in style_paths]
     image, _, _ = open_rgb(run_dir / "image.png")
     if image.size != info.size:  # at the evaluator's size, or a run saved at another size
         from PIL import Image
 
         image = image.resize(info.size, Image.Resampling.LANCZOS)
-    return pil_to_tensor(image), content, style
+    return pil_to_tensor(image), content, styles
+
+
+def blended(scores: list, weights: list[float]):
+    """The weighted mean of equally shaped score dicts (a blend's scores against each style)."""
+    first = scores[0]
+    if isinstance(first, dict):
+        return {k: blended([s[k] for s in scores], weights) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return sum(w * s for w, s in zip(weights, scores))
+    return first
 
 
 def check_size(evaluator: Evaluator, *images: torch.Tensor, where: str = "") -> None:
@@ -206,13 +226,16 @@ def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
     if not (run_dir / "run.json").is_file():
         raise NSTError(f"{run_dir} holds no finished run (no run.json)")
     record = read_json_object(run_dir / "run.json", "run record")
-    output, content, style = load_scored_images(run_dir, record, evaluator.settings["size"],
-                                                content_path, style_path)
-    check_size(evaluator, output, content, style, where=f"{run_dir}: ")
+    output, content, styles = load_scored_images(run_dir, record, evaluator.settings["size"],
+                                                 content_path, style_path)
+    check_size(evaluator, output, content, *styles, where=f"{run_dir}: ")
     loading = time.perf_counter()
     network = network or Network(evaluator.settings, weights_file)
     network_seconds = time.perf_counter() - loading
-    scores = score_images(evaluator, network.extractor, output, content, style)
+    weights = (record.get("params") or {}).get("style_blend_weights") or [1.0]
+    if len(weights) != len(styles):  # styles given on the command line: equal weights
+        weights = [1.0 / len(styles)] * len(styles)
+    scores = blended([score_images(evaluator, network.extractor, output, content, s) for s in styles], weights)
     return {
         "format": FORMAT,
         "run_id": record.get("run_id"),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..run.image_files import image_header, target_size
+from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
 from ..errors import NSTError, PlanError
 from ..run.evaluate import (PAPER, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
@@ -66,6 +67,7 @@ class Plan:
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
+    blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
@@ -73,6 +75,12 @@ class Plan:
         run = Run(content, style, params)
         self.runs.setdefault(run.key, run)
         self.trials.append(Trial(experiment, content, style, run.run_id, values, label or label_of(values)))
+
+    def style_inputs(self, style: str) -> list[str]:
+        """The image file(s) of a style: a blend's members, in its order, else the one image."""
+        if style in self.blends:
+            return [self.style_images[stem] for stem in self.blends[style]]
+        return [self.style_images[style]]
 
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
@@ -238,15 +246,17 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     images = config.get("images") or {}
     content = find_images(root / images.get("content", "images/content"), "content", verify_images)
     style = find_images(root / images.get("style", "images/style"), "style", verify_images)
+    blends = resolve_blends(config.get("blends"), style)
+    style_images = {**style, **{name: style[heaviest_member(m)] for name, m in blends.items()}}
     global_params = dict(config.get("params") or {})
     _check_param_keys(global_params, "params")
     execution = execution_settings(config)
     experiments = config.get("experiments") or {}
     if not experiments:
         raise _key("experiments", "no experiments defined")
-    default_pairs = resolve_pairs(config.get("pairs", "all"), content, style, "pairs")
+    default_pairs = resolve_pairs(config.get("pairs", "all"), content, style_images, "pairs")
 
-    plan = Plan(content, style, experiments={})
+    plan = Plan(content, style_images, experiments={}, blends=blends)
     try:
         plan.evaluation = resolve_evaluation(config.get("evaluation"))
     except EvaluationError as err:
@@ -264,7 +274,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         overrides = dict(spec.get("set") or {})
         _check_param_keys(overrides, f"{where}.set")
         kind, keys, value_sets = experiment_trials(name, spec)
-        pairs = resolve_pairs(spec["pairs"], content, style, f"{where}.pairs") if "pairs" in spec else default_pairs
+        pairs = resolve_pairs(spec["pairs"], content, style_images, f"{where}.pairs") if "pairs" in spec else default_pairs
         select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
         if kind == RECONSTRUCT:
             try:
@@ -287,7 +297,8 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
                 continue
             label = reconstruction_label(values) if kind == RECONSTRUCT else None
             for c, s in pairs:
-                plan.add(name, c, s, params, {k: _plain(v) for k, v in values.items()}, label)
+                on_style = params.replace(**blend_settings(blends[s])) if s in blends else params
+                plan.add(name, c, s, on_style, {k: _plain(v) for k, v in values.items()}, label)
         if not plan.trials_of(name):  # every trial skipped for a missing network
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
@@ -316,7 +327,8 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
     for trial in plan.trials:
         params = plan.runs[f"{trial.content}/{trial.style}/{trial.run_id}"].params
         layers = params.content_layers + params.style_layers + scored_layers
-        key = (trial.content, trial.style, params.size, params.resize, layers, params.init)
+        key = (trial.content, trial.style, params.size, params.resize, layers, params.init, params.scales,
+               params.style_scale)
         if key in seen:
             continue
         seen.add(key)
@@ -327,12 +339,15 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
             except NSTError as err:
                 raise PlanError(f"{where}: init: {err}") from None
         need = min_side(layers)
-        for path in (plan.content_images[trial.content], plan.style_images[trial.style]):
-            width, height = target_size(*header(path), params.size, params.resize)
+        smallest = min((params.scales or ()) + (params.size,))  # a multi-scale run's first stage
+        sized = [(plan.content_images[trial.content], smallest)]
+        sized += [(path, params.style_size(smallest)) for path in plan.style_inputs(trial.style)]
+        for path, size in sized:
+            width, height = target_size(*header(path), size, params.resize)
             if min(width, height) < need:
                 deepest = max(layers, key=LAYER_INDEX.__getitem__)
                 raise PlanError(
-                    f"{where}: image {path!r} is {width}x{height} px after resizing (size={params.size}, "
+                    f"{where}: image {path!r} is {width}x{height} px after resizing (size={size}, "
                     f"resize={params.resize}), too small for layer {deepest}, which needs at least "
                     f"{need} px on each side: use a larger size, resize: square, or shallower layers")
 

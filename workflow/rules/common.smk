@@ -75,7 +75,8 @@ def content_image(wildcards):
 
 
 def style_image(wildcards):
-    return PLAN.style_images[wildcards.style]
+    """The style image, or every image of a blend (nst run takes them all)."""
+    return PLAN.style_inputs(wildcards.style)
 
 
 def run_params_json(wildcards):
