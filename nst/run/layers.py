@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-# Convolutions per block in VGG-19 (configuration "E").
+# Convolutions per block in VGG-19 (configuration "E"), and each block's channel count.
 BLOCKS = (2, 2, 4, 4, 4)
+BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 
 
 def _build_tables() -> tuple[list[str], dict[str, str]]:
@@ -29,6 +30,27 @@ def _build_tables() -> tuple[list[str], dict[str, str]]:
 
 LAYER_ORDER, BLOCK_ALIASES = _build_tables()
 LAYER_INDEX = {name: i for i, name in enumerate(LAYER_ORDER)}
+
+
+def _channel_table() -> dict[str, int]:
+    """Every layer's output channels: a block's convs and ReLUs have the block's width, and
+    its pool keeps it."""
+    table: dict[str, int] = {}
+    conv = 0
+    for block, (n_convs, width) in enumerate(zip(BLOCKS, BLOCK_CHANNELS), start=1):
+        for _ in range(n_convs):
+            conv += 1
+            table[f"conv_{conv}"] = table[f"relu_{conv}"] = width
+        table[f"pool_{block}"] = width
+    return table
+
+
+LAYER_CHANNELS = _channel_table()
+
+
+def channels(layer: str) -> int:
+    """Output channels of a VGG-19 layer (block aliases accepted); ValueError if unknown."""
+    return LAYER_CHANNELS[normalize_layer(layer)]
 
 
 def normalize_layer(name: str) -> str:
