@@ -3,29 +3,12 @@
 # (Gatys et al. 2016, Fig. 1). Their targets join rule all through layer_targets().
 
 
+include: "layers_inputs.smk"  # their input functions and targets (lint: rules and functions apart)
+
+
 localrules:
     layer_chart,
     reconstruction_figure,
-
-
-def reconstruct_experiments():
-    return [name for name, info in PLAN.experiments.items() if info["kind"] == "reconstruct"]
-
-
-def experiment_run_files(*names):
-    """An input function: these files of every run of the experiment."""
-
-    def files(wildcards):
-        keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-        return [run_file(PLAN.runs[k], name) for k in sorted(keys) for name in names]
-
-    return files
-
-
-def layer_targets():
-    return [layout.layer_chart(name) for name in PLAN.experiments] + [
-        layout.reconstruction_figure(name) for name in reconstruct_experiments()
-    ]
 
 
 rule layer_chart:
