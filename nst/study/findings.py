@@ -28,8 +28,10 @@ Verdict rule. Let the gain be the effect with its sign turned so that positive m
 better. The claim holds if the whole interval of the gain lies on the claimed side of the
 margin (better, best: above +margin; no_worse: above -margin; matches: inside
 (-margin, +margin)); it does not hold if the whole interval lies on the other side (matches:
-entirely above +margin or below -margin); otherwise it is inconclusive. With fewer than 2
-pairs there is no interval, so the verdict is inconclusive. `best` holds if A beats each other
+entirely above +margin or below -margin); otherwise it is inconclusive. With fewer than
+MIN_PAIRS (3) pairs the verdict is inconclusive: one pair gives no interval, and a bootstrap
+over two pairs can only return their range. Bootstrap intervals from few pairs are still too
+narrow (they undercover), so read a verdict from fewer than about 10 pairs as indicative. `best` holds if A beats each other
 value by that rule, does not hold if any comparison does not hold, else is inconclusive; its
 row reports the comparison with the closest rival (the smallest lower bound of the gain). A
 claim whose experiment or values are not in this study's plan is `not run`.
@@ -61,6 +63,7 @@ COMPARISONS = ("better", "no_worse", "matches", "best")
 KEYS = ("claim", "experiment", *COMPARISONS, "than", "metric", "margin", "higher_is_better")
 COLUMNS = ["claim", "experiment", "metric", "effect", "ci_low", "ci_high", "n_pairs", "verdict", "evidence"]
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "does not hold", "inconclusive", "not run"
+MIN_PAIRS = 3  # fewer: inconclusive whatever the interval (see the verdict rule)
 SHORT_METRICS = ("total", "style", "content", *IMAGE_METRICS)
 
 
@@ -212,7 +215,7 @@ def comparison(wide: pd.DataFrame, treatment: list[str], reference: list[str], c
 
 def verdict(kind: str, gain_low: float, gain_high: float, margin: float, n: int) -> str:
     """The module docstring's rule, on the interval [gain_low, gain_high] of the gain."""
-    if n < 2 or not (math.isfinite(gain_low) and math.isfinite(gain_high)):
+    if n < MIN_PAIRS or not (math.isfinite(gain_low) and math.isfinite(gain_high)):
         return INCONCLUSIVE
     if kind == "matches":
         if -margin < gain_low and gain_high < margin:
@@ -273,6 +276,8 @@ def evidence(claim: Claim, column: str, rival: list[str], result: dict, n_rivals
     what = f"{a} - {b} in {column} is {_g(result['effect'])}"
     if n == 1:
         return f"{lead}one pair only: {what}; no interval can be computed from one pair."
+    if n < MIN_PAIRS:
+        return f"{lead}{what} over {n} pairs; a verdict needs at least {MIN_PAIRS} pairs."
     better = round(result["share_better"] * n)
     side = "lower" if lower else "higher"
     need = {"better": f"{side} by more than {_g(result['margin'])}",

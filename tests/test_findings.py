@@ -1,0 +1,205 @@
+"""nst.study.findings: the paper's claims checked against constructed experiment tables (each
+verdict produced by a table made for it), the claims file's errors, the shipped claims files,
+and one workflow run that makes the summary, interactions and findings tables."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from kit import PAIR, ROOT, make_study, run_nst, snakemake
+from nst.errors import ClaimsError
+from nst.study import findings
+from study_kit import FOUR_PAIRS, constructed
+
+INIT = [{"init": "content"}, {"init": "noise"}, {"init": "zeros"}]
+# per pair: content, noise, zeros
+ZEROS_BETTER = {pair: [3.0 + p, 2.5 + p, 1.0 + p + 0.1 * p] for p, pair in enumerate(FOUR_PAIRS)}
+ZEROS_WORSE = {pair: [1.0 + p, 2.0 + p, 4.0 + p] for p, pair in enumerate(FOUR_PAIRS)}
+MIXED = {pair: [2.0, 2.0, 2.0 + d] for pair, d in zip(FOUR_PAIRS, (-2.0, -1.0, 1.0, 2.0))}
+
+
+def write_claims(tmp_path: Path, claims) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": claims}))
+    return path
+
+
+def check(tmp_path, totals, claim: dict, statuses=None) -> dict:
+    """The findings row of one claim about the init experiment of `totals`."""
+    manifest, table = constructed("init", "vary", ["init"], INIT, totals, statuses)
+    path = write_claims(tmp_path, [{"claim": "zeros helps", "experiment": "init", **claim}])
+    out = findings.findings_table(manifest, findings.load_claims(path), {"init": table}, path)
+    assert list(out.columns) == findings.COLUMNS
+    return out.iloc[0].to_dict()
+
+
+# --- verdicts --------------------------------------------------------------------------------
+def test_a_claim_holds_when_its_interval_is_on_the_claimed_side(tmp_path):
+    row = check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "holds"
+    assert row["effect"] == pytest.approx(-1.85)  # -2, -1.9, -1.8, -1.7
+    assert row["ci_high"] < 0 and row["n_pairs"] == 4
+    assert row["metric"] == "score_gatys_total"
+    assert "better on 4 of 4" in row["evidence"]
+
+
+def test_a_claim_does_not_hold_when_its_interval_is_on_the_other_side(tmp_path):
+    row = check(tmp_path, ZEROS_WORSE, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "does not hold" and row["effect"] == 3.0 and row["ci_low"] > 0
+
+
+def test_mixed_pairs_are_inconclusive(tmp_path):
+    row = check(tmp_path, MIXED, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "inconclusive"
+    assert row["ci_low"] < 0 < row["ci_high"]
+
+
+def test_two_pairs_are_inconclusive_however_they_agree(tmp_path):
+    two = {pair: ZEROS_BETTER[pair] for pair in FOUR_PAIRS[:2]}
+    row = check(tmp_path, two, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "inconclusive" and row["n_pairs"] == 2 and row["ci_high"] < 0
+
+
+def test_one_pair_is_inconclusive_with_no_interval(tmp_path):
+    row = check(tmp_path, {FOUR_PAIRS[0]: [3.0, 2.0, 1.0]}, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "inconclusive" and row["n_pairs"] == 1 and row["effect"] == -2.0
+    assert math.isnan(row["ci_low"]) and "no interval can be computed from one pair" in row["evidence"]
+
+
+def test_an_experiment_or_value_that_is_not_planned_is_not_run(tmp_path):
+    manifest, table = constructed("init", "vary", ["init"], INIT, ZEROS_BETTER)
+    path = write_claims(tmp_path, [
+        {"claim": "0.97 is lowest", "experiment": "shift", "best": 0.97},
+        {"claim": "style init", "experiment": "init", "better": "style", "than": "content"}])
+    out = findings.findings_table(manifest, findings.load_claims(path), {"init": table}, path)
+    assert out["verdict"].tolist() == ["not run", "not run"]
+    assert "not in this study's plan" in out["evidence"][0]
+    assert "has no value style (its values: init=content, init=noise, init=zeros)" in out["evidence"][1]
+
+
+def test_best_is_checked_against_every_other_value(tmp_path):
+    assert check(tmp_path, ZEROS_BETTER, {"best": "zeros"})["verdict"] == "holds"
+    row = check(tmp_path, ZEROS_BETTER, {"best": "noise"})  # better than content, worse than zeros
+    assert row["verdict"] == "does not hold"
+    assert "closest rival init=zeros (of 2 other values)" in row["evidence"]
+
+
+def test_a_group_of_values_is_averaged_per_pair(tmp_path):
+    row = check(tmp_path, ZEROS_BETTER, {"better": ["noise", "zeros"], "than": "content"})
+    assert row["effect"] == pytest.approx((-0.5 - 1.85) / 2)
+
+
+def test_no_worse_and_matches_use_the_margin(tmp_path):
+    near = {pair: [2.0 + p, 2.0, 2.0 + p + 0.01 * (p % 2)] for p, pair in enumerate(FOUR_PAIRS)}
+    assert check(tmp_path, near, {"no_worse": "zeros", "than": "content", "margin": 0.1})["verdict"] == "holds"
+    assert check(tmp_path, near, {"matches": "zeros", "than": "content", "margin": "5%"})["verdict"] == "holds"
+    assert check(tmp_path, ZEROS_WORSE, {"no_worse": "zeros", "than": "content", "margin": 1})["verdict"] \
+        == "does not hold"
+    assert check(tmp_path, ZEROS_WORSE, {"matches": "zeros", "than": "content", "margin": 1})["verdict"] \
+        == "does not hold"
+
+
+def test_diverged_runs_are_left_out(tmp_path):
+    statuses = {FOUR_PAIRS[0]: ["ok", "ok", "diverged"]}
+    row = check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content"}, statuses)
+    assert row["n_pairs"] == 3 and row["verdict"] == "holds"
+
+
+def test_a_metric_by_its_short_name_and_higher_is_better(tmp_path):
+    row = check(tmp_path, ZEROS_WORSE, {"better": "zeros", "than": "content", "metric": "style",
+                                        "higher_is_better": True})
+    assert row["metric"] == "score_gatys_style" and row["verdict"] == "holds"
+
+
+# --- the claims file -------------------------------------------------------------------------
+@pytest.mark.parametrize("claim, key", [
+    ({"experiment": "init", "better": "zeros", "than": "content"}, "claims[0].claim"),
+    ({"claim": "x", "experiment": "init", "better": "zeros", "than": "content", "colour": 1}, "claims[0].colour"),
+    ({"claim": "x", "experiment": "init", "better": "zeros", "best": "zeros"}, "claims[0]"),
+    ({"claim": "x", "experiment": "init", "better": "zeros"}, "claims[0].than"),
+    ({"claim": "x", "experiment": "init", "best": "zeros", "than": "content"}, "claims[0].than"),
+    ({"claim": "x", "experiment": "init", "matches": "zeros", "than": "content"}, "claims[0].margin"),
+    ({"claim": "x", "experiment": "init", "better": "zeros", "than": "content", "margin": "lots"}, "claims[0].margin"),
+])
+def test_a_bad_claim_names_the_file_and_the_key(tmp_path, claim, key):
+    path = write_claims(tmp_path, [claim])
+    with pytest.raises(ClaimsError) as info:
+        findings.load_claims(path)
+    assert str(path) in str(info.value) and f"key {key!r}" in str(info.value)
+
+
+def test_a_bad_claims_file_is_one_message(tmp_path):
+    for text in ("claims: [unclosed", "- just a list"):
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(ClaimsError, match="c.yaml"):
+            findings.load_claims(tmp_path / "c.yaml")
+    with pytest.raises(ClaimsError, match="does not exist"):
+        findings.load_claims(tmp_path / "none.yaml")
+
+
+def test_an_unknown_metric_names_the_key(tmp_path):
+    with pytest.raises(ClaimsError, match=r"claims\[0\]\.metric.*no column 'smoothness'"):
+        check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content", "metric": "smoothness"})
+
+
+def test_the_cli_prints_a_bad_claims_file_on_one_line(tmp_path):
+    manifest, _ = constructed("init", "vary", ["init"], INIT, ZEROS_BETTER)
+    (tmp_path / "manifest.json").write_text(manifest.to_json())
+    claims = write_claims(tmp_path, [{"claim": "x", "experiment": "init", "better": "zeros"}])
+    proc = run_nst(["aggregate", "findings", "--manifest", tmp_path / "manifest.json", "--results", tmp_path,
+                    "--claims", claims, "-o", tmp_path / "findings.csv"])
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1 and "claims[0].than" in proc.stderr
+
+
+@pytest.mark.parametrize("claims, config", [("claims.yaml", "config.yaml"),
+                                            ("workflow/demo_claims.yaml", "workflow/demo.yaml")])
+def test_the_shipped_claims_load_and_name_the_configs_experiments(claims, config):
+    settings = yaml.safe_load((ROOT / config).read_text())
+    assert settings["claims"] == claims
+    loaded = findings.load_claims(ROOT / claims)
+    assert loaded and all(c.experiment in settings["experiments"] or c.experiment == "shift" for c in loaded)
+
+
+# --- the workflow ----------------------------------------------------------------------------
+GRID_CONFIG = {
+    "images": {"content": "images/content", "style": "images/style"},
+    "pairs": "all",
+    "params": {"size": 32, "iterations": 3, "weights": "random"},
+    "execution": {"device": "cpu", "threads": 1},
+    "experiments": {
+        "weights_grid": {"pairs": [{"content": "cat", "style": "wave"}, {"content": "dog", "style": "mosaic"}],
+                         "grid": {"content_weight": [1, 10], "style_weight": [1.0e+5, 1.0e+6]}},
+        "init": {"pairs": PAIR, "vary": {"init": ["content", "zeros"]}},
+    },
+    "evaluation": {"name": "gatys", "weights": "random"},
+}
+
+
+@pytest.mark.workflow
+def test_the_workflow_makes_summaries_interactions_and_findings(tmp_path):
+    root = make_study(tmp_path / "study", GRID_CONFIG)
+    write_claims(root, [
+        {"claim": "a higher style weight is better", "experiment": "weights_grid",
+         "better": {"style_weight": 1.0e+6}, "than": {"style_weight": 1.0e+5}},
+        {"claim": "zeros helps", "experiment": "init", "better": "zeros", "than": "content"},
+        {"claim": "0.97 is lowest", "experiment": "shift", "best": 0.97}])
+    snakemake(root)
+    tables = root / "results/tables"
+    grid = pd.read_csv(tables / "weights_grid.summary.csv")
+    assert len(grid) == 4 and (grid["n_pairs"] == 2).all() and grid["note"].isna().all()
+    one_pair = pd.read_csv(tables / "init.summary.csv")
+    assert one_pair["note"].str.contains("one pair").all()
+    interactions = pd.read_csv(tables / "weights_grid.interactions.csv")
+    assert set(interactions["effect"]) == {"main", "interaction"}
+    with Image.open(root / "results/figures/weights_grid/interaction.png") as img:
+        assert img.width > 300
+    assert not (root / "results/figures/init/interaction.png").exists()
+    found = pd.read_csv(tables / "findings.csv")
+    assert found["verdict"].tolist() == ["inconclusive", "inconclusive", "not run"]  # 2 pairs, 1 pair, not planned
+    assert found["n_pairs"][0] == 2 and "needs at least 3 pairs" in found["evidence"][0]
