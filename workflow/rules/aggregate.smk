@@ -203,7 +203,7 @@ rule experiment_summary:
         report(
             layout.SUMMARY_PATTERN,
             caption="../report/summary.rst",
-            category="Statistics",
+            category="Summaries",
             labels={"experiment": "{experiment}", "table": "summary"},
         ),
     log:
@@ -228,7 +228,7 @@ rule interactions:
         table=report(
             layout.INTERACTIONS_PATTERN,
             caption="../report/interactions.rst",
-            category="Statistics",
+            category="Summaries",
             labels={"experiment": "{experiment}", "table": "interactions"},
         ),
         figure=report(
