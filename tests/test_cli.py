@@ -257,14 +257,15 @@ def test_demo_images_under_a_file_is_one_line(tmp_path, capsys):
     assert "a file stands where a folder is needed" in one_error_line(capsys.readouterr().err)
 
 
-def test_presets_lists_the_three_presets(capsys):
+def test_presets_lists_every_preset_and_how_it_differs(capsys):
     assert cli.main(["presets"]) == 0
-    printed = yaml.safe_load(capsys.readouterr().out)
-    assert list(printed) == ["baseline", "revised", "tutorial"]
+    out = capsys.readouterr().out
+    printed = yaml.safe_load(out)
+    assert list(printed) == ["baseline", "revised", "tutorial", "gatys"]
     for name, shown in printed.items():
-        expected = nst.preset(name).identity()
-        expected.pop("weights")
-        assert shown == expected
+        assert shown == nst.preset(name).settings()
+    assert "# differs from baseline in: pooling max (baseline: avg)" in out  # the tutorial
+    assert "gram_norm spatial (baseline: abcd)" in out
 
 
 # --- `nst run -o` never loses a finished run -----------------------------------------------

@@ -315,7 +315,8 @@ def test_demo_plans_real_weights_without_the_torchvision_file(demo_root, monkeyp
     monkeypatch.setenv("TORCH_HOME", str(demo_root / "empty-torch-home"))
     plan = build_plan(yaml.safe_load((REPO / "workflow/demo.yaml").read_text()), root=demo_root)
     assert {run.params.weights for run in plan.runs.values()} == {"caffe"}
-    assert {t.style for t in plan.trials} == {"starry_night", "the_scream", "shipwreck", "woman_with_a_hat"}
+    assert {t.style for t in plan.trials} == {"starry_night", "the_scream", "shipwreck", "woman_with_a_hat",
+                                             "starry_scream"}  # the demo's blend
     assert len(plan.notes) == 1 and "skipping weights=imagenet" in plan.notes[0]
     assert {t.values["weights"] for t in plan.trials_of("weights")} == {"caffe"}
 
