@@ -157,42 +157,6 @@ rule results_array:
         " --figure {output.figure:q} >> {log:q} 2>&1"
 
 
-# --- statistics over pairs and the paper's claims (nst/study/summary.py, findings.py) ---
-from nst.study.findings import load_claims
-
-
-def grid_experiments():
-    return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
-
-
-def claims_or_exit():
-    """The claims file and its claims, read at parse time so that a bad file stops before
-    any run; (None, []) for `claims: null` or a file that is not there (noted)."""
-    path = config.get("claims")
-    if not path:
-        return None, []
-    if not os.path.isfile(path):
-        print(f"nst: no claims file {path!r} (config key claims): no findings table", file=sys.stderr)
-        return None, []
-    try:
-        return path, load_claims(path)
-    except NSTError as err:
-        sys.exit(f"Error in the claims file: {err}")
-
-
-CLAIMS_FILE, CLAIMS = claims_or_exit()
-
-
-def findings_targets():
-    return [layout.FINDINGS] if CLAIMS_FILE else []
-
-
-def claimed_tables(wildcards):
-    """The tables of the planned experiments the claims name (the others are 'not run')."""
-    named = {claim.experiment for claim in CLAIMS}
-    return [layout.table(name) for name in PLAN.experiments if name in named]
-
-
 # Per value of an experiment: mean over pairs with its 95 % interval and the paired difference
 # against the reference value (a one-pair experiment gets a note instead of intervals).
 rule experiment_summary:

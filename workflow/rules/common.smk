@@ -14,6 +14,7 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
+from nst.study.findings import load_claims
 from nst.study.plan import build_plan, execution_settings, write_by_content
 from nst.study.trajectory import share_trajectories, shares_trajectories
 
@@ -197,6 +198,39 @@ def experiment_caption(name):
 def results_folder(wildcards, input):
     """The results folder, as seen from the manifest (layout.MANIFEST) this job reads."""
     return layout.results_of_manifest(input.manifest)
+
+
+# --- statistics over pairs and the paper's claims (nst/study/summary.py, findings.py) ---
+def grid_experiments():
+    return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
+
+
+def claims_or_exit():
+    """The claims file and its claims, read at parse time so that a bad file stops before
+    any run; (None, []) for `claims: null` or a file that is not there (noted)."""
+    path = config.get("claims")
+    if not path:
+        return None, []
+    if not os.path.isfile(path):
+        print(f"nst: no claims file {path!r} (config key claims): no findings table", file=sys.stderr)
+        return None, []
+    try:
+        return path, load_claims(path)
+    except NSTError as err:
+        sys.exit(str(err))  # names the file and the key
+
+
+CLAIMS_FILE, CLAIMS = claims_or_exit()
+
+
+def findings_targets():
+    return [layout.FINDINGS] if CLAIMS_FILE else []
+
+
+def claimed_tables(wildcards):
+    """The tables of the planned experiments the claims name (the others are 'not run')."""
+    named = {claim.experiment for claim in CLAIMS}
+    return [layout.table(name) for name in PLAN.experiments if name in named]
 
 
 def all_targets():
