@@ -19,7 +19,9 @@ from nst.run.images import load_image
 from nst.run.inputs import load_inputs
 from nst.run.outputs import write_run
 
-from kit import make_image, run_nst, tiny_params
+from pathlib import Path
+
+from kit import make_image, make_study, run_nst, snakemake, tiny_params
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -184,3 +186,40 @@ def test_the_fine_stage_starts_from_the_coarse_result(content_path, style_path, 
 def test_scales_ending_at_the_size_mean_the_same_run():
     assert tiny_params(scales=[16, 32]).run_id == tiny_params(scales=[16]).run_id
     assert tiny_params(scales=[16]).total_iterations == 10
+
+
+# --- the controls in a study -------------------------------------------------------------------
+@pytest.mark.workflow
+def test_a_study_sweeps_the_controls_and_blends(tmp_path):
+    """Blends are styles of their own (every member an input of the run, scored against all);
+    the controls vary like any parameter and show in the tables and grids."""
+    config = {
+        "images": {"content": "images/content", "style": "images/style"},
+        "pairs": [{"content": "cat", "style": "mix"}],
+        "blends": {"mix": {"wave": 1, "mosaic": 3}},
+        "params": {"size": 32, "iterations": 3, "weights": "random", "style_layers": ["conv_1", "conv_3"]},
+        "execution": {"device": "cpu", "threads": 1},
+        "evaluation": {"name": "gatys", "weights": "random"},
+        "experiments": {
+            "colour": {"vary": {"color": ["style", "luminance", "histogram"]}},
+            "losses": {"grid": {"style_loss": ["gram", "wasserstein"], "tv_weight": [0, 1.0]}},
+            "stages": {"vary": {"scales": [[], [16]]}},
+        },
+    }
+    root = make_study(tmp_path / "study", config)
+    snakemake(root)
+    runs = pd.read_csv(root / "results/tables/runs.csv")
+    assert len(runs) == 3 + 4 - 1 + 2 - 1  # the default settings' run is shared by all three
+    assert set(runs["style"]) == {"mix"} and set(runs["color"]) == {"style", "luminance", "histogram"}
+    for run_dir in (root / "results/runs/cat/mix").iterdir():
+        record = json.loads((run_dir / "run.json").read_text())
+        assert [Path(s["path"]).stem for s in record["styles"]] == ["wave", "mosaic"]
+        assert record["params"]["style_blend_weights"] == [0.25, 0.75]
+        assert len(list((run_dir / "scores").glob("*.json"))) == 1
+    losses = pd.read_csv(root / "results/tables/losses.csv")
+    assert set(losses["label"]) == {"style_loss=gram, tv_weight=0", "style_loss=gram, tv_weight=1",
+                                    "style_loss=wasserstein, tv_weight=0", "style_loss=wasserstein, tv_weight=1"}
+    assert (root / "results/figures/colour/grid.png").is_file()
+    staged = runs[pd.to_numeric(runs["scales"]) == 16]  # lists are joined with ',': one scale reads as a number
+    history = pd.read_csv(root / "results/runs/cat/mix" / staged["run_id"].iloc[0] / "history.csv")
+    assert list(history["scale"]) == [16, 16, 16, 32, 32, 32]
