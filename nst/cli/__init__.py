@@ -2,7 +2,8 @@
 
 One module per family of commands, each adding its subparsers and naming their handlers:
 run_command (`nst run`), study_commands (the workflow's tables, figures, scores),
-tool_commands (weights, presets, the batching runner, demo images)."""
+layer_commands (per-layer charts, reconstructions), tool_commands (weights, presets, the
+batching runner, demo images)."""
 from __future__ import annotations
 
 import argparse
