@@ -12,7 +12,7 @@ from PIL import Image
 
 import study_kit
 from nst.errors import AggregateError, NSTError
-from nst.study import aggregate, charts, figures, grids
+from nst.study import aggregate, charts, figures, grids, selection_chart
 from nst.study.manifest import Manifest
 from nst.study.select import pair_rows, pairs_in_order
 from study_kit import manifest, runs, scored, study  # noqa: F401 (fixtures)
@@ -333,7 +333,7 @@ def test_results_array_from_the_tables_on_disk_is_the_same_figure(study, manifes
 def test_selection_figure_marks_the_chosen_candidate_of_each_pair(scored, tmp_path):
     s, manifest, runs = scored
     table = aggregate.experiment_table(manifest, runs, "revised")
-    out = charts.selection_figure(manifest, table, "revised", tmp_path / "selection.png")
+    out = selection_chart.selection_figure(manifest, table, "revised", tmp_path / "selection.png")
     with Image.open(out) as img:
         assert img.size[0] > 600 and img.size[1] > 300
     from matplotlib.figure import Figure
@@ -343,7 +343,7 @@ def test_selection_figure_marks_the_chosen_candidate_of_each_pair(scored, tmp_pa
     for content, style in pairs_in_order(table):
         rows = pair_rows(table, content, style).reset_index(drop=True)
         ax = Figure().add_subplot()
-        charts.selection_panel(ax, rows, evaluator.column("style"), evaluator.column("content"))
+        selection_chart.selection_panel(ax, rows, evaluator.column("style"), evaluator.column("content"))
         stars = [c for c in ax.collections if c.get_label().startswith("selected")]
         picked = rows[rows["selected"]]
         if picked.empty:  # all diverged: nothing to mark, and it says so
@@ -361,7 +361,7 @@ def test_selection_figure_is_only_for_tuned_experiments(scored, tmp_path):
     _, manifest, runs = scored
     table = aggregate.experiment_table(manifest, runs, "iterations")
     with pytest.raises(AggregateError, match="not a tuned experiment"):
-        charts.selection_figure(manifest, table, "iterations", tmp_path / "x.png")
+        selection_chart.selection_figure(manifest, table, "iterations", tmp_path / "x.png")
 
 
 def test_figure_titles_and_captions_name_the_evaluator(scored):

@@ -96,7 +96,7 @@ def _effects_table(args, manifest):
 
 
 def cmd_figures(args) -> int:
-    from ..study import charts, figures, layout
+    from ..study import charts, figures, layout, selection_chart
     from ..study.aggregate import read_csv
     from ..study.manifest import Manifest
 
@@ -119,7 +119,7 @@ def cmd_figures(args) -> int:
 
         interaction_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     else:
-        charts.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
+        selection_chart.selection_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     return 0
 
 

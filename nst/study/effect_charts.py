@@ -10,14 +10,12 @@ the effect of a depends on b. Diverged runs are left out (nst/study/summary.py's
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from .charts import _chart_title, _spans_decades, save_figure_atomic, wrap_title
+from .charts import _chart_title, _spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, experiment_rows, score_column
 from .manifest import Manifest
 from .stats import cell_means
@@ -32,12 +30,7 @@ def interaction_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, o
     column, label = score_column(manifest)
     rows = value_rows(manifest, table, name, [column])
     combos = list(itertools.combinations(factors, 2))
-    n_cols = min(len(combos), 3)
-    n_rows = math.ceil(len(combos) / n_cols)
-    fig = Figure(figsize=(max(6.5, 5.0 * n_cols), 4.0 * n_rows + 1.0), layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
-    for ax in axes[len(combos):]:
-        ax.set_visible(False)
+    fig, axes = panel_axes(len(combos), (5.0, 4.0), min_width=6.5, title_height=1.0)
     for ax, (a, b) in zip(axes, combos):
         means = cell_means(rows, factors, levels, column, (a, b))
         interaction_panel(ax, means, a, b, levels, references, label)
