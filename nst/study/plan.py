@@ -32,9 +32,10 @@ from ..run.layers import LAYER_INDEX, min_side
 from ..run.params import FIELD_NAMES, INITS, RunParams
 from ..run.presets import PRESETS
 from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
 from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
@@ -47,6 +48,7 @@ class Run:
     style: str
     params: RunParams
     source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
+    resumes: str | None = None  # key of the shorter run it continues (successive halving, halving_plan.py)
 
     @property
     def run_id(self) -> str:
@@ -67,12 +69,29 @@ class Plan:
     results_array: dict | None = None
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
+    ladder_runs: set[str] = field(default_factory=set)  # keys of halving's runs: no shared trajectories
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
             label: str | None = None) -> None:
         run = Run(content, style, params)
         self.runs.setdefault(run.key, run)
         self.trials.append(Trial(experiment, content, style, run.run_id, values, label or label_of(values)))
+
+    def add_ladders(self, experiment: str, where: str, schedule: dict) -> dict:
+        """A halving experiment's runs at every rung, each continuing the one before (every
+        candidate's whole ladder is planned; the rung decisions pick which are computed);
+        returns the manifest's halving record (halving_plan.schedule_info)."""
+        trials = self.trials_of(experiment)
+        params_of = {t.run_id: self.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in trials}
+        info = schedule_info(schedule, params_of, where)
+        for t in trials:
+            before = None
+            for params in ladder(params_of[t.run_id], info["rungs"]):
+                run = Run(t.content, t.style, params, resumes=before)
+                self.runs[run.key] = run
+                self.ladder_runs.add(run.key)
+                before = run.key
+        return info
 
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
@@ -266,6 +285,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         kind, keys, value_sets = experiment_trials(name, spec)
         pairs = resolve_pairs(spec["pairs"], content, style, f"{where}.pairs") if "pairs" in spec else default_pairs
         select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
+        schedule = check_schedule(name, spec, kind, keys)
         if kind == RECONSTRUCT:
             try:
                 value_sets = fit_layer_weights(value_sets, layered_params(base, global_params, overrides))
@@ -291,6 +311,8 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         if not plan.trials_of(name):  # every trial skipped for a missing network
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
+        elif schedule:
+            plan.experiments[name]["halving"] = plan.add_ladders(name, where, schedule)
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)

@@ -153,7 +153,7 @@ def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFr
     ranks: list[int | None] = [None] * len(table)
     for content, style in pairs:
         rows = list(pair_rows(table, content, style).index)
-        ok = [i for i in rows if table.at[i, "status"] == "ok"]
+        ok = [i for i in rows if table.at[i, "status"] == "ok" and not _stopped(table, i)]
         points = _candidate_points(table, ok, axes)
         for i, rank in pareto_ranks(points).items():
             ranks[i] = rank
@@ -172,11 +172,19 @@ def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFr
             reason = "all runs diverged" if not ok else f"no ok run has {what}"
             for i in rows:
                 notes[i] = f"{reason}: nothing selected"
+        for i in rows:
+            if _stopped(table, i):
+                notes[i] = f"stopped at {table.at[i, 'stopped_at']} iterations (successive halving)"
     table["selected"] = selected
     table["note"] = notes
     table["selection_score"] = pd.array(scores, dtype="Float64").astype(float)
     table["pareto_rank"] = pd.array(ranks, dtype="Int64")
     return table
+
+
+def _stopped(table: pd.DataFrame, row: int) -> bool:
+    """Whether successive halving stopped this candidate at a rung (no candidate at the end)."""
+    return "stopped_at" in table.columns and not pd.isna(table.at[row, "stopped_at"])
 
 
 def _check_columns(table: pd.DataFrame, name: str, metric: str, needed: list[str]) -> None:
