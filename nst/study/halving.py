@@ -8,7 +8,7 @@ results/tune/<experiment>/rung<k>.json:
      "pairs": {CONTENT__STYLE: {"candidates": [full run ids], "promoted": [full run ids]}}}
 
 Candidates are named by the run id of their full run (the one computed straight through).
-Only candidates with a finite rule value are promoted (a diverged one is not), at most
+Only candidates with a finite rule value are promoted (not one stopped by a non-finite loss), at most
 ceil(n / eta) per pair; a select.override's candidate is always promoted, so it reaches the
 full count. Tables read the decisions back (resolve): a stopped trial is its rung's run, with
 `stopped_at`. Only pandas and the standard library: no torch.
@@ -76,6 +76,24 @@ def rung_manifest(manifest: Manifest, name: str, trials: list[Trial], rung: int)
     return dataclasses.replace(manifest, experiments={name: experiment}, trials=at_rung)
 
 
+def rung_table(sub: Manifest, name: str, runs_dir, iterations: int):
+    """The rung's experiment table with select.py's selection_score. A run the blow-up rule
+    judged diverged at the rung is a candidate still (the rule is the final run's; an early
+    loss above the start's may come down), if it saved its state there; one that stopped on a
+    non-finite loss saved none and is out."""
+    from .aggregate import experiment_table, runs_table  # pandas
+    from .select import select_runs
+
+    exp = sub.experiment(name)
+    unselected = dataclasses.replace(sub, experiments={name: dataclasses.replace(exp, kind="grid")})
+    table = experiment_table(unselected, runs_table(sub, runs_dir), name)
+    for i in table.index:
+        state = Path(runs_dir) / table.at[i, "content"] / table.at[i, "style"] / table.at[i, "run_id"]
+        if (state / layout.SNAPSHOTS / f"{iterations}.pt").is_file():
+            table.at[i, "status"] = "ok"
+    return select_runs(table, sub, name)
+
+
 def ranked(table, sign: float) -> list[int]:
     """Rows with a finite selection_score, best first (ties: plan order)."""
     rows = [i for i in table.index if math.isfinite(float(table.at[i, "selection_score"]))]
@@ -84,14 +102,12 @@ def ranked(table, sign: float) -> list[int]:
 
 def decide(manifest: Manifest, name: str, rung: int, runs_dir, decisions: list[dict]) -> dict:
     """The decision at `rung` from the scores of its runs (decisions: those of the rungs before)."""
-    from .aggregate import experiment_table, runs_table  # pandas
-
     exp = manifest.experiment(name)
     if not 0 <= rung < decision_count(exp.halving):
         raise NSTError(f"experiment {name!r}: no decision at rung {rung}; rungs: {exp.halving['rungs']}")
     trials = alive_at(manifest.trials_of(name), decisions, rung)
     sub = rung_manifest(manifest, name, trials, rung)
-    table = experiment_table(sub, runs_table(sub, runs_dir), name)
+    table = rung_table(sub, name, runs_dir, exp.halving["rungs"][rung])
     sign = -1.0 if metric_column(exp.select) is not None and exp.select["mode"] == "max" else 1.0
     pairs = {}
     for key in dict.fromkeys(pair_key(t.content, t.style) for t in trials):

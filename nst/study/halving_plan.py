@@ -96,3 +96,23 @@ def schedule_info(schedule: dict, params_of: dict[str, RunParams], where: str) -
         raise _key(f"{where}.min_iterations", str(err)) from None
     return {**schedule, "rungs": steps,
             "ladders": {run_id: [p.run_id for p in ladder(params, steps)] for run_id, params in params_of.items()}}
+
+
+def keep_finished_ladders(plan, runs_dir):
+    """`plan` with each finished halving run's job as it ran (Snakemake reruns a job whose
+    inputs changed): it continues the run before it only if its run.json says so. Changed in
+    place and returned; reads run.json of the ladders' runs only."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    for key in plan.ladder_runs:
+        run = plan.runs[key]
+        try:
+            record = json.loads((Path(runs_dir) / key / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        continued = record.get("continued_from")
+        if run.resumes and (continued is None or run.resumes.rsplit("/", 1)[1] != continued):
+            plan.runs[key] = dataclasses.replace(run, resumes=None)
+    return plan
