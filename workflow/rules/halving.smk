@@ -67,6 +67,11 @@ checkpoint halving_rung:
         CONDA_ENV
     params:
         results=results_folder,
+        # a decision follows the rule and eta: changing either decides again (params trigger)
+        rule=lambda wildcards: json.dumps(
+            [PLAN.experiments[wildcards.experiment]["select"], halving_info(wildcards.experiment)["eta"]],
+            sort_keys=True,
+        ),
     shell:
         "nst halving {wildcards.experiment} --rung {wildcards.rung} --manifest {input.manifest:q}"
         " --results {params.results} -o {output:q} > {log:q} 2>&1"
