@@ -2,6 +2,8 @@
 promoted run that is the same run as one computed straight through."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import torch
@@ -170,3 +172,35 @@ def test_stopped_candidates_are_recorded_with_their_rung(root):
     assert table["run_id"].tolist()[1] == info["ladders"][trials[1].run_id][0]
     counted = halving.computed_iterations(manifest, "tuned", results)
     assert counted == {"halving": 12 + 3 + 6 + 3, "full_grid": 48}
+
+
+def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root):
+    """Finished work is never redone: once `schedule: halving` is gone, the plain plan still
+    has the full run continuing its rung's run (planned as it ran, though no target), so its
+    job's inputs and flags are those it ran with; a halving run computed straight through
+    continues nothing."""
+    from nst.study.halving_plan import keep_finished_continuations
+    from study_kit import fabricate_run
+
+    runs_dir = root / "results/runs"
+    halving_plan = build_plan(halving_config(), root=root)
+    trial = halving_plan.trials[0]
+    ladder = [halving_plan.runs[f"cat/wave/{i}"] for i in halving_plan.experiments["tuned"]["halving"]["ladders"][trial.run_id]]
+    for before, run in zip([None, *ladder], ladder):
+        fabricate_run(runs_dir, "cat", "wave", run.params, n=1)
+        if before is not None:
+            path = runs_dir / run.key / "run.json"
+            path.write_text(json.dumps({**json.loads(path.read_text()), "continued_from": before.run_id}))
+
+    config = halving_config()
+    for key in ("schedule", "eta", "min_iterations"):
+        del config["experiments"]["tuned"][key]
+    plain = keep_finished_continuations(build_plan(config, root=root), runs_dir)
+    full = plain.runs[f"cat/wave/{trial.run_id}"]
+    assert full.resumes == ladder[1].key and plain.runs[ladder[1].key].resumes == ladder[0].key
+    assert plain.runs[ladder[0].key].resumes is None and list(plain.runs[ladder[1].key].params.snapshots) == [6]
+
+    straight = halving_plan.runs[f"cat/wave/{halving_plan.trials[1].run_id}"]
+    fabricate_run(runs_dir, "cat", "wave", straight.params, n=2)
+    again = keep_finished_continuations(build_plan(halving_config(), root=root), runs_dir)
+    assert again.runs[f"cat/wave/{halving_plan.trials[1].run_id}"].resumes is None  # computed straight through

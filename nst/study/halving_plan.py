@@ -11,7 +11,10 @@ are nst/study/halving.py's.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+from pathlib import Path
 
 from ..errors import PlanError
 from ..run.params import RunParams
@@ -98,21 +101,38 @@ def schedule_info(schedule: dict, params_of: dict[str, RunParams], where: str) -
             "ladders": {run_id: [p.run_id for p in ladder(params, steps)] for run_id, params in params_of.items()}}
 
 
-def keep_finished_ladders(plan, runs_dir):
-    """`plan` with each finished halving run's job as it ran (Snakemake reruns a job whose
-    inputs changed): it continues the run before it only if its run.json says so. Changed in
-    place and returned; reads run.json of the ladders' runs only."""
-    import dataclasses
-    import json
-    from pathlib import Path
-
-    for key in plan.ladder_runs:
-        run = plan.runs[key]
-        try:
-            record = json.loads((Path(runs_dir) / key / "run.json").read_text())
-        except (OSError, ValueError):
-            continue
-        continued = record.get("continued_from")
-        if run.resumes and (continued is None or run.resumes.rsplit("/", 1)[1] != continued):
-            plan.runs[key] = dataclasses.replace(run, resumes=None)
+def keep_finished_continuations(plan, runs_dir):
+    """`plan` with every finished run's job as it ran (Snakemake reruns a job whose inputs or
+    params changed): a run that continued another (run.json's continued_from) keeps that run
+    as its input, planned as it ran too, even when no halving experiment asks for it any more;
+    a halving run that was computed otherwise continues nothing. Changed in place and returned;
+    reads run.json of the planned runs (and of the runs they continued)."""
+    for key in list(plan.runs):
+        _as_ran(plan, key, Path(runs_dir))
     return plan
+
+
+def _as_ran(plan, key: str, runs_dir: Path) -> None:
+    run = plan.runs[key]
+    record = _finished_record(runs_dir / key)
+    if record is None:
+        return
+    source = record.get("continued_from")
+    source_key = f"{run.content}/{run.style}/{source}"
+    if source and source_key not in plan.runs:
+        source_record = _finished_record(runs_dir / source_key)
+        if source_record is not None:  # planned as it ran, but no target: it is finished
+            params = RunParams.from_dict(source_record["params"])
+            plan.runs[source_key] = dataclasses.replace(run, params=params, source=None, resumes=None)
+            _as_ran(plan, source_key, runs_dir)
+    if source and source_key in plan.runs:
+        plan.runs[key] = dataclasses.replace(run, resumes=source_key, source=None)
+    elif run.resumes:
+        plan.runs[key] = dataclasses.replace(run, resumes=None)
+
+
+def _finished_record(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None

@@ -14,7 +14,7 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
-from nst.study.halving_plan import keep_finished_ladders
+from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
 from nst.study.trajectory import share_trajectories, shares_trajectories
 
@@ -48,7 +48,7 @@ PLAN = plan_or_exit(config)
 # A separate step after planning: it reads the finished runs' run.json (never redo their work).
 if shares_trajectories(config):
     PLAN = share_trajectories(PLAN, layout.RUNS)
-PLAN = keep_finished_ladders(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
+PLAN = keep_finished_continuations(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
