@@ -1,7 +1,8 @@
 """Selection: the run a tuned experiment keeps per pair, on its experiment table.
 
 The rule is the experiment's `select` in the manifest, its defaults filled in by the plan
-(nst/study/plan.py). The candidates of a pair are its ok runs. A two-sided rule (pareto, the
+(nst/study/plan.py). The candidates of a pair are its ok runs (not those successive halving
+stopped at a rung: nst/study/halving.py). A two-sided rule (pareto, the
 default; tradeoff) weighs the select evaluator's style and content scores, each relative to the
 pair's best; a one-sided rule minimises (or maximises) one column; a per-pair override names the
 run by its tuned values. Only pandas and the standard library: no torch.
