@@ -204,3 +204,22 @@ def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root)
     fabricate_run(runs_dir, "cat", "wave", straight.params, n=2)
     again = keep_finished_continuations(build_plan(halving_config(), root=root), runs_dir)
     assert again.runs[f"cat/wave/{halving_plan.trials[1].run_id}"].resumes is None  # computed straight through
+
+
+def test_an_override_candidate_is_always_promoted(root):
+    """select.override names the run to keep: halving keeps it going to the full count (with
+    the best of the others, up to ceil(n / eta))."""
+    from nst.study import halving
+    from study_kit import fabricate_run, write_scores
+
+    config = halving_config(select={"metric": "eval_total", "override": {"cat__wave": {"style_weight": 1000.0}}})
+    plan = build_plan(config, root=root)
+    manifest, runs_dir = plan.manifest(), root / "results/runs"
+    info = manifest.experiment("tuned").halving
+    trials = manifest.trials_of("tuned")
+    for i, (trial, total) in enumerate(zip(trials, [20, 40, 10, 30])):
+        params = plan.runs[f"cat/wave/{info['ladders'][trial.run_id][0]}"].params
+        fabricate_run(runs_dir, "cat", "wave", params, n=i + 1, eval_total=total)
+        write_scores(runs_dir, "cat", "wave", params.run_id, manifest.evaluation[0], 1.0, 1.0)
+    decision = halving.decide(manifest, "tuned", 0, runs_dir, [])
+    assert decision["pairs"]["cat__wave"]["promoted"] == [trials[2].run_id, trials[3].run_id]
