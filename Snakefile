@@ -26,6 +26,7 @@ include: "workflow/rules/runner.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/halving.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/layers.smk"
 
@@ -33,4 +34,4 @@ include: "workflow/rules/layers.smk"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        all_targets,

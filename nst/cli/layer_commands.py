@@ -18,9 +18,9 @@ def add_parsers(sub) -> dict:
 
 def cmd_figures_layers(args) -> int:
     from ..study import layout
-    from ..study.manifest import Manifest
+    from ..study.halving import load_manifest
 
-    manifest = Manifest.load(args.manifest)
+    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
     if args.what == "layers":
         from ..study.layer_charts import layer_chart

@@ -52,6 +52,9 @@ def add_parsers(sub) -> dict:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     run.add_argument("--from-trajectory", metavar="RUN_DIR",
                      help="write this run from the snapshot of a longer run with otherwise equal settings")
+    run.add_argument("--resume-from", metavar="RUN_DIR",
+                     help="continue a finished run with otherwise equal settings and fewer iterations from "
+                          "its last state (it must have a snapshot at its last iteration)")
     run.add_argument("--expect-run-id", help="fail unless the parameters hash to this run id (the workflow's guard)")
 
     return {"run": cmd_run}
@@ -168,7 +171,7 @@ def cmd_run(args) -> int:
               "outputs are not real style transfer", file=sys.stderr)
     from ..execution.runner import RUNNER_VARIABLE, submit  # torch-free
 
-    if os.environ.get(RUNNER_VARIABLE):  # the workflow's batching runner computes it
+    if os.environ.get(RUNNER_VARIABLE) and not args.resume_from:  # the batching runner computes it (it never resumes)
         print(submit(os.environ[RUNNER_VARIABLE], params, content, style, args.outdir))
         return 0
     from ..execution.process import skip_dynamo_import
@@ -178,7 +181,7 @@ def cmd_run(args) -> int:
     from ..run.outputs import write_run
 
     result = stylize(params, content, style, progress=Progress(params.total_iterations, not args.quiet),
-                     outdir=args.outdir)  # saves its state there, and resumes from one
+                     outdir=args.outdir, continue_from=args.resume_from)  # saves its state there, and resumes from one
     outdir = write_run(result, args.outdir)
     print(f"{params.run_id}: {result.outcome()}, total loss {result.final['total']:.6g}, "
           f"{result.timing['seconds']:.1f}s on {result.device} -> {outdir}")

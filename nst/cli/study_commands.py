@@ -56,9 +56,9 @@ def _results_array(manifest):
 
 def cmd_aggregate(args) -> int:
     from ..study import aggregate, layout
-    from ..study.manifest import Manifest
+    from ..study.halving import load_manifest
 
-    manifest = Manifest.load(args.manifest)
+    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
     if args.what in ("summary", "interactions", "findings"):
         aggregate.write_csv(_effects_table(args, manifest), args.output)
@@ -98,9 +98,9 @@ def _effects_table(args, manifest):
 def cmd_figures(args) -> int:
     from ..study import charts, figures, layout, selection_chart
     from ..study.aggregate import read_csv
-    from ..study.manifest import Manifest
+    from ..study.halving import load_manifest
 
-    manifest = Manifest.load(args.manifest)
+    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
     if args.what == "results-array":
         array = _results_array(manifest)

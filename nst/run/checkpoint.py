@@ -105,6 +105,40 @@ def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict,
     return None
 
 
+def continued_state(source_dir: str | os.PathLike, params: RunParams) -> tuple[dict, dict[int, tuple]]:
+    """(state, snapshots) to continue another, finished run into `params`' run: a run whose
+    settings differ only in `iterations` (fewer) and that saved its state at its last iteration
+    (snapshots/<its iterations>.pt). The optimisation up to there does not depend on how many
+    iterations follow, so continuing it is the run computed straight through (successive
+    halving promotes a candidate this way). NSTError when the source does not fit."""
+    import json
+
+    from ..errors import NSTError
+
+    source_dir = Path(source_dir)
+    try:
+        source = json.loads((source_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        raise NSTError(f"--resume-from {source_dir}: no finished run there (run.json missing)") from None
+    done = int(source["params"]["iterations"])
+    same = RunParams.from_dict({**source["params"], "iterations": params.iterations, "snapshots": []})
+    if same.run_id != params.run_id or done >= params.iterations:
+        raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} ({done} iterations) differs from "
+                       f"this run in more than iterations, or does not run fewer")
+    # a run judged diverged by the blow-up rule at its end still has its state (one that stopped
+    # on a non-finite loss took no state at its end: refused below)
+    state = read_state(snapshot_state_file(source_dir, done))
+    if state is None or state.get("run_id") != source["run_id"] or int(state["iteration"]) != done:
+        raise NSTError(f"--resume-from {source_dir}: no state at its last iteration "
+                       f"({snapshot_state_file(source_dir, done)}; the run must list {done} in its snapshots)")
+    wanted = [k for k in params.snapshots if k <= done]
+    missing = [k for k in wanted if not snapshot_state_file(source_dir, k).is_file()]
+    if missing:
+        raise NSTError(f"--resume-from {source_dir}: has no snapshot state at iteration {missing[0]}, "
+                       "which this run asks for")
+    return state, {k: snapshot_at(snapshot_state_file(source_dir, k)) for k in wanted}
+
+
 def snapshot_at(path: Path) -> tuple[torch.Tensor, dict]:
     """(snapshot image, its scores) from a snapshot state: the image is the state's, clamped as
     the run clamps it for a snapshot."""

@@ -123,6 +123,7 @@ class RunState:
         self.diverged_at: int | None = None
         self.carried_seconds = 0.0        # loop time of earlier invocations (a resumed run)
         self.resumed_from: list[int] = []
+        self.continued_from: str | None = None  # the shorter run continued (checkpoint.continued_state)
         self._reference_totals: dict[int, float] = {}  # per stage
 
     def _load(self, stage: int, previous: torch.Tensor | None = None):
@@ -215,7 +216,7 @@ class RunState:
         return {
             "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
             "seconds": time.perf_counter() - loop_start + self.carried_seconds,
-            "resumed_from": list(self.resumed_from),
+            "resumed_from": list(self.resumed_from), "continued_from": self.continued_from,
             "image": self.image.detach(), "last_good": self.last_good,
             "optimizer": optimizer.state_dict(), "generator": self.generator.get_state(),
             "history": self.history, "snapshot": self.snapshot_scores.get(iteration), "stage": self.stage,
@@ -234,6 +235,8 @@ class RunState:
         self.history = list(state["history"])
         self.carried_seconds = float(state["seconds"])
         self.resumed_from = [*state["resumed_from"], int(state["iteration"])]
+        own = state["run_id"] == self.params.run_id  # else another run's state, continued
+        self.continued_from = state.get("continued_from") if own else state["run_id"]
         for iteration, (image, scores) in snapshots.items():
             self.snapshots[iteration], self.snapshot_scores[iteration] = image.cpu(), scores
 
@@ -273,7 +276,7 @@ class RunState:
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.inputs.content_info, style=self.inputs.style_infos[0],
             styles=self.inputs.style_infos, weights=self.weights_record,
-            device=str(self.device), resumed_from=self.resumed_from,
+            device=str(self.device), resumed_from=self.resumed_from, continued_from=self.continued_from,
             timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
                 "seconds": time.perf_counter() - started + self.carried_seconds,
                 "setup_seconds": loop_start - started,
@@ -284,11 +287,13 @@ class RunState:
 
 
 def stylize(params: RunParams, content_path, style_path,
-            progress: Callable[[dict], None] | None = None, outdir=None) -> RunResult:
+            progress: Callable[[dict], None] | None = None, outdir=None, continue_from=None) -> RunResult:
     """One run. With `outdir` (its folder), the run saves its state there as it goes and, if a
     killed run left one, continues from it (nst/run/checkpoint.py); nst/execution/batch.py
     calls it without. Raises ImageError, WeightsError, ParamsError (a weights file), or
-    NSTError (a device that is not there, a state that does not fit)."""
+    NSTError (a device that is not there, a state that does not fit). `continue_from`: the folder of
+    a finished shorter run of the same settings, continued from its last state unless this run's
+    own folder has a state to resume (checkpoint.continued_state)."""
     started = time.perf_counter()
     if params.threads > 0:
         torch.set_num_threads(params.threads)
@@ -297,6 +302,8 @@ def stylize(params: RunParams, content_path, style_path,
     run = RunState(params, content_path, style_path)
     bind_network([run], params, params.content_layers + params.style_layers, device)
     resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
+    if resume is None and continue_from is not None:
+        resume = checkpoint.continued_state(continue_from, params)
     if resume is not None:
         run.restore(*resume)
     optimizer = make_optimizer(params, run.image)

@@ -33,6 +33,7 @@ class RunResult:
     diverged_reason: str | None = None     # the rule that made it diverged (blow_up_reason)
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
     styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
+    continued_from: str | None = None      # the shorter run (run id) whose last state it continued
 
     def outcome(self) -> str:
         """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
@@ -59,6 +60,8 @@ class RunResult:
         }
         if self.resumed_from:
             record["resumed_from"] = self.resumed_from
+        if self.continued_from:
+            record["continued_from"] = self.continued_from
         if len(self.styles) > 1:  # a blend: `style` is its first image
             record["styles"] = [info.to_dict() for info in self.styles]
         return record

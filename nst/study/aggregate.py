@@ -202,6 +202,8 @@ def experiment_table(manifest: Manifest, runs: pd.DataFrame, name: str) -> pd.Da
     columns = (["experiment", "trial", "content", "style", "run_id", "label"] + key_columns
                + [c for c in run_columns if c not in key_columns])
     table = pd.DataFrame(rows, columns=columns)
+    if exp.halving is not None:  # successive halving: where a candidate stopped (empty: it ran in full)
+        table["stopped_at"] = pd.array([t.stopped_at for t in trials], dtype="Int64")
     if exp.kind == "tune":
         table = select_runs(table, manifest, name)
     return table

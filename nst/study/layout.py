@@ -113,6 +113,12 @@ def reconstruction_figure(experiment: str, results: str | os.PathLike = RESULTS)
     return figure(experiment, "reconstruction", results)
 
 
+def rung_decision(experiment: str, rung: int | str, results: str | os.PathLike = RESULTS) -> str:
+    """Successive halving's decision at one rung (nst/study/halving.py)."""
+    return f"{results}/tune/{experiment}/rung{rung}.json"
+
+
+RUNG_DECISION_PATTERN = rung_decision("{experiment}", "{rung}")
 RESULTS_ARRAY = f"{RESULTS}/figures/results_array.png"
 
 

@@ -59,6 +59,9 @@ class Experiment:
     title: str
     paper: str  # the paper's figure or table it mirrors, or ""
     select: dict | None  # a tuned experiment's rule, every default filled in by the plan; else None
+    # successive halving (nst/study/halving.py): eta, min_iterations, rungs and each candidate's
+    # ladder {full run id: [run id at each rung]}; None: every candidate runs in full
+    halving: dict | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> Experiment:
@@ -69,7 +72,10 @@ class Experiment:
         return experiment
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "keys": list(self.keys)}
+        out = {**asdict(self), "keys": list(self.keys)}
+        if self.halving is None:  # a plan without halving keeps the manifest it had
+            del out["halving"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Trial:
     run_id: str
     values: dict  # the experiment's varied keys -> this trial's values
     label: str  # label_of(values), or the plan's own label
+    stopped_at: int | None = None  # successive halving: the rung's iterations where it stopped
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -90,6 +97,13 @@ class Trial:
 class ResultsArray:
     baseline: str  # the experiment whose run per pair is "Gatys et al."
     revised: str  # the tuned experiment whose selected run per pair is "Ours"
+
+
+def _trial_dict(trial: Trial) -> dict:
+    out = asdict(trial)
+    if trial.stopped_at is None:  # set only once halving's rungs are read (halving.resolve)
+        del out["stopped_at"]
+    return out
 
 
 # --- the manifest ------------------------------------------------------------------------------
@@ -133,7 +147,7 @@ class Manifest:
         return {
             "format": MANIFEST_FORMAT,
             "experiments": {name: exp.to_dict() for name, exp in self.experiments.items()},
-            "trials": [asdict(t) for t in self.trials],
+            "trials": [_trial_dict(t) for t in self.trials],
             "results_array": asdict(self.results_array) if self.results_array else None,
             "images": self.images,
             "evaluation": [ev.to_dict() for ev in self.evaluation],

@@ -21,21 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..run.image_files import image_header, target_size
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
-from ..errors import NSTError, PlanError
-from ..run.evaluate import (PAPER, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, evaluation_layers,
-                       resolve_evaluation)
+from ..errors import PlanError
+from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..run.families import missing_network
 from ..files import write_text
-from ..run.layers import LAYER_INDEX, min_side
-from ..run.params import FIELD_NAMES, INITS, RunParams
+from ..run.params import FIELD_NAMES, RunParams
 from ..run.presets import PRESETS
 from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from .job_inputs import check_job_inputs
+from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
 from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
-EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS}
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
@@ -48,6 +47,7 @@ class Run:
     style: str
     params: RunParams
     source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
+    resumes: str | None = None  # key of the shorter run it continues (successive halving, halving_plan.py)
 
     @property
     def run_id(self) -> str:
@@ -69,6 +69,7 @@ class Plan:
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
     blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
+    ladder_runs: set[str] = field(default_factory=set)  # keys of halving's runs: no shared trajectories
 
     def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
             label: str | None = None) -> None:
@@ -81,6 +82,22 @@ class Plan:
         if style in self.blends:
             return [self.style_images[stem] for stem in self.blends[style]]
         return [self.style_images[style]]
+
+    def add_ladders(self, experiment: str, where: str, schedule: dict) -> dict:
+        """A halving experiment's runs at every rung, each continuing the one before (every
+        candidate's whole ladder is planned; the rung decisions pick which are computed);
+        returns the manifest's halving record (halving_plan.schedule_info)."""
+        trials = self.trials_of(experiment)
+        params_of = {t.run_id: self.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in trials}
+        info = schedule_info(schedule, params_of, where)
+        for t in trials:
+            before = None
+            for params in ladder(params_of[t.run_id], info["rungs"]):
+                run = Run(t.content, t.style, params, resumes=before)
+                self.runs[run.key] = run
+                self.ladder_runs.add(run.key)
+                before = run.key
+        return info
 
     def trials_of(self, experiment: str) -> list[Trial]:
         return [t for t in self.trials if t.experiment == experiment]
@@ -276,6 +293,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         kind, keys, value_sets = experiment_trials(name, spec)
         pairs = resolve_pairs(spec["pairs"], content, style_images, f"{where}.pairs") if "pairs" in spec else default_pairs
         select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
+        schedule = check_schedule(name, spec, kind, keys)
         if kind == RECONSTRUCT:
             try:
                 value_sets = fit_layer_weights(value_sets, layered_params(base, global_params, overrides))
@@ -302,54 +320,12 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         if not plan.trials_of(name):  # every trial skipped for a missing network
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
+        elif schedule:
+            plan.experiments[name]["halving"] = plan.add_ladders(name, where, schedule)
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)
     return plan
-
-
-# --- what jobs would otherwise find out too late ------------------------------------------
-
-def check_job_inputs(plan: Plan, root: Path) -> None:
-    """Stop at planning, naming the experiment and file, for what would otherwise fail inside
-    a job after the workflow started: a missing `init` image, or an image too small for the
-    deepest layer after resizing (`resize: keep_aspect` makes the short side shrink)."""
-    headers: dict[str, tuple[int, int]] = {}
-    # every run is also scored, in its job (run.json's `paper` evaluation) and by each evaluator
-    scored_layers = evaluation_layers([PAPER] + plan.evaluation)
-
-    def header(path: str) -> tuple[int, int]:
-        if path not in headers:
-            headers[path] = image_header(path)
-        return headers[path]
-
-    seen = set()
-    for trial in plan.trials:
-        params = plan.runs[f"{trial.content}/{trial.style}/{trial.run_id}"].params
-        layers = params.content_layers + params.style_layers + scored_layers
-        key = (trial.content, trial.style, params.size, params.resize, layers, params.init, params.scales,
-               params.style_scale)
-        if key in seen:
-            continue
-        seen.add(key)
-        where = f"experiment {trial.experiment!r} ({trial.label})"
-        if params.init not in INITS:
-            try:
-                header(str(root / params.init))
-            except NSTError as err:
-                raise PlanError(f"{where}: init: {err}") from None
-        need = min_side(layers)
-        smallest = min((params.scales or ()) + (params.size,))  # a multi-scale run's first stage
-        sized = [(plan.content_images[trial.content], smallest)]
-        sized += [(path, params.style_size(smallest)) for path in plan.style_inputs(trial.style)]
-        for path, size in sized:
-            width, height = target_size(*header(path), size, params.resize)
-            if min(width, height) < need:
-                deepest = max(layers, key=LAYER_INDEX.__getitem__)
-                raise PlanError(
-                    f"{where}: image {path!r} is {width}x{height} px after resizing (size={size}, "
-                    f"resize={params.resize}), too small for layer {deepest}, which needs at least "
-                    f"{need} px on each side: use a larger size, resize: square, or shallower layers")
 
 
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:

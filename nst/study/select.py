@@ -1,7 +1,8 @@
 """Selection: the run a tuned experiment keeps per pair, on its experiment table.
 
 The rule is the experiment's `select` in the manifest, its defaults filled in by the plan
-(nst/study/plan.py). The candidates of a pair are its ok runs. A two-sided rule (pareto, the
+(nst/study/plan.py). The candidates of a pair are its ok runs (not those successive halving
+stopped at a rung: nst/study/halving.py). A two-sided rule (pareto, the
 default; tradeoff) weighs the select evaluator's style and content scores, each relative to the
 pair's best; a one-sided rule minimises (or maximises) one column; a per-pair override names the
 run by its tuned values. Only pandas and the standard library: no torch.
@@ -153,7 +154,7 @@ def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFr
     ranks: list[int | None] = [None] * len(table)
     for content, style in pairs:
         rows = list(pair_rows(table, content, style).index)
-        ok = [i for i in rows if table.at[i, "status"] == "ok"]
+        ok = [i for i in rows if table.at[i, "status"] == "ok" and not _stopped(table, i)]
         points = _candidate_points(table, ok, axes)
         for i, rank in pareto_ranks(points).items():
             ranks[i] = rank
@@ -172,11 +173,19 @@ def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFr
             reason = "all runs diverged" if not ok else f"no ok run has {what}"
             for i in rows:
                 notes[i] = f"{reason}: nothing selected"
+        for i in rows:
+            if _stopped(table, i):
+                notes[i] = f"stopped at {table.at[i, 'stopped_at']} iterations (successive halving)"
     table["selected"] = selected
     table["note"] = notes
     table["selection_score"] = pd.array(scores, dtype="Float64").astype(float)
     table["pareto_rank"] = pd.array(ranks, dtype="Int64")
     return table
+
+
+def _stopped(table: pd.DataFrame, row: int) -> bool:
+    """Whether successive halving stopped this candidate at a rung (no candidate at the end)."""
+    return "stopped_at" in table.columns and not pd.isna(table.at[row, "stopped_at"])
 
 
 def _check_columns(table: pd.DataFrame, name: str, metric: str, needed: list[str]) -> None:

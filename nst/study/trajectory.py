@@ -104,6 +104,8 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     for run in plan.runs.values():
         if run.params.scales:  # its snapshots count across stages: not a shorter run's end
             continue
+        if run.key in plan.ladder_runs:  # halving continues shorter runs instead (halving_plan.py)
+            continue
         identity = run.params.identity()
         identity.pop("iterations")
         families[(run.content, run.style, json.dumps(identity, sort_keys=True))].append(run)

@@ -15,6 +15,7 @@ from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
 from nst.study.findings import load_claims
+from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
 from nst.study.trajectory import share_trajectories, shares_trajectories
 
@@ -48,6 +49,7 @@ PLAN = plan_or_exit(config)
 # A separate step after planning: it reads the finished runs' run.json (never redo their work).
 if shares_trajectories(config):
     PLAN = share_trajectories(PLAN, layout.RUNS)
+PLAN = keep_finished_continuations(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
@@ -86,9 +88,19 @@ def run_params_json(wildcards):
 
 
 def trajectory_source(wildcards):
-    """The longer run whose snapshot this run is written from (shared trajectory), if any."""
-    source = planned_run(wildcards).source
+    """The longer run whose snapshot this run is written from (shared trajectory), or the
+    shorter run it continues (successive halving, workflow/rules/halving.smk), if any."""
+    run = planned_run(wildcards)
+    source = run.source or run.resumes
     return run_file(PLAN.runs[source]) if source else []
+
+
+def trajectory_flag(wildcards, input):
+    """nst run's flag for trajectory_source: --from-trajectory or --resume-from its folder."""
+    if not input.trajectory:
+        return ""
+    flag = "--resume-from" if planned_run(wildcards).resumes else "--from-trajectory"
+    return f"{flag} {os.path.dirname(input.trajectory)}"
 
 
 def snapshot_list(wildcards):
@@ -170,18 +182,21 @@ def run_weights(wildcards):
 
 # --- aggregation ---------------------------------------------------------------------------
 def all_run_records(wildcards=None):
-    """Every run's run.json and its score files (one per evaluator; see the end of this file)."""
-    return [f for run in PLAN.runs.values() for f in [run_file(run)] + score_files(run)]
+    """Every run's run.json and its score files (one per evaluator; see the end of this file):
+    each trial's run, a halving experiment's as its decisions leave them (halving.smk)."""
+    keys = sorted({k for name in PLAN.experiments for k in experiment_run_keys(name)})
+    decisions = [f for name in halving_experiments() for f in decision_files(name)]
+    return [f for k in keys for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
 
 
 def experiment_records(wildcards):
-    keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-    return [f for k in sorted(keys) for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])]
+    keys = experiment_run_keys(wildcards.experiment)
+    decisions = decision_files(wildcards.experiment) if halving_info(wildcards.experiment) else []
+    return [f for k in keys for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
 
 
 def experiment_images(wildcards):
-    keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-    return [run_file(PLAN.runs[k], layout.IMAGE) for k in sorted(keys)]
+    return [run_file(PLAN.runs[k], layout.IMAGE) for k in experiment_run_keys(wildcards.experiment)]
 
 
 def results_array_inputs(wildcards):
@@ -233,7 +248,7 @@ def claimed_tables(wildcards):
     return [layout.table(name) for name in PLAN.experiments if name in named]
 
 
-def all_targets():
+def all_targets(wildcards=None):
     # Every run is a target itself, so a deleted run folder is recomputed even though the
     # tables made from it still exist (Snakemake does not rebuild missing intermediates).
     targets = all_run_records() + [layout.RUNS_TABLE]

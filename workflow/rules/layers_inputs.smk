@@ -9,8 +9,9 @@ def experiment_run_files(*names):
     """An input function: these files of every run of the experiment."""
 
     def files(wildcards):
-        keys = {f"{t.content}/{t.style}/{t.run_id}" for t in PLAN.trials_of(wildcards.experiment)}
-        return [run_file(PLAN.runs[k], name) for k in sorted(keys) for name in names]
+        experiment = wildcards.experiment
+        runs = [run_file(PLAN.runs[k], file) for k in experiment_run_keys(experiment) for file in names]
+        return runs + (decision_files(experiment) if halving_info(experiment) else [])
 
     return files
 

@@ -1,6 +1,7 @@
 # One style-transfer run per target: results/runs/<content>/<style>/<run_id>/. A run that
 # differs from a longer one only in `iterations` is written from that run's snapshot
-# (shared trajectory) instead of being optimised again.
+# (shared trajectory) instead of being optimised again; a halving candidate promoted to the
+# next rung continues the run of the rung before (--resume-from, workflow/rules/halving.smk).
 
 
 rule stylize:
@@ -27,9 +28,7 @@ rule stylize:
         run=run_params_json,
         outdir=lambda wildcards, output: os.path.dirname(output.record),
         snapshots=snapshot_list,
-        trajectory=lambda wildcards, input: (
-            f"--from-trajectory {os.path.dirname(input.trajectory)}" if input.trajectory else ""
-        ),
+        trajectory=trajectory_flag,
     shell:
         "nst run {input.content:q} {input.style:q} -o {params.outdir:q} --quiet"
         " --params-json {params.run:q} --expect-run-id {wildcards.run_id}"
