@@ -154,17 +154,28 @@ def style_target(style_loss: str, features: torch.Tensor, gram_norm: str = "abcd
     raise ValueError(f"unknown style_loss {style_loss!r}")
 
 
+def image_statistic(style_loss: str, features: torch.Tensor, gram_norm: str = "abcd"):
+    """What of the image's features at one layer its style loss reads: the Gram matrix for
+    gram (computed once, whatever the number of style images), the features otherwise."""
+    return gram(features, gram_norm) if style_loss == "gram" else features
+
+
+def statistic_loss(style_loss: str, kind: str, statistic, target) -> torch.Tensor:
+    """One layer's unweighted style loss from image_statistic's value. `kind` (l2 | l1)
+    applies to gram and mean_std; wasserstein is its own distance."""
+    if style_loss == "gram":
+        return distance(kind, statistic, target)
+    if style_loss == "mean_std":
+        return mean_std_loss(kind, statistic, target)
+    if style_loss == "wasserstein":
+        return wasserstein_loss(statistic, target)
+    raise ValueError(f"unknown style_loss {style_loss!r}")
+
+
 def style_layer_loss(style_loss: str, kind: str, features: torch.Tensor, target,
                      gram_norm: str = "abcd") -> torch.Tensor:
-    """One layer's unweighted style loss. `kind` (l2 | l1) applies to gram and mean_std;
-    wasserstein is its own distance."""
-    if style_loss == "gram":
-        return distance(kind, gram(features, gram_norm), target)
-    if style_loss == "mean_std":
-        return mean_std_loss(kind, features, target)
-    if style_loss == "wasserstein":
-        return wasserstein_loss(features, target)
-    raise ValueError(f"unknown style_loss {style_loss!r}")
+    """One layer's unweighted style loss."""
+    return statistic_loss(style_loss, kind, image_statistic(style_loss, features, gram_norm), target)
 
 
 def layer_losses(kind, features, content_targets, style_targets, style_loss: str = "gram",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from .layers import channels
-from .losses import layer_losses, style_target, total_variation
+from .losses import image_statistic, layer_losses, statistic_loss, style_target, total_variation
 from .params import RunParams
 from .shift import RandomShift
 
@@ -58,12 +58,15 @@ class Objective:
             return image, self._content_targets(content)
 
     def style_losses(self, feats: dict) -> dict[str, torch.Tensor]:
-        """Each style layer's unweighted loss, blended over the style images."""
+        """Each style layer's unweighted loss, blended over the style images (the image's
+        statistic, e.g. its Gram matrix, computed once per layer)."""
+        p = self.params
         blended = {}
-        for weight, targets in zip(self.style_weights, self.style_targets):
-            _, losses = layer_losses(self.params.loss, feats, {}, targets, self.params.style_loss, self.params.gram_norm)
-            for n, value in losses.items():
-                blended[n] = weight * value if n not in blended else blended[n] + weight * value
+        for n in self.style_layers:
+            statistic = image_statistic(p.style_loss, feats[n], p.gram_norm)
+            for weight, targets in zip(self.style_weights, self.style_targets):
+                value = weight * statistic_loss(p.style_loss, p.loss, statistic, targets[n])
+                blended[n] = value if n not in blended else blended[n] + value
         return blended
 
     def weighted_style_sum(self, s_layers: dict) -> torch.Tensor:
