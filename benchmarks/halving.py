@@ -1,6 +1,7 @@
 """Successive halving against the full grid, on one study of real style transfer.
 
     python benchmarks/halving.py OUT [--metric pareto] [--size 64] [--iterations 300] [--min-iterations 34] [--eta 3]
+    python benchmarks/halving.py OUT --demo --size 128 --iterations 600 --min-iterations 100   # the demo's
 
 Makes a study in OUT (the demo's photographs and paintings, caffe weights, the revised preset,
 six style weights per pair on three pairs) and runs snakemake twice: first the tuned experiment
@@ -32,6 +33,10 @@ PAIRS = [{"content": "astronaut", "style": "starry_night"}, {"content": "chelsea
 BIN = Path(sys.executable).parent  # the venv's nst and snakemake; jobs find nst on PATH
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 STYLE_WEIGHTS = [1.0e+2, 1.0e+3, 1.0e+4, 1.0e+5, 1.0e+6, 1.0e+7]
+# --demo: the demo study's own tuned experiment (workflow/demo.yaml, `revised`)
+DEMO_PAIRS = [{"content": "astronaut", "style": "starry_night"}, {"content": "astronaut", "style": "the_scream"},
+              {"content": "chelsea", "style": "woman_with_a_hat"}]
+DEMO_STYLE_WEIGHTS = [1.0e+4, 1.0e+5]
 
 
 def names(args) -> tuple[str, str]:
@@ -40,8 +45,9 @@ def names(args) -> tuple[str, str]:
 
 
 def study_config(args, schedules: list[str]) -> dict:
-    tune = {"base": "revised", "set": {"content_weight": 10}, "pairs": PAIRS,
-            "tune": {"style_weight": STYLE_WEIGHTS}, "select": {"metric": args.metric}}
+    tune = {"base": "revised", "set": {"content_weight": 10}, "pairs": DEMO_PAIRS if args.demo else PAIRS,
+            "tune": {"style_weight": DEMO_STYLE_WEIGHTS if args.demo else STYLE_WEIGHTS},
+            "select": {"metric": args.metric}}
     halving, full = names(args)
     experiments = {halving: {**tune, "schedule": "halving", "eta": args.eta, "min_iterations": args.min_iterations},
                    full: tune}
@@ -97,6 +103,8 @@ def main() -> int:
     parser.add_argument("--eta", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--metric", default="pareto", help="select.metric of both experiments")
+    parser.add_argument("--demo", action="store_true",
+                        help="the demo's tuned experiment (its pairs and two style weights; use --size 128 --iterations 600)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     make_study(args.out)
@@ -109,8 +117,8 @@ def main() -> int:
 
     manifest = Manifest.load(args.out / "results/plan/manifest.json")
     counted = halving.computed_iterations(manifest, halving_name, args.out / "results")
-    report = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "pairs": len(PAIRS),
-              "candidates": len(STYLE_WEIGHTS), "rungs": manifest.experiment(halving_name).halving["rungs"],
+    report = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "pairs": len(DEMO_PAIRS if args.demo else PAIRS),
+              "candidates": len(DEMO_STYLE_WEIGHTS if args.demo else STYLE_WEIGHTS), "rungs": manifest.experiment(halving_name).halving["rungs"],
               "iterations": {**counted, "fraction": counted["halving"] / counted["full_grid"]},
               "seconds": seconds, "selection": compare(args.out, args)}
     report["same_selection"] = sum(r["same"] for r in report["selection"])
