@@ -20,12 +20,20 @@ def add_param_flags(run: argparse.ArgumentParser) -> None:
     choices = {"loss": p.LOSSES, "optimizer": p.OPTIMIZERS, "pooling": p.POOLINGS, "resize": p.RESIZES,
                "precision": p.PRECISIONS, "init": (*p.INITS, "path to an image"),
                "weights": (*p.WEIGHT_SOURCES, "path to a state dict"),
-               "device": ("auto", "cpu", "cuda", "cuda:N", "mps"), "channels_last": ("auto", "true", "false")}
+               "device": ("auto", "cpu", "cuda", "cuda:N", "mps"), "channels_last": ("auto", "true", "false"),
+               "gram_norm": p.GRAM_NORMS, "style_loss": p.STYLE_LOSSES, "color": p.COLORS}
     notes = {"content_layers": "comma-separated, e.g. conv_4 or relu4_2",
              "style_layers": "comma-separated, e.g. conv_1,conv_2,conv_3",
              "snapshots": "comma-separated iterations to save (or --save-iter)",
              "weights_file": "imagenet: a local copy of torchvision's VGG-19 file; caffe: a Caffe VGG-19 file",
-             "threads": "CPU threads (0 = torch's default)", **{k: " | ".join(v) for k, v in choices.items()}}
+             "threads": "CPU threads (0 = torch's default)",
+             "style_layer_weights": "gatys (1e3/n^2) or comma-separated, one per style layer",
+             "style_blend_weights": "comma-separated, one per style image (neural-style's -style_blend_weights)",
+             "scales": "comma-separated sizes run before --size, coarse to fine, e.g. 128,256",
+             "scale_iterations": "iterations at each coarser scale (one number, or one per scale)",
+             "tv_weight": "total-variation weight (0: off)", "style_scale": "style size relative to the output's",
+             "init_noise": "share of seeded noise mixed into the start, in [0, 1]",
+             **{k: " | ".join(v) for k, v in choices.items()}}
     group = run.add_argument_group("run parameters", "one flag per parameter; --set KEY=VALUE overrides them")
     for key in p.FIELD_NAMES:
         flags = [NEURAL_STYLE_FLAGS[key]] if key in NEURAL_STYLE_FLAGS else []
