@@ -200,7 +200,7 @@ BAD_INPUTS = {
     "same stem": (None, {"images/content/cat.jpg": "copy:images/content/cat.png"}, "share the name 'cat'"),
     "space in name": (None, {"images/content/my cat.png": "copy:images/content/cat.png"}, "my_cat.png"),
     "unknown experiment key": ({"experiments": {"x": {"vary": {"style_weight": [1]}, "colour": 1}}}, None, "colour"),
-    "unknown preset": ({"experiments": {"x": {"base": "gatys"}}}, None, "gatys"),
+    "unknown preset": ({"experiments": {"x": {"base": "gatsby"}}}, None, "gatsby"),
     "unknown layer": ({"experiments": {"x": {"vary": {"style_layers": [["conv_42"]]}}}}, None, "conv_42"),
     "wrong type": ({"params": {"size": "big"}}, None, "size"),
     "out of range": ({"params": {"size": 3}}, None, "size"),
