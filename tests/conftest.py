@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kit import make_image
+from kit import make_image, make_images
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,22 @@ def float64_default():
         yield
     finally:
         torch.set_default_dtype(old)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For a module of 32 px runs (pytestmark = pytest.mark.usefixtures("one_torch_thread")):
+    they gain nothing from more threads, and on a busy 2-core machine torch's spinning threads
+    made such a module 7x slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A study folder with content images cat, dog and style images wave, mosaic (8 px)."""
+    make_images(tmp_path / "images/content", ["cat", "dog"])
+    make_images(tmp_path / "images/style", ["wave", "mosaic"])
+    return tmp_path

@@ -15,7 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import numpy as np
+import pandas as pd
 import yaml
 from PIL import Image
 
@@ -150,3 +153,42 @@ def plan_of(root: Path, config: dict = TINY_CONFIG):
     reading the images."""
     plan = build_plan(config, root=root, verify_images=False)
     return share_trajectories(plan, Path(root) / layout.RUNS) if shares_trajectories(config) else plan
+
+
+# --- comparing two runs' files ----------------------------------------------------------------
+def losses(folder) -> pd.DataFrame:
+    return pd.read_csv(folder / "history.csv").drop(columns=["seconds"])
+
+
+def run_json(folder) -> dict:
+    return json.loads((folder / "run.json").read_text())
+
+
+def assert_same_run_files(a, b):
+    """The files of two runs are equal (timing and the resume record apart)."""
+    pd.testing.assert_frame_equal(losses(a), losses(b), check_exact=True)
+    snapshots = [*(a / "snapshots").glob("*.png"), *(a / "snapshots").glob("*.json")]
+    for name in ["image.png", *sorted(p.relative_to(a).as_posix() for p in snapshots)]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ra, rb = run_json(a), run_json(b)
+    for record in (ra, rb):
+        record.pop("timing"), record.pop("resumed_from", None)
+    assert ra == rb
+
+
+# --- planning kit: tiny images and a config over them ------------------------------------
+def make_images(folder: Path, stems, ext=".png", side=8) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(stems))
+    for stem in stems:
+        Image.fromarray((rng.random((side, side, 3)) * 255).astype("uint8")).save(folder / f"{stem}{ext}")
+
+
+def small_config(**experiments) -> dict:
+    return {
+        "images": {"content": "images/content", "style": "images/style"},
+        "pairs": "all",
+        "params": {"size": 32, "weights": "random", "iterations": 3},
+        "execution": {"device": "cpu", "threads": 1},
+        "experiments": experiments or {"base": {"base": "baseline"}},
+    }

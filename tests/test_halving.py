@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from nst.errors import NSTError
 from nst.run.engine import stylize
@@ -15,17 +14,9 @@ from nst.run.outputs import write_run
 from nst.study.halving_plan import promoted_count, rungs
 from nst.study.plan import PlanError, build_plan
 
-from kit import tiny_params
-from test_plan import root, small_config  # noqa: F401  (root: a fixture)
-from test_resume import assert_same_run_files, run_json
+from kit import small_config, assert_same_run_files, run_json, tiny_params
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_into(folder, params, content_path, style_path, continue_from=None):

@@ -18,31 +18,9 @@ from nst.study.plan import PlanError, build_plan, layer_subsets, write_by_conten
 from nst.study.manifest import Manifest
 from nst.run.presets import preset
 
+from kit import make_images, small_config
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def make_images(folder: Path, stems, ext=".png", side=8) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(stems))
-    for stem in stems:
-        Image.fromarray((rng.random((side, side, 3)) * 255).astype("uint8")).save(folder / f"{stem}{ext}")
-
-
-def small_config(**experiments) -> dict:
-    return {
-        "images": {"content": "images/content", "style": "images/style"},
-        "pairs": "all",
-        "params": {"size": 32, "weights": "random", "iterations": 3},
-        "execution": {"device": "cpu", "threads": 1},
-        "experiments": experiments or {"base": {"base": "baseline"}},
-    }
-
-
-@pytest.fixture
-def root(tmp_path):
-    make_images(tmp_path / "images/content", ["cat", "dog"])
-    make_images(tmp_path / "images/style", ["wave", "mosaic"])
-    return tmp_path
 
 
 # --- the paper's study ---------------------------------------------------------------------

@@ -2,7 +2,6 @@
 again is the same optimisation as one that was never stopped, bit for bit on the CPU."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -20,19 +19,11 @@ from nst.errors import NSTError
 from nst.run.outputs import write_run
 from nst.study.plan import execution_settings
 
-from kit import nst_command, run_nst, tiny_params
+from kit import assert_same_run_files, losses, nst_command, run_json, run_nst, tiny_params
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 OPTIMIZERS = ["lbfgs", "adam", "adagrad", "sgd"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """32 px runs gain nothing from more threads, and on a busy 2-core machine torch's spinning
-    threads made this file 7x slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -63,26 +54,6 @@ def run_into(folder, params, content_path, style_path, kill_at: int | None = Non
         return None
     write_run(result, folder)
     return result
-
-
-def losses(folder) -> pd.DataFrame:
-    return pd.read_csv(folder / "history.csv").drop(columns=["seconds"])
-
-
-def run_json(folder) -> dict:
-    return json.loads((folder / "run.json").read_text())
-
-
-def assert_same_run_files(a, b):
-    """The files of two runs are equal (timing and the resume record apart)."""
-    pd.testing.assert_frame_equal(losses(a), losses(b), check_exact=True)
-    snapshots = [*(a / "snapshots").glob("*.png"), *(a / "snapshots").glob("*.json")]
-    for name in ["image.png", *sorted(p.relative_to(a).as_posix() for p in snapshots)]:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    ra, rb = run_json(a), run_json(b)
-    for record in (ra, rb):
-        record.pop("timing"), record.pop("resumed_from", None)
-    assert ra == rb
 
 
 # --- in-process: stopped after iteration k, then started again --------------------------------
