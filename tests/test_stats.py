@@ -160,6 +160,20 @@ def test_summary_by_hand_with_a_diverged_run():
     assert (s["note"] == "").all()
 
 
+def test_stopped_halving_candidates_count_in_no_mean():
+    """A candidate stopped at a rung (stopped_at) has scores after fewer iterations: counted in
+    n_stopped, left out of the means and differences, like a diverged run."""
+    totals = {FOUR_PAIRS[0]: [1.0, 0.5, 3.0], FOUR_PAIRS[1]: [2.0, 1.5, 4.0],
+              FOUR_PAIRS[2]: [3.0, 2.0, 5.0], FOUR_PAIRS[3]: [4.0, 3.5, 99.0]}
+    manifest, table = constructed("style_weight", "vary", ["style_weight"], SW, totals)
+    table["stopped_at"] = pd.array([None] * 11 + [100], dtype="Int64")  # the last pair's 1e3 run
+    s = summary.summary_table(manifest, table, "style_weight").set_index("label")
+    high_sw = s.loc["style_weight=1000"]
+    assert high_sw[f"{TOTAL}_mean"] == 4.0 and high_sw[f"{TOTAL}_diff"] == 2.0  # 99 left out
+    assert (high_sw["n_pairs"], high_sw["n_diverged"], high_sw["n_stopped"], high_sw["n_paired"]) == (3, 0, 1, 3)
+    assert s.loc["style_weight=1e+06", "n_stopped"] == 0
+
+
 def test_one_pair_gives_a_note_and_empty_intervals(tmp_path):
     manifest, table = constructed("style_weight", "vary", ["style_weight"], SW, {FOUR_PAIRS[0]: [1.0, 2.0, 3.0]})
     s = summary.summary_table(manifest, table, "style_weight")

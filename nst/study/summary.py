@@ -13,9 +13,14 @@ else: its scores are left out of every mean, and a pair whose run diverged for a
 the reference) is left out of that value's paired difference (`n_paired` says how many were
 paired).
 
+Stopped candidates. In a successive-halving experiment a candidate stopped at a rung is its
+rung's run (`stopped_at` in the experiment table): scores after fewer iterations, not the
+value's. It counts in `n_stopped` and, like a diverged run, in no mean or difference.
+
 Summary table (`summary_table`, results/tables/<experiment>.summary.csv), one row per value
 in plan order:
-    experiment, label, reference (bool), n_pairs (pairs with an ok run), n_diverged, n_paired,
+    experiment, label, reference (bool), n_pairs (pairs with an ok run), n_diverged, n_stopped,
+    n_paired,
     then per metric M of `summary_metrics` (the main evaluator's score_<name>_style, _content,
     _total, then eval_total):
     M_mean, M_ci_low, M_ci_high            mean over pairs, 95 % bootstrap interval
@@ -74,12 +79,14 @@ def value_rows(manifest: Manifest, exp_table: pd.DataFrame, name: str, metrics: 
     rows = []
     for record in table.to_dict("records"):
         trial = trials[int(record["trial"])]
-        ok = str(record["status"]) == "ok"
-        row = {"pair": f"{trial.content}/{trial.style}", "label": label_of(trial.values), "ok": ok}
+        stopped = not pd.isna(record.get("stopped_at", np.nan))  # successive halving
+        ok = str(record["status"]) == "ok" and not stopped
+        row = {"pair": f"{trial.content}/{trial.style}", "label": label_of(trial.values), "ok": ok,
+               "stopped": stopped}
         row.update({k: format_value(trial.values[k]) if k in trial.values else "" for k in keys})
         row.update({m: _number(record[m]) if ok else np.nan for m in metrics})
         rows.append(row)
-    return pd.DataFrame(rows, columns=["pair", "label", "ok", *keys, *metrics])
+    return pd.DataFrame(rows, columns=["pair", "label", "ok", "stopped", *keys, *metrics])
 
 
 def _number(value) -> float:
@@ -109,7 +116,8 @@ def summary_table(manifest: Manifest, exp_table: pd.DataFrame, name: str, seed: 
         mine = rows[rows["label"] == label]
         ok_pairs = mine.loc[mine["ok"], "pair"].nunique()
         row = {"experiment": name, "label": label, "reference": label == reference, "n_pairs": ok_pairs,
-               "n_diverged": mine.loc[~mine["ok"], "pair"].nunique(), "n_paired": 0}
+               "n_diverged": mine.loc[~mine["ok"] & ~mine["stopped"], "pair"].nunique(),
+               "n_stopped": mine.loc[mine["stopped"], "pair"].nunique(), "n_paired": 0}
         for m in metrics:
             row.update(_metric_cells(wide[m], label, reference, m, seed))
         row["n_paired"] = row.pop("_n_paired")
@@ -120,7 +128,7 @@ def summary_table(manifest: Manifest, exp_table: pd.DataFrame, name: str, seed: 
 
 def summary_columns(metrics: list[str]) -> list[str]:
     cells = ["mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "share_better"]
-    return (["experiment", "label", "reference", "n_pairs", "n_diverged", "n_paired"]
+    return (["experiment", "label", "reference", "n_pairs", "n_diverged", "n_stopped", "n_paired"]
             + [f"{m}_{c}" for m in metrics for c in cells] + ["note"])
 
 
