@@ -28,23 +28,22 @@ PRESETS: dict[str, dict] = {
         init="content", shift=0.97, shift_rotation=2.0, pooling="avg", size=512,
         resize="square",
     ),
-    # https://pytorch.org/tutorials/advanced/neural_style_tutorial.html: torchvision's VGG-19
-    # unchanged (max pooling), conv_4 / conv_1..5, weights 1 / 1e6, L-BFGS, 300 steps.
-    "tutorial": dict(
-        iterations=300, content_layers=("conv_4",), style_layers=CONV_1_5,
-        content_weight=1.0, style_weight=1e6, loss="l2", optimizer="lbfgs", lr=1.0,
-        init="content", shift=None, pooling="max", size=512, resize="square",
-    ),
-    # Gatys et al.'s reference implementation (github.com/leongatys/PytorchNeuralStyleTransfer):
-    # relu1_1..relu5_1 with weights 1e3/n^2, content relu4_2, Gram / (h*w), L-BFGS from the
-    # content image, average pooling, the original Caffe VGG-19, 500 iterations at 512 px.
-    "gatys": dict(
-        iterations=500, content_layers=("relu4_2",), style_layers=GATYS_STYLE,
-        style_layer_weights="gatys", gram_norm="spatial",
-        content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT, loss="l2", optimizer="lbfgs", lr=1.0,
-        init="content", shift=None, pooling="avg", size=512, resize="square", weights="caffe",
-    ),
 }
+
+# https://pytorch.org/tutorials/advanced/neural_style_tutorial.html: the baseline's settings
+# (conv_4 / conv_1..5, weights 1 / 1e6, L-BFGS, 300 steps) on torchvision's VGG-19 unchanged,
+# so with max pooling.
+PRESETS["tutorial"] = {**PRESETS["baseline"], "pooling": "max"}
+
+# Gatys et al.'s reference implementation (github.com/leongatys/PytorchNeuralStyleTransfer):
+# relu1_1..relu5_1 with weights 1e3/n^2, content relu4_2, Gram / (h*w), L-BFGS from the
+# content image, average pooling, the original Caffe VGG-19, 500 iterations at 512 px.
+PRESETS["gatys"] = dict(
+    iterations=500, content_layers=("relu4_2",), style_layers=GATYS_STYLE,
+    style_layer_weights="gatys", gram_norm="spatial",
+    content_weight=1.0, style_weight=GATYS_STYLE_WEIGHT, loss="l2", optimizer="lbfgs", lr=1.0,
+    init="content", shift=None, pooling="avg", size=512, resize="square", weights="caffe",
+)
 
 NOTES = {
     "baseline": "Paper Table 1 (Gatys et al. as studied in the paper).",
