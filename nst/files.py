@@ -161,6 +161,16 @@ def _move_run_files(staging: Path, outdir: Path) -> None:
 
 
 # --- reading what the user names -----------------------------------------------------------
+def unreadable(where: str, err: OSError) -> str:
+    """One line on why the file described by `where` (e.g. "--params file 'x.json'") could not
+    be read: missing, a folder, or the system's reason."""
+    if isinstance(err, FileNotFoundError):
+        return f"{where} does not exist"
+    if isinstance(err, IsADirectoryError):
+        return f"{where} is a folder, not a file"
+    return f"cannot read {where}: {err.strerror or err}"
+
+
 def read_json_object(path: str | os.PathLike, what: str) -> dict:
     """The JSON object in the file at `path`. Raises InputError, naming `what` (e.g. "--params
     file") and the path, if the file is missing, a folder, unreadable, not JSON or not an object."""
@@ -168,12 +178,8 @@ def read_json_object(path: str | os.PathLike, what: str) -> dict:
     where = f"{what} {str(path)!r}"
     try:
         text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{where} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{where} is a folder, not a file") from None
     except OSError as err:
-        raise InputError(f"cannot read {where}: {err.strerror or err}") from None
+        raise InputError(unreadable(where, err)) from None
     except UnicodeDecodeError:
         raise InputError(f"{where} is not JSON (not even text)") from None
     return parse_json_object(text, where)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParamsError
-from ..files import content_sha256
+from ..files import content_sha256, unreadable
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
     COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
@@ -171,12 +171,10 @@ def weights_file_sha256(path: str, key: str = "weights") -> str:
     allowed = f"; allowed: {' | '.join(WEIGHT_SOURCES)} | path to a state-dict file" if key == "weights" else ""
     try:
         return content_sha256(path)
-    except FileNotFoundError:
-        raise ParamsError(f"weights file {path!r} (parameter {key!r}) does not exist{allowed}") from None
-    except IsADirectoryError:
-        raise ParamsError(f"weights file {path!r} (parameter {key!r}) is a folder{allowed}") from None
     except OSError as err:
-        raise ParamsError(f"cannot read weights file {path!r} (parameter {key!r}): {err.strerror or err}") from None
+        missing = isinstance(err, (FileNotFoundError, IsADirectoryError))  # the user named the wrong thing
+        raise ParamsError(unreadable(f"weights file {path!r} (parameter {key!r})", err)
+                          + (allowed if missing else "")) from None
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
