@@ -40,7 +40,8 @@ def _numbers(series: pd.Series) -> np.ndarray:
     return values
 
 
-def _spans_decades(*arrays) -> bool:
+def spans_decades(*arrays) -> bool:
+    """Whether the finite positive values of `arrays` span two decades or more: a log axis."""
     values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
     values = values[np.isfinite(values) & (values > 0)]
     return len(values) > 1 and values.max() / values.min() >= 100
@@ -134,7 +135,7 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
                 ax.annotate("diverged", (xi, yi if np.isfinite(yi) else 0), color="red",
                             fontsize=8)
         plotted += [final, evaluation, curve]
-    if _spans_decades(*plotted):
+    if spans_decades(*plotted):
         ax.set_yscale("log")
     if len(pairs_in_order(table)) > 1:
         plotted.append(_interval_bars(ax, table, table["iterations"], score, numeric=True))
@@ -188,7 +189,7 @@ def interval_chart(table: pd.DataFrame, score=("eval_total", "eval_total"), hori
     sep = " " if horizontal else "\n"  # a label's diverged count after it, or under it
     ticks = [(lab if horizontal else lab.replace(", ", sep)) + (f"{sep}[{diverged[lab]} diverged]" if lab in diverged
                                                                 else "") for lab in labels]
-    scale = "log" if _spans_decades(values, means) else "linear"
+    scale = "log" if spans_decades(values, means) else "linear"
     if horizontal:
         ax.set_yticks(range(len(labels)), ticks, fontsize=7)
         ax.invert_yaxis()
@@ -225,7 +226,7 @@ def subsets_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Fi
         for yi, status in zip(y, rows["status"]):
             if status != "ok":
                 ax.text(0, yi, f" {str(status).upper()}", color="red", va="center", fontsize=7)
-        if _spans_decades(rows["_final"], rows["_eval"]):
+        if spans_decades(rows["_final"], rows["_eval"]):
             ax.set_xscale("log")
         ax.set_xlabel("loss (sorted by final own total)")
         ax.set_title(f"{content} / {style}", fontsize=9)
@@ -249,7 +250,7 @@ def pairs_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figu
                  layout="constrained")
     ax = fig.add_subplot()
     finite = values[np.isfinite(values)]
-    norm = LogNorm() if _spans_decades(values) and (finite > 0).all() else None
+    norm = LogNorm() if spans_decades(values) and (finite > 0).all() else None
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", norm=norm, aspect="auto")
     fig.colorbar(image, ax=ax, label=score[1])
     ax.set_xticks(range(len(styles)), styles, rotation=30, ha="right")
@@ -302,7 +303,7 @@ def grouped_chart(table: pd.DataFrame, horizontal_over: int = 16,
                 green = "SELECTED" in flag and "DIVERGED" not in flag
                 span(xi - 0.5, xi + 0.5, color="green" if green else "red",
                      alpha=0.12 if green else 0.08)
-        log = _spans_decades(final, evaluation)
+        log = spans_decades(final, evaluation)
         if horizontal:
             ax.set_yticks(x, tick_labels, fontsize=7)
             ax.invert_yaxis()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .charts import _chart_title, _spans_decades, panel_axes, save_figure_atomic, wrap_title
+from .charts import _chart_title, spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, experiment_rows, score_column
 from .manifest import Manifest
 from .stats import cell_means
@@ -63,7 +63,7 @@ def interaction_panel(ax, means: pd.DataFrame, a: str, b: str, levels: dict, ref
     ax.set_xticks(x, ticks, fontsize=8)
     ax.set_xlabel(a)
     ax.set_ylabel(f"mean {label} (lower = closer)")
-    if _spans_decades(*plotted):
+    if spans_decades(*plotted):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, title=b, title_fontsize=7)

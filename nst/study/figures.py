@@ -136,7 +136,8 @@ def run_caption(row: dict, ev: Evaluator | None = None) -> str:
             f"C={fmt(row.get(ev.column('content')))}")
 
 
-def _image(runs_dir, row: dict) -> Path:
+def run_image(runs_dir, row: dict) -> Path:
+    """The image.png of the run a table row (content, style, run_id) names."""
     return run_dir(runs_dir, row["content"], row["style"], row["run_id"]) / "image.png"
 
 
@@ -161,7 +162,7 @@ def experiment_grid(manifest: Manifest, exp_table: pd.DataFrame, name: str, runs
         caption = run_caption(row, ev)
         if with_label:
             caption = f"{row['label']}\n{caption}"
-        return (_image(runs_dir, row), caption, run_flag(row))
+        return (run_image(runs_dir, row), caption, run_flag(row))
 
     records = table.to_dict("records")
     if exp.kind == "pairs":

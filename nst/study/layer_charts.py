@@ -22,8 +22,8 @@ from matplotlib.lines import Line2D
 from ..errors import AggregateError, InputError
 from ..run.layers import LAYER_INDEX
 from .aggregate import RANDOM_NOTE, read_run, run_dir, run_row
-from .charts import save_figure_atomic, wrap_title
-from .figures import experiment_title
+from .charts import save_figure_atomic, spans_decades, wrap_title
+from .figures import experiment_title, run_flag
 from .manifest import Manifest
 from .reconstruction import block_name
 
@@ -119,9 +119,7 @@ def layer_panel(ax, history: pd.DataFrame, terms: set[str], colors: dict[str, tu
         spans.append(y)
         drawn += 1
     _mark_scale_changes(ax, history, x)
-    values = np.concatenate(spans) if spans else np.array([])
-    values = values[np.isfinite(values)]
-    if len(values) > 1 and values.max() / values.min() >= 100:
+    if spans and spans_decades(*spans):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
@@ -162,8 +160,8 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
         row = run_row(record, content, style)
         random = random or bool(row["random_weights"])
         drawn = layer_panel(ax, histories[k], optimised_terms(record), colors)
-        status = str(row.get("status"))
-        flag = "" if status == "ok" else f" [{status.upper()}]"
+        status = run_flag(row)
+        flag = f" [{status}]" if status else ""
         ax.set_title(f"{content} / {style}\n{label}{flag}", fontsize=8, color="red" if flag else "black")
         if not drawn:
             ax.text(0.5, 0.5, "no per-layer losses", transform=ax.transAxes, ha="center")

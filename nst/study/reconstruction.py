@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ..errors import AggregateError
 from ..run.layers import BLOCK_ALIASES
-from .aggregate import RANDOM_NOTE, read_run, run_dir, run_row
-from .figures import experiment_title
+from .aggregate import RANDOM_NOTE, read_run, run_row
+from .figures import experiment_title, run_flag, run_image
 from .grids import GridGeometry, labelled_grid
 from .manifest import Manifest, Trial
 from .reconstruct_plan import RECONSTRUCT, RECONSTRUCT_KEYS
@@ -94,9 +94,8 @@ def reconstruction_grid(manifest: Manifest, name: str, runs_dir) -> Reconstructi
             for trial in trials:
                 summary = run_row(read_run(runs_dir, content, style, trial.run_id), content, style)
                 random = random or bool(summary["random_weights"])
-                flag = None if summary["status"] == "ok" else str(summary["status"]).upper()
-                image = run_dir(runs_dir, content, style, trial.run_id) / "image.png"
-                row.append((image, layers_caption(trial.values[key]), flag))
+                image = run_image(runs_dir, {"content": content, "style": style, "run_id": trial.run_id})
+                row.append((image, layers_caption(trial.values[key]), run_flag(summary)))
             cells.append(row + [None] * (n_cols - len(row)))
             row_labels.append(f"{content} / {style}\n{ROW_TEXT[key]}")
     col_labels = column_labels(next(iter(rows_by_pair.values())), n_cols)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import AggregateError
 from ..run.evaluate import describe_select
-from .charts import _numbers, _spans_decades, panel_axes, save_figure_atomic, wrap_title
+from .charts import _numbers, spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, evaluator_line, experiment_rows, experiment_title, truthy
 from .manifest import Manifest
 from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
@@ -88,9 +88,9 @@ def selection_panel(ax, rows: pd.DataFrame, x_col: str, y_col: str) -> None:
             ax.annotate(str(rows.at[i, "label"]), (x[i], y[i]), xytext=(4, -9), textcoords="offset points",
                         fontsize=6, color="C0")
     shown = x[finite], y[finite]
-    if _spans_decades(shown[0]):
+    if spans_decades(shown[0]):
         ax.set_xscale("log")
-    if _spans_decades(shown[1]):
+    if spans_decades(shown[1]):
         ax.set_yscale("log")
     ax.set_xlabel(f"style distance ({x_col}, lower = more stylised)", fontsize=8)
     ax.set_ylabel(f"content distance ({y_col})", fontsize=8)
