@@ -125,6 +125,9 @@ def test_a_metric_by_its_short_name_and_higher_is_better(tmp_path):
     ({"claim": "x", "experiment": "init", "best": "zeros", "than": "content"}, "claims[0].than"),
     ({"claim": "x", "experiment": "init", "matches": "zeros", "than": "content"}, "claims[0].margin"),
     ({"claim": "x", "experiment": "init", "better": "zeros", "than": "content", "margin": "lots"}, "claims[0].margin"),
+    ({"claim": "x", "experiment": "init", "better": None, "than": "content"}, "claims[0].better"),
+    ({"claim": "x", "experiment": "init", "best": []}, "claims[0].best"),
+    ({"claim": "x", "experiment": "init", "no_worse": "zeros", "than": []}, "claims[0].than"),
 ])
 def test_a_bad_claim_names_the_file_and_the_key(tmp_path, claim, key):
     path = write_claims(tmp_path, [claim])

@@ -115,9 +115,12 @@ def parse_claim(item: Any, where: str, path) -> Claim:
         raise _bad(path, where, f"needs exactly one comparison of {', '.join(COMPARISONS)}; found "
                                 f"{', '.join(given) or 'none'}")
     comparison = given[0]
+    if item[comparison] in (None, [], {}, ""):  # YAML's empty value: compares with nothing
+        raise _bad(path, f"{where}.{comparison}", "needs a value of the experiment (a value, a label, a pattern, "
+                                                  "{key: value} or a list)")
     if comparison == "best" and "than" in item:
         raise _bad(path, f"{where}.than", "best compares with every other value: it takes no 'than'")
-    if comparison != "best" and item.get("than") is None:
+    if comparison != "best" and item.get("than") in (None, [], {}, ""):
         raise _bad(path, f"{where}.than", f"{comparison} needs the value it is compared with")
     margin, relative = _margin(item.get("margin", 0), f"{where}.margin", path)
     if comparison == "matches" and margin == 0:
