@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from nst.errors import NSTError
+from nst.run.checkpoint import continued_state
 from nst.run.engine import stylize
 from nst.run.outputs import write_run
 
@@ -63,6 +64,19 @@ def test_only_a_shorter_run_of_the_same_settings_is_continued(content_path, styl
                 continue_from=r0)
     with pytest.raises(NSTError, match="no state at its last iteration"):
         stylize(tiny_params(iterations=6), content_path, style_path, outdir=tmp_path / "y", continue_from=no_state)
+
+
+@pytest.mark.parametrize("record, message", [
+    (None, "no finished run there"), ("[]", "not a JSON object"), ("{\"status\": \"ok\"}", "holds no run"),
+    ("{oops", "is not JSON")])
+def test_a_folder_that_holds_no_run_is_one_message(tmp_path, record, message):
+    """--resume-from a folder whose run.json is missing, not an object, not JSON or no run
+    record: one NSTError (the CLI's one line), never a TypeError."""
+    (tmp_path / "src").mkdir()
+    if record is not None:
+        (tmp_path / "src" / "run.json").write_text(record)
+    with pytest.raises(NSTError, match=message):
+        continued_state(tmp_path / "src", tiny_params(iterations=6))
 
 
 # --- rungs, by hand ------------------------------------------------------------------------------

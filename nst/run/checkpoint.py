@@ -27,7 +27,8 @@ from typing import Callable
 
 import torch
 
-from ..files import atomic_path
+from ..errors import NSTError
+from ..files import atomic_path, read_json_object
 from .params import RunParams
 
 FORMAT = 1
@@ -111,17 +112,15 @@ def continued_state(source_dir: str | os.PathLike, params: RunParams) -> tuple[d
     (snapshots/<its iterations>.pt). The optimisation up to there does not depend on how many
     iterations follow, so continuing it is the run computed straight through (successive
     halving promotes a candidate this way). NSTError when the source does not fit."""
-    import json
-
-    from ..errors import NSTError
-
     source_dir = Path(source_dir)
-    try:
-        source = json.loads((source_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        raise NSTError(f"--resume-from {source_dir}: no finished run there (run.json missing)") from None
-    done = int(source["params"]["iterations"])
-    same = RunParams.from_dict({**source["params"], "iterations": params.iterations, "snapshots": []})
+    if not (source_dir / "run.json").is_file():
+        raise NSTError(f"--resume-from {source_dir}: no finished run there (run.json missing)")
+    source = read_json_object(source_dir / "run.json", "--resume-from run record")
+    recorded = source.get("params")
+    if not isinstance(recorded, dict) or "iterations" not in recorded or "run_id" not in source:
+        raise NSTError(f"--resume-from {source_dir}: its run.json holds no run (params, run_id)")
+    done = int(recorded["iterations"])
+    same = RunParams.from_dict({**recorded, "iterations": params.iterations, "snapshots": []})
     if same.run_id != params.run_id or done >= params.iterations:
         raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} ({done} iterations) differs from "
                        f"this run in more than iterations, or does not run fewer")
