@@ -299,11 +299,12 @@ def stylize(params: RunParams, content_path, style_path,
         torch.set_num_threads(params.threads)
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
-    run = RunState(params, content_path, style_path)
-    bind_network([run], params, params.content_layers + params.style_layers, device)
+    # the states first: a source that does not fit is told before any image or weights load
     resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
     if resume is None and continue_from is not None:
         resume = checkpoint.continued_state(continue_from, params)
+    run = RunState(params, content_path, style_path)
+    bind_network([run], params, params.content_layers + params.style_layers, device)
     if resume is not None:
         run.restore(*resume)
     optimizer = make_optimizer(params, run.image)
