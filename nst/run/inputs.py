@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from . import color
 from ..errors import ImageError
 from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX, LAYER_ORDER
+from .layers import LAYER_INDEX, min_side
 from .params import RunParams
 
 
@@ -28,10 +28,9 @@ class RunInputs:
 def check_fits(info: ImageInfo, layers) -> None:
     """ImageError unless the image reaches the deepest of `layers`: each 2x2 pool halves it, and
     a side shorter than 2**pools leaves nothing (torch would stop with an obscure RuntimeError)."""
-    deepest = max(layers, key=LAYER_INDEX.__getitem__)
-    pools = sum(1 for name in LAYER_ORDER[: LAYER_INDEX[deepest] + 1] if name.startswith("pool"))
-    need = 2 ** pools
+    need = min_side(layers)
     if min(info.size) < need:
+        deepest, pools = max(layers, key=LAYER_INDEX.__getitem__), need.bit_length() - 1
         raise ImageError(
             f"image {info.path!r} is {info.size[0]}x{info.size[1]} px after resizing, too small for "
             f"layer {deepest} ({pools} poolings need at least {need} px on each side): use a larger "
