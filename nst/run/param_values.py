@@ -214,9 +214,9 @@ def check_ranges(p) -> None:
 
 
 def check_controls(p) -> None:
-    """Ranges of the controls and how they fit the other settings. A list of scales that ends
-    at `size` is taken as the coarser scales (the last stage is always `size`); one number of
-    scale iterations is used for every coarser scale, none means `iterations` each."""
+    """Ranges of the controls and how they fit the other settings (scales already made the
+    coarser ones by coarser_scales); one number of scale iterations is used for every coarser
+    scale, none means `iterations` each."""
     checks = [
         ("tv_weight", p.tv_weight >= 0, "a number >= 0"),
         ("style_scale", 0.05 <= p.style_scale <= 8, "a factor in [0.05, 8] of the output size"),
@@ -231,16 +231,21 @@ def check_controls(p) -> None:
             raise bad_value("style_layer_weights", list(weights),
                        f"gatys | {len(p.style_layers)} numbers >= 0, one per style layer "
                        f"({', '.join(p.style_layers)})")
-    scales = p.scales[:-1] if p.scales and p.scales[-1] == p.size else p.scales
+    scales = p.scales
     if any(b <= a for a, b in zip(scales, scales[1:])) or any(not 16 <= s < p.size for s in scales):
         raise bad_value("scales", list(p.scales), f"increasing sizes in [16, size={p.size}), coarsest first")
     counts = p.scale_iterations
     if counts and not scales:
         raise bad_value("scale_iterations", list(counts), "empty unless scales are given")
     if counts and (len(counts) not in (1, len(scales)) or any(n < 1 for n in counts)):
-        raise bad_value("scale_iterations", list(counts),
-                   f"one integer >= 1, or {len(scales)} (one per scale of {list(scales)})")
-    object.__setattr__(p, "scales", tuple(scales))
+        per_scale = f", or {len(scales)} integers (one per scale of {list(scales)})" if len(scales) > 1 else ""
+        raise bad_value("scale_iterations", list(counts), f"one integer >= 1{per_scale}")
+
+
+def coarser_scales(scales: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """The scales run before `size`: a list that ends at `size` (as in scales: [128, 256, 512]
+    with size 512) means the same run as one without that last entry."""
+    return scales[:-1] if scales and scales[-1] == size else scales
 
 
 def _valid_device(device: str) -> bool:

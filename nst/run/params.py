@@ -17,7 +17,7 @@ from ..files import content_sha256, unreadable
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
     COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
-    POOLINGS, PRECISIONS, RESIZES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls, check_ranges,
+    POOLINGS, PRECISIONS, RESIZES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls, check_ranges, coarser_scales,
     coerce, jsonable,
 )
 
@@ -75,6 +75,7 @@ class RunParams:
         if self.lr is None:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
         check_ranges(self)
+        object.__setattr__(self, "scales", coarser_scales(self.scales, self.size))
         check_controls(self)
 
     # --- construction -------------------------------------------------------------------
