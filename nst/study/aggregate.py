@@ -74,6 +74,17 @@ def read_run(runs_dir, content: str, style: str, run_id: str) -> dict:
         raise AggregateError(f"run record {str(path)!r} is not valid JSON: {err}") from None
 
 
+def read_history(path: str | Path) -> pd.DataFrame:
+    """A run's history.csv; InputError naming the file if it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"history {str(path)!r} is missing (was its run deleted? rerun snakemake)")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"history {str(path)!r} is not a readable CSV: {err}") from None
+
+
 def score_path(runs_dir, content: str, style: str, run_id: str, evaluator: Evaluator) -> Path:
     return run_dir(runs_dir, content, style, run_id) / "scores" / f"{evaluator.hash}.json"
 

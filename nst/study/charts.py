@@ -23,9 +23,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from ..errors import AggregateError, InputError
+from ..errors import AggregateError
 from ..files import atomic_path
-from .aggregate import RANDOM_NOTE, run_dir
+from .aggregate import RANDOM_NOTE, read_history, run_dir
 from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, fmt, run_flag,
                       score_column)
 from .manifest import Experiment, Manifest
@@ -123,10 +123,7 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
         ax.plot(x, final, "o-", color=color, label=f"{pair}: final own total")
         ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: {score[1]}")
         longest = rows.iloc[-1]
-        path = run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv"
-        if not path.is_file():
-            raise InputError(f"history {str(path)!r} is missing (was its run deleted? rerun snakemake)")
-        history = pd.read_csv(path)
+        history = read_history(run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv")
         curve = _numbers(history["total"])
         ax.plot(history["iteration"], curve, "-", color=color, alpha=0.45, lw=1,
                 label=f"{pair}: total per iteration ({int(longest['_it'])}-iteration run)")

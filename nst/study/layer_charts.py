@@ -19,9 +19,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..errors import AggregateError, InputError
+from ..errors import AggregateError
 from ..run.layers import LAYER_INDEX
-from .aggregate import RANDOM_NOTE, read_run, run_dir, run_row
+from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
 from .manifest import Manifest
@@ -35,17 +35,6 @@ PANEL_COLS = 4
 
 
 # --- one history -----------------------------------------------------------------------------
-def read_history(path: str | Path) -> pd.DataFrame:
-    """A run's history.csv; InputError naming the file if it is missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"history {str(path)!r} is missing (was its run deleted? rerun snakemake)")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"history {str(path)!r} is not a readable CSV: {err}") from None
-
-
 def layer_columns(history: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(column, term, layer) of the per-layer losses, content then style, shallow to deep.
     Only `<term>_<VGG-19 layer>` counts: other columns (scale, tv, seconds, ...) are ignored."""
