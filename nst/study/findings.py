@@ -304,6 +304,7 @@ def findings_table(manifest: Manifest, claims: list[Claim], tables: dict[str, pd
 
 
 def claimed_experiments(manifest: Manifest, claims: list[Claim]) -> list[str]:
-    """The planned experiments the claims name, in plan order (the tables findings reads)."""
+    """The planned experiments the claims name, in plan order (the tables findings reads);
+    `manifest`: a Manifest or a Plan (both have experiments by name)."""
     named = {c.experiment for c in claims}
     return [name for name in manifest.experiments if name in named]

@@ -14,7 +14,7 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
-from nst.study.findings import load_claims
+from nst.study.findings import claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
 from nst.study.trajectory import share_trajectories, shares_trajectories
@@ -244,8 +244,7 @@ def findings_targets():
 
 def claimed_tables(wildcards):
     """The tables of the planned experiments the claims name (the others are 'not run')."""
-    named = {claim.experiment for claim in CLAIMS}
-    return [layout.table(name) for name in PLAN.experiments if name in named]
+    return [layout.table(name) for name in claimed_experiments(PLAN, CLAIMS)]
 
 
 def all_targets(wildcards=None):
