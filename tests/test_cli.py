@@ -245,6 +245,7 @@ def test_bad_score_input_is_one_line(cli_run, tmp_path, capsys):
         ([run_dir, "--content", tmp_path / "absent.png"], "absent.png' does not exist"),
         ([tmp_path / "broken"], "run.json' is not JSON"),
         ([tmp_path / "nothing"], "no finished run"),
+        ([run_dir, "--threads", "-3"], "--threads -3: expected a number of CPU threads >= 0"),
     ]
     for args, expected in cases:
         assert cli.main(["score", *map(str, args)]) == 2, args

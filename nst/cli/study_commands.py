@@ -127,6 +127,8 @@ def cmd_score(args) -> int:
     from ..files import parse_json_object, read_json_object, write_text
     from ..run.evaluate import make_evaluator
 
+    if args.threads < 0:
+        raise NSTError(f"--threads {args.threads}: expected a number of CPU threads >= 0 (0: torch's default)")
     spec = args.evaluator.strip()  # a name, or a JSON object
     evaluator = make_evaluator(parse_json_object(spec, "--evaluator") if spec.startswith("{") else spec,
                                "--evaluator")

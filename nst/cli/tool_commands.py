@@ -83,6 +83,8 @@ def cmd_runner(args) -> int:
 
     if args.batch_size < 1:
         raise NSTError("--batch-size must be >= 1")
+    if args.threads < 0:
+        raise NSTError(f"--threads {args.threads}: expected a number of CPU threads >= 0 (0: torch's default)")
     skip_dynamo_import()
     serve(args.spool, args.batch_size, args.parent_pid, args.idle_exit, args.threads)
     return 0
