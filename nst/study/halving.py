@@ -144,6 +144,8 @@ def read_decisions(name: str, count: int, results: str | os.PathLike) -> list[di
 def resolve(manifest: Manifest, results: str | os.PathLike) -> Manifest:
     """The manifest with every halving trial as the run it ended with: a stopped candidate is
     its rung's run, with stopped_at (the rung's iterations); the others keep their full run."""
+    decisions = {name: read_decisions(name, decision_count(exp.halving), results)  # once per experiment
+                 for name, exp in manifest.experiments.items() if exp.halving is not None}
     trials = []
     for trial in manifest.trials:
         halving = manifest.experiments[trial.experiment].halving
@@ -151,7 +153,7 @@ def resolve(manifest: Manifest, results: str | os.PathLike) -> Manifest:
             trials.append(trial)
             continue
         count = decision_count(halving)
-        rung = reached_rung(trial, read_decisions(trial.experiment, count, results))
+        rung = reached_rung(trial, decisions[trial.experiment])
         stopped = halving["rungs"][rung] if rung < count else None
         trials.append(dataclasses.replace(trial, run_id=run_at(halving, trial, rung), stopped_at=stopped))
     return dataclasses.replace(manifest, trials=tuple(trials))
