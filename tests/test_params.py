@@ -213,6 +213,18 @@ def test_presets_hold_their_documented_settings():
     assert tutorial.replace(pooling="avg").identity() == baseline.identity()
 
 
+def test_the_gatys_preset_is_gatys_et_al_s_reference_recipe():
+    """relu1_1..relu5_1 weighted 1e3/n^2, content relu4_2, Gram / (h*w), L-BFGS from the
+    content image, average pooling, the Caffe VGG-19, 500 iterations; style weight 255^2 for
+    activations in 1/255 of Caffe's units."""
+    gatys = nst.preset("gatys")
+    assert gatys.style_layers == ("relu_1", "relu_3", "relu_5", "relu_9", "relu_13")
+    assert gatys.content_layers == ("relu_10",)
+    assert (gatys.style_layer_weights, gatys.gram_norm, gatys.weights) == ("gatys", "spatial", "caffe")
+    assert (gatys.optimizer, gatys.init, gatys.pooling, gatys.iterations) == ("lbfgs", "content", "avg", 500)
+    assert (gatys.content_weight, gatys.style_weight) == (1.0, 255.0 ** 2)
+
+
 def test_preset_override_of_optimizer_brings_its_default_lr():
     """preset(name, optimizer=X) means the same as the CLI's --optimizer X on that preset."""
     for name in ("baseline", "revised"):
