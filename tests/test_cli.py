@@ -113,10 +113,25 @@ def test_bad_input_in_a_subprocess(case, expected, tmp_path, content_path, style
         (["--save-iter", "-1"], "--save-iter -1"),
         (["--lr", "1e39"], "float32's range"),
         (["--weights", "caffe", "--weights-file", "{missing_weights}"], "(parameter 'caffe_weights_file')"),
+        (["--params", "{folder}"], "is a folder, not a file"),
+        (["--params", "{array}"], "holds an array, not a JSON object"),
+        (["--params", "{params_number}"], "must be a mapping"),
+        (["--params-json", "{{not json"], "--params-json is not JSON"),
+        (["--params-json", "[1]"], "--params-json holds an array"),
+        (["--execution", "{absent}"], "--execution file"),
+        (["--execution", "{array}"], "holds an array"),
+        (["--set", "iterations=many", "--save-iter", "2"], "'iterations'"),
+        (["--num-iterations", "many"], "'iterations'"),
+        (["--seed", "1.5"], "'seed'"),
+        (["--weights", "{folder}"], "is a folder"),
     ],
 )
 def test_bad_input_in_process(extra, expected, tmp_path, content_path, style_path, capsys):
-    names = {"missing_init": str(tmp_path / "missing-init.png"), "missing_weights": str(tmp_path / "missing.pth")}
+    names = {"missing_init": tmp_path / "missing-init.png", "missing_weights": tmp_path / "missing.pth",
+             "folder": tmp_path, "absent": tmp_path / "absent.json", "array": tmp_path / "array.json",
+             "params_number": tmp_path / "number.json"}
+    names["array"].write_text("[1, 2]")
+    names["params_number"].write_text('{"params": 3}')
     extra = [a.format(**names) for a in extra]
     # flags, not --set, in the base: --set overrides flags, a repeated flag overrides the first
     code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"),
@@ -134,36 +149,6 @@ def test_params_file_problems_are_one_line_errors(tmp_path, capsys):
     assert "absent.json" in one_error_line(capsys.readouterr().err)
     assert cli.main(["run", "-o", str(tmp_path / "o")]) == 2
     assert "CONTENT and STYLE" in one_error_line(capsys.readouterr().err)
-
-
-@pytest.mark.parametrize(
-    "extra, expected",
-    [
-        (["--params", "{folder}"], "is a folder, not a file"),
-        (["--params", "{array}"], "holds an array, not a JSON object"),
-        (["--params", "{params_number}"], "must be a mapping"),
-        (["--params-json", "{{not json"], "--params-json is not JSON"),
-        (["--params-json", "[1]"], "--params-json holds an array"),
-        (["--execution", "{absent}"], "--execution file"),
-        (["--execution", "{array}"], "holds an array"),
-        (["--set", "iterations=many", "--save-iter", "2"], "'iterations'"),
-        (["--num-iterations", "many"], "'iterations'"),
-        (["--seed", "1.5"], "'seed'"),
-        (["--weights", "{folder}"], "is a folder"),
-    ],
-)
-def test_bad_json_and_values_for_nst_run_are_one_line_errors(extra, expected, tmp_path, content_path, style_path,
-                                                              capsys):
-    files = {"folder": tmp_path, "absent": tmp_path / "absent.json", "array": tmp_path / "array.json",
-             "params_number": tmp_path / "number.json"}
-    files["array"].write_text("[1, 2]")
-    files["params_number"].write_text('{"params": 3}')
-    extra = [a.format(**files) for a in extra]
-    code = cli.main(["run", str(content_path), str(style_path), "-o", str(tmp_path / "out"),
-                     "--weights", "random", "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q",
-                     *extra])
-    assert code == 2
-    assert expected in one_error_line(capsys.readouterr().err)
 
 
 def test_every_run_parameter_has_a_flag_and_the_neural_style_names_still_work(tmp_path):
