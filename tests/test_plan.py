@@ -343,3 +343,38 @@ def test_bad_blends_name_the_key(root, blends, key):
     config["blends"] = blends
     with pytest.raises(PlanError, match=re.escape(repr(key))):
         build_plan(config, root=root)
+
+
+# --- names that become path parts (issue 19, item 7) ----------------------------------------
+@pytest.mark.parametrize("name", ["../../../escaped", "a/b", "/abs", "my exp", ".hidden", "-x", "", "x.summary",
+                                  "runs", "Table5", "findings", "caf\u00e9"])
+def test_an_experiment_name_that_is_not_a_safe_path_part_is_refused(root, name):
+    """An experiment's name becomes results/tables/<name>.csv, results/figures/<name>/, logs:
+    it may not leave results/, hide, start like a flag, or be another table's name."""
+    with pytest.raises(PlanError) as info:
+        build_plan(small_config(**{name: {"base": "baseline"}}), root=root)
+    message = str(info.value)
+    assert repr(f"experiments.{name}") in message and "letters, digits" in message, message
+    assert "\n" not in message
+
+
+def test_an_experiment_name_that_is_not_text_is_refused(root):
+    config = small_config()
+    config["experiments"] = {2024: {"base": "baseline"}}
+    with pytest.raises(PlanError, match=re.escape("'experiments.2024'") + ".*quote it"):
+        build_plan(config, root=root)
+
+
+def test_safe_experiment_names_are_kept(root):
+    plan = build_plan(small_config(**{"Style-weight_2": {"base": "baseline"}, "e1": {"base": "baseline"}}), root=root)
+    assert list(plan.experiments) == ["Style-weight_2", "e1"]
+
+
+@pytest.mark.parametrize("name", ["../../../../x", "my mix", "a__b", ".mix", "mix/1"])
+def test_a_blend_name_that_is_not_a_safe_path_part_is_refused(root, name):
+    """A blend's name is a style stem: results/runs/<content>/<blend>/, logs/runs/..."""
+    config = small_config(matrix={"base": "baseline"})
+    config["blends"] = {name: {"wave": 1, "mosaic": 1}}
+    with pytest.raises(PlanError) as info:
+        build_plan(config, root=root)
+    assert repr(f"blends.{name}") in str(info.value) and "letters, digits" in str(info.value)

@@ -6,8 +6,6 @@ refused, with the name to rename it to, otherwise.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 import warnings
 from pathlib import Path
 
@@ -15,30 +13,18 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..run.image_files import image_header
+from .names import STEM_RULE, is_stem, suggested_stem
 
 # Pillow reads more, but these are the image files people keep; anything else is ignored.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
-STEM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def suggested_stem(stem: str) -> str:
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_stem)
-    safe = re.sub(r"_{2,}", "_", safe).strip("._-")
-    return safe or "image"
-
 
 def check_stem(path: Path) -> None:
-    stem = path.stem
-    if STEM_PATTERN.match(stem) and "__" not in stem:
+    if is_stem(path.stem):
         return
-    new = suggested_stem(stem) + path.suffix
-    raise ImageError(
-        f"image file name {path.name!r} in {str(path.parent)!r} cannot be used: names may contain "
-        f"only ASCII letters, digits, '.', '_' and '-' (no spaces, no '__', not starting with "
-        f"a dot or dash). Rename it, e.g. to {new!r}"
-    )
+    new = suggested_stem(path.stem) + path.suffix
+    raise ImageError(f"image file name {path.name!r} in {str(path.parent)!r} cannot be used: {STEM_RULE}. "
+                     f"Rename it, e.g. to {new!r}")
 
 
 def check_readable(path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
+from .names import check_experiment_name
 from ..errors import PlanError
 from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..run.families import missing_network
@@ -279,7 +280,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     except EvaluationError as err:
         raise PlanError(str(err)) from None
     for name, spec in experiments.items():
-        where = f"experiments.{name}"
+        where = f"experiments.{check_experiment_name(name, f'experiments.{name}')}"
         if not isinstance(spec, dict):
             raise _key(where, "must be a mapping")
         unknown = sorted(set(spec) - EXPERIMENT_KEYS)

@@ -1,0 +1,54 @@
+"""The workflow's config as Snakemake hands it over, checked before any job (issue 19): names
+that become parts of paths and shell arguments, overrides given with --config, duplicate keys.
+Dry runs of the real snakemake CLI in a fresh copy of the workflow (nothing is computed)."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from kit import PAIR, make_study, snakemake
+
+BASE = {
+    "images": {"content": "images/content", "style": "images/style"},
+    "pairs": "all",
+    "params": {"size": 32, "iterations": 2, "weights": "random"},
+    "execution": {"device": "cpu", "threads": 1},
+    "claims": None,
+    "evaluation": {"name": "gatys", "weights": "random"},
+    "experiments": {"sw": {"pairs": PAIR, "vary": {"style_weight": [1.0e+5, 1.0e+6]}}},
+}
+
+
+def config(**changes) -> dict:
+    out = copy.deepcopy(BASE)
+    out.update(changes)
+    return out
+
+
+def dry_run(root: Path, *args: str):
+    proc = snakemake(root, "-n", *args, check=False)
+    return proc, proc.stdout + proc.stderr
+
+
+def assert_refused(proc, output: str, needle: str, root: Path) -> None:
+    """One message naming the key, before anything is planned to a file or computed."""
+    assert proc.returncode != 0, output[-2000:]
+    assert needle in output, output[-2000:]
+    assert "Traceback" not in output and "Failed validating" not in output, output[-2000:]
+    assert not (root / "results").exists()
+
+
+# --- names that become path parts and shell arguments (items 7 and 8) --------------------------
+@pytest.mark.parametrize("changes, needle", [
+    ({"experiments": {"../../../escaped": {"pairs": PAIR}}}, "config key 'experiments.../../../escaped'"),
+    ({"experiments": {"my exp": {"pairs": PAIR}}}, "config key 'experiments.my exp'"),  # broke a job's command
+    ({"blends": {"../../../../x": {"wave": 1, "mosaic": 1}}}, "config key 'blends.../../../../x'"),
+], ids=["experiment leaving results", "experiment with a space", "blend leaving results"])
+def test_a_name_that_would_leave_results_or_split_a_command_stops_planning(tmp_path, changes, needle):
+    root = make_study(tmp_path / "a" / "b" / "study", config(**changes))
+    proc, output = dry_run(root)
+    assert_refused(proc, output, needle, root)
+    assert "letters, digits" in output
+    assert sorted(p.name for p in tmp_path.rglob("*") if "escaped" in p.name or p.name == "x") == []
