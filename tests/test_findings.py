@@ -146,6 +146,16 @@ def test_a_bad_claims_file_is_one_message(tmp_path):
         findings.load_claims(tmp_path / "none.yaml")
 
 
+def test_a_key_twice_in_a_claims_file_is_refused_naming_it_and_both_lines(tmp_path):
+    """YAML would keep the second `better:` silently: the claim would test something else."""
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n  - claim: zeros helps\n    experiment: init\n    better: zeros\n"
+                    "    than: content\n    better: noise\n")
+    with pytest.raises(ClaimsError) as info:
+        findings.load_claims(path)
+    assert str(path) in str(info.value) and "key 'claims[0].better' appears twice, on lines 4 and 6" in str(info.value)
+
+
 def test_an_unknown_metric_names_the_key(tmp_path):
     with pytest.raises(ClaimsError, match=r"claims\[0\]\.metric.*no metric 'smoothness'"):
         check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content", "metric": "smoothness"})

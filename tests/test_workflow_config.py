@@ -52,3 +52,15 @@ def test_a_name_that_would_leave_results_or_split_a_command_stops_planning(tmp_p
     assert_refused(proc, output, needle, root)
     assert "letters, digits" in output
     assert sorted(p.name for p in tmp_path.rglob("*") if "escaped" in p.name or p.name == "x") == []
+
+
+# --- repeated keys (item 13) ---------------------------------------------------------------------
+def test_a_config_file_with_a_key_twice_is_refused_naming_the_key_and_both_lines(tmp_path):
+    root = make_study(tmp_path / "study", config())
+    text = (root / "study.yaml").read_text()
+    (root / "study.yaml").write_text(text + "experiments:\n  other: {pairs: all}\n")  # the first section would vanish
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("experiments:"))
+    proc, output = dry_run(root)
+    assert_refused(proc, output, f"key 'experiments' appears twice, on lines {first} and {len(text.splitlines()) + 1}",
+                   root)
+    assert "study.yaml" in output

@@ -60,6 +60,7 @@ from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
 from . import stats
 from .manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
+from .config_input import repeated_key
 from .summary import by_pair, value_rows
 
 COMPARISONS = ("better", "no_worse", "matches", "best")
@@ -91,9 +92,13 @@ def load_claims(path: str | os.PathLike) -> list[Claim]:
     if not path.is_file():
         raise ClaimsError(f"claims file {str(path)!r} (config key claims) does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        repeated = repeated_key(text)  # YAML would keep the last one silently
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ClaimsError(f"claims file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if repeated:
+        raise ClaimsError(f"claims file {str(path)!r}: {repeated}; keep one")
     if not isinstance(data, dict) or set(data) != {"claims"} or not isinstance(data["claims"], list):
         raise ClaimsError(f"claims file {str(path)!r}: must be a mapping with one key, 'claims', a list of claims")
     return [parse_claim(item, f"claims[{i}]", path) for i, item in enumerate(data["claims"])]

@@ -14,6 +14,7 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
+from nst.study.config_input import check_config_files
 from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
@@ -23,11 +24,23 @@ from nst.study.trajectory import share_trajectories, shares_trajectories
 CONDA_ENV = "../../environment.yml"
 
 
+SCHEMA = "../schemas/config.schema.yaml"
+
+
+def read_config_as_written(config):
+    """The config as its files say (nst/study/config_input.py): a key repeated in a config
+    file stops here, naming it and both lines (YAML would keep the last silently)."""
+    try:
+        check_config_files(workflow.configfiles)
+    except NSTError as err:
+        sys.exit(f"Error in the workflow config: {err}")
+
+
 def validate_or_exit(config):
     """Check the config against the schema (filling its defaults); a bad key stops here with
     one line naming it, not Snakemake's traceback and a dump of the schema."""
     try:
-        validate(config, "../schemas/config.schema.yaml")
+        validate(config, SCHEMA)
     except WorkflowError as err:
         cause = err.__context__  # snakemake raises its WorkflowError inside jsonschema's except
         if not isinstance(cause, ValidationError):
@@ -62,6 +75,7 @@ def claims_or_exit(plan):
         sys.exit(str(err))  # names the file and the key
 
 
+read_config_as_written(config)
 validate_or_exit(config)
 PLAN = plan_or_exit(config)
 # A separate step after planning: it reads the finished runs' run.json (never redo their work).
