@@ -4,6 +4,7 @@ Dry runs of the real snakemake CLI in a fresh copy of the workflow (nothing is c
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,54 @@ def test_a_name_that_would_leave_results_or_split_a_command_stops_planning(tmp_p
     assert_refused(proc, output, needle, root)
     assert "letters, digits" in output
     assert sorted(p.name for p in tmp_path.rglob("*") if "escaped" in p.name or p.name == "x") == []
+
+
+# --- --config overrides (item 12) ----------------------------------------------------------------
+def planned_runs(output: str) -> set[str]:
+    """The run folders a dry run would compute."""
+    return set(re.findall(r"results/runs/[\w.-]+/[\w.-]+/[0-9a-f]{12}(?=/run\.json)", output))
+
+
+# how Snakemake users override a study's values, and the same values written in the config file
+OVERRIDES = {
+    "size and weight": (["params={size: 48, style_weight: 1e5, iterations: 3}"],
+                        {"params": {"size": 48, "style_weight": 1.0e+5, "iterations": 3, "weights": "random"}}),
+    "execution": (["execution={device: cpu, threads: 2, checkpoint_seconds: 0, cudnn_benchmark: false}"],
+                  {"execution": {"device": "cpu", "threads": 2, "checkpoint_seconds": 0, "cudnn_benchmark": False}}),
+    "optimizer and lr": (["params={optimizer: adam, lr: 0.1, shift: null}"],
+                         {"params": {**BASE["params"], "optimizer": "adam", "lr": 0.1, "shift": None}}),
+    "evaluator size": (["evaluation={name: gatys, weights: random, size: 40}"],
+                       {"evaluation": {"name": "gatys", "weights": "random", "size": 40}}),
+    "a vary list": (["experiments={sw: {pairs: all, vary: {style_weight: [1e3, 1e4]}}}"],
+                    {"experiments": {"sw": {"pairs": "all", "vary": {"style_weight": [1.0e+3, 1.0e+4]}}}}),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERRIDES))
+def test_a_config_override_plans_what_the_same_value_in_the_file_plans(tmp_path, case):
+    """Snakemake reads nested --config values with YAML's base loader (every scalar a string):
+    they are read as the schema's types, so the override plans the runs its value would."""
+    args, written = OVERRIDES[case]
+    root = make_study(tmp_path / "study", config())
+    proc, output = dry_run(root, "--config", *args)
+    assert proc.returncode == 0 and "is not of type" not in output, output[-2000:]
+    same = make_study(tmp_path / "same", config(**written))
+    expected_proc, expected = dry_run(same)
+    assert expected_proc.returncode == 0, expected[-2000:]
+    assert planned_runs(output) == planned_runs(expected) and planned_runs(output), (output[-1500:], expected[-1500:])
+
+
+def test_claims_null_on_the_command_line_turns_the_findings_off(tmp_path):
+    root = make_study(tmp_path / "study", config(claims="claims.yaml"))
+    (root / "claims.yaml").write_text("claims:\n  - {claim: x, experiment: sw, better: 1.0e+6, than: 1.0e+5}\n")
+    proc, output = dry_run(root, "--config", "claims=null")
+    assert proc.returncode == 0 and "findings" not in output and "no claims file" not in output, output[-2000:]
+
+
+def test_a_bad_override_is_still_named_in_one_line(tmp_path):
+    root = make_study(tmp_path / "study", config())
+    proc, output = dry_run(root, "--config", "params={size: big}")
+    assert_refused(proc, output, "key 'params.size': 'big' is not of type 'integer'", root)
 
 
 # --- repeated keys (item 13) ---------------------------------------------------------------------

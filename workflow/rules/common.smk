@@ -5,6 +5,7 @@ import os
 import re
 import sys
 
+import yaml
 from jsonschema.exceptions import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -14,7 +15,7 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
-from nst.study.config_input import check_config_files
+from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides
 from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
@@ -28,12 +29,16 @@ SCHEMA = "../schemas/config.schema.yaml"
 
 
 def read_config_as_written(config):
-    """The config as its files say (nst/study/config_input.py): a key repeated in a config
-    file stops here, naming it and both lines (YAML would keep the last silently)."""
+    """The config as its files and --config say (nst/study/config_input.py): a key repeated in
+    a config file stops here, naming it and both lines (YAML would keep the last silently);
+    --config values, which Snakemake parses with YAML's base loader (every scalar a string),
+    are read as the schema's types."""
     try:
         check_config_files(workflow.configfiles)
     except NSTError as err:
         sys.exit(f"Error in the workflow config: {err}")
+    with open(workflow.source_path(SCHEMA), encoding="utf-8") as schema:
+        apply_overrides(config, coerce_overrides(workflow.config_settings.config, yaml.safe_load(schema)))
 
 
 def validate_or_exit(config):
