@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,24 @@ def test_a_config_file_with_a_key_twice_is_refused_naming_the_key_and_both_lines
     assert_refused(proc, output, f"key 'experiments' appears twice, on lines {first} and {len(text.splitlines()) + 1}",
                    root)
     assert "study.yaml" in output
+
+
+# --- image folders (item 14) ---------------------------------------------------------------------
+def test_every_bad_image_name_is_reported_in_one_round(tmp_path):
+    root = make_study(tmp_path / "study", config())
+    for name in ("my cat.png", "dog (2).png", "a__b.png"):
+        shutil.copy(root / "images/content/cat.png", root / "images/content" / name)
+    proc, output = dry_run(root)
+    assert_refused(proc, output, "3 image file names", root)
+    assert "'my cat.png' to 'my_cat.png'" in output and "'dog (2).png' to 'dog_2.png'" in output
+    assert "'a__b.png' to 'a_b.png'" in output
+
+
+def test_what_an_image_folder_skips_is_printed(tmp_path):
+    root = make_study(tmp_path / "study", config())
+    (root / "images/style/gone.png").symlink_to(root / "images/style/deleted.png")
+    (root / "images/style/more.png").mkdir()
+    proc, output = dry_run(root)
+    assert proc.returncode == 0, output[-2000:]
+    assert ("nst: style image folder 'images/style': skipped 'gone.png' (a symbolic link to a missing file), "
+            "'more.png' (a folder)") in output

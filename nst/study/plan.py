@@ -262,8 +262,9 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     runs) is a later step, nst.study.trajectory.share_trajectories."""
     root = Path(root)
     images = config.get("images") or {}
-    content = find_images(root / images.get("content", "images/content"), "content", verify_images)
-    style = find_images(root / images.get("style", "images/style"), "style", verify_images)
+    notes: list[str] = []  # what the plan leaves out, said once per call
+    content = find_images(root / images.get("content", "images/content"), "content", verify_images, notes)
+    style = find_images(root / images.get("style", "images/style"), "style", verify_images, notes)
     blends = resolve_blends(config.get("blends"), style)
     style_images = {**style, **{name: style[heaviest_member(m)] for name, m in blends.items()}}
     global_params = dict(config.get("params") or {})
@@ -274,7 +275,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         raise _key("experiments", "no experiments defined")
     default_pairs = resolve_pairs(config.get("pairs", "all"), content, style_images, "pairs")
 
-    plan = Plan(content, style_images, experiments={}, blends=blends)
+    plan = Plan(content, style_images, experiments={}, blends=blends, notes=notes)
     try:
         plan.evaluation = resolve_evaluation(config.get("evaluation"))
     except EvaluationError as err:
