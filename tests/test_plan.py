@@ -415,5 +415,5 @@ def test_a_folder_of_only_skipped_entries_says_why_it_has_no_images(tmp_path):
     make_images(tmp_path / "images/content", ["cat"])
     (tmp_path / "images/style").mkdir(parents=True)
     (tmp_path / "images/style/wave.png").symlink_to(tmp_path / "elsewhere/wave.png")
-    with pytest.raises(ImageError, match=r"has no image files .*skipped 'wave.png' \(a symbolic link to a missing file\)"):
+    with pytest.raises(ImageError, match=r"has no image files .*skipped 'wave.png' \(a symbolic link to a missing"):
         build_plan(small_config(), root=tmp_path)

@@ -12,10 +12,11 @@ import errno
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
-from ..run.image_files import image_header
+from ..run.image_files import float_white, image_header
 from .names import STEM_RULE, is_stem, suggested_stem
 
 # Pillow reads more, but these are the image files people keep; anything else is ignored.
@@ -47,15 +48,22 @@ def skipped_because(path: Path) -> str | None:
 
 
 def check_readable(path: Path) -> None:
-    """Header check (cheap): the full decode happens in the run."""
+    """Header check (cheap): the full decode happens in the run (a float image's values are
+    checked here too: images.open_rgb scales them by their range)."""
     image_header(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                floats = img.mode == "F"
                 img.verify()
+            if floats:  # rare: decoded now, so that a float image no range fits stops planning
+                with Image.open(path) as img:
+                    values = np.asarray(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"cannot read image {str(path)!r}: {err}") from None
+    if floats:
+        float_white(values, path)
 
 
 def find_images(folder: str | Path, role: str, verify: bool = True, notes: list[str] | None = None) -> dict[str, str]:
