@@ -4,7 +4,7 @@ renamed into place. Nothing here imports torch or snakemake.
 - `experiment_chart`: loss vs iterations (Fig. 6), sorted bars for layer subsets (Fig. 7), a
   content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3). An
   experiment on more than one pair shows, per value, the mean score over its pairs with its 95 %
-  bootstrap interval (nst/study/stats.py) and each pair's own score as a faint point
+  interval (nst/study/stats.py; its method in the legend) and each pair's own score as a faint point
   (`interval_chart`; over iterations, as a mean line with error bars on top of the pairs').
 - `selection_figure`: per tuned experiment, each pair's candidates by their style and content
   scores (the select evaluator's), the Pareto front joined, the selected run marked.
@@ -157,11 +157,13 @@ def _interval_bars(ax, table: pd.DataFrame, by: pd.Series, score, numeric=False,
     values = _ok_scores(table, score[0])
     keys = list(dict.fromkeys(by))
     at = np.array([float(k) for k in keys]) if numeric else np.arange(len(keys), dtype=float)
-    means, low, high = np.array([mean_ci(values[(by == k).to_numpy()]) for k in keys]).reshape(-1, 3).T
+    intervals = [mean_ci(values[(by == k).to_numpy()]) for k in keys]
+    means, low, high = (np.array([getattr(i, part) for i in intervals]) for part in ("mean", "low", "high"))
     error = np.nan_to_num(np.abs(np.array([low, high]) - means), nan=0.0)  # none from one pair
     x, y = (means, at) if horizontal else (at, means)
+    methods = "/".join(dict.fromkeys(i.method for i in intervals if i.method)) or "none"
     ax.errorbar(x, y, **{"xerr" if horizontal else "yerr": error}, fmt="o-" if numeric else "o", color="black", capsize=4, lw=1.5, zorder=4,
-                label=f"mean {score[1]} over {len(pairs_in_order(table))} pairs, 95 % interval")
+                label=f"mean {score[1]} over {len(pairs_in_order(table))} pairs, 95 % interval ({methods})")
     return means
 
 
