@@ -261,7 +261,7 @@ def test_an_image_too_small_after_keep_aspect_stops_planning(root):
     with pytest.raises(PlanError) as info:
         build_plan(config, root=root)
     message = str(info.value)
-    assert "wide.png" in message and "64x30" in message and "pool_5" in message and "32 px" in message
+    assert "wide.png" in message and "64x30" in message and "layer pool5," in message and "32 px" in message
     config["experiments"]["e"]["set"]["resize"] = "square"
     build_plan(config, root=root)
 

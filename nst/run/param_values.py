@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ..errors import ParamsError
-from .layers import LAYER_INDEX, normalize_layer
+from .layers import LAYER_INDEX, normalize_layer, standard_name
 
 LOSSES = ("l2", "l1")
 OPTIMIZERS = ("lbfgs", "adam", "adagrad", "sgd")
@@ -230,7 +230,7 @@ def check_controls(p) -> None:
         if len(weights) != len(p.style_layers) or any(w < 0 for w in weights):
             raise bad_value("style_layer_weights", list(weights),
                        f"gatys | {len(p.style_layers)} numbers >= 0, one per style layer "
-                       f"({', '.join(p.style_layers)})")
+                       f"({', '.join(map(standard_name, p.style_layers))})")
     scales = p.scales
     if any(b <= a for a, b in zip(scales, scales[1:])) or any(not 16 <= s < p.size for s in scales):
         raise bad_value("scales", list(p.scales), f"increasing sizes in [16, size={p.size}), coarsest first")
