@@ -41,8 +41,8 @@ inconclusive; its row reports the comparison with the closest rival (the smalles
 the gain). A claim whose experiment or values are not in this study's plan is `not run`.
 
 findings.csv: claim, experiment, metric, effect, ci_low, ci_high, ci_method (the interval's
-method), n_pairs, verdict (holds, does not hold, inconclusive, not run), evidence (one sentence). Only pandas, numpy, scipy and
-PyYAML: no torch, no snakemake.
+method), n_pairs, verdict (holds, does not hold, inconclusive, not run), evidence (one sentence).
+Only pandas, numpy, scipy and PyYAML: no torch, no snakemake.
 """
 from __future__ import annotations
 
