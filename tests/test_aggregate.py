@@ -262,8 +262,8 @@ def test_runs_table_has_each_evaluators_scores_per_layer(tmp_path):
     for row in runs.itertuples():
         data = json.loads(aggregate.score_path(s.runs_dir, row.content, row.style, row.run_id, GATYS).read_text())
         assert row.score_gatys_style == data["scores"]["style"]
-        assert row.score_gatys_content_relu_10 == data["scores"]["content_layers"]["relu_10"]
-        assert row.score_gatys_style_relu_13 == data["scores"]["style_layers"]["relu_13"]
+        assert row.score_gatys_content_relu4_2 == data["scores"]["content_layers"]["relu_10"]
+        assert row.score_gatys_style_relu5_1 == data["scores"]["style_layers"]["relu_13"]
         assert row.score_gatys_evaluator.startswith(f"gatys [{GATYS.hash}]: random VGG-19")
     t5 = aggregate.table5(manifest, runs)
     assert {"baseline_score_gatys_style", "revised_score_gatys_content", "score_gatys_evaluator"} <= set(t5.columns)

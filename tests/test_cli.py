@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -109,7 +110,7 @@ def test_bad_input_in_a_subprocess(case, expected, tmp_path, content_path, style
         (["--init", "{missing_init}"], "missing-init.png"),
         (["--weights", "{missing_weights}"], "missing.pth"),
         (["--preset", "fancy"], "unknown preset"),
-        (["--image-size", "16", "--content-layers", "pool_5"], "too small for layer pool_5"),
+        (["--image-size", "16", "--content-layers", "pool_5"], "too small for layer pool5 "),
         (["--save-iter", "-1"], "--save-iter -1"),
         (["--lr", "1e39"], "float32's range"),
         (["--weights", "caffe", "--weights-file", "{missing_weights}"], "(parameter 'caffe_weights_file')"),
@@ -248,10 +249,15 @@ def test_presets_lists_every_preset_and_how_it_differs(capsys):
     out = capsys.readouterr().out
     printed = yaml.safe_load(out)
     assert list(printed) == ["baseline", "revised", "tutorial", "gatys"]
-    for name, shown in printed.items():
-        assert shown == nst.preset(name).settings()
+    for name, shown in printed.items():  # YAML a config can take: the preset itself, the same run id
+        assert nst.RunParams.from_dict(shown) == nst.preset(name)
+        assert nst.RunParams.from_dict(shown).run_id == nst.preset(name).run_id
     assert "# differs from baseline in: pooling max (baseline: avg)" in out  # the tutorial
     assert "gram_norm spatial (baseline: abcd)" in out
+    # standard layer names, and the paper's sequential ones only with the standard one beside them
+    assert printed["baseline"]["content_layers"] == ["conv2_2"] and printed["gatys"]["content_layers"] == ["relu4_2"]
+    assert "content [conv_4 (conv2_2)]" in out and "content_layers [relu4_2] (baseline: [conv_4 (conv2_2)])" in out
+    assert not re.search(r"\b(conv|relu|pool)_\d+\b(?! \()", out)
 
 
 @pytest.mark.parametrize("outdir", ["", "  "])

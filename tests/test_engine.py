@@ -102,6 +102,19 @@ def test_shift_changes_the_loss_and_moves_image_and_content_together(rotation, c
     assert math.isclose(shifted.final["total"], shifted.evaluation["eval_total"], rel_tol=1e-5)
 
 
+def test_the_papers_crop_mode_runs_and_is_recorded(content_path, style_path, tmp_path):
+    mirror = stylize(tiny_params(iterations=3, shift=0.9, shift_rotation=3.0), content_path, style_path)
+    crop = stylize(tiny_params(iterations=3, shift=0.9, shift_rotation=3.0, shift_mode="crop"),
+                   content_path, style_path)
+    assert crop.status == "ok" and crop.history[0]["content"] == 0.0  # image and content cropped alike
+    assert crop.history[0]["style"] != mirror.history[0]["style"]  # another view: a zoomed crop, black corners
+    assert not torch.equal(crop.image, mirror.image)
+    write_run(crop, tmp_path)
+    recorded = json.loads((tmp_path / "run.json").read_text())
+    assert recorded["params"]["shift_mode"] == "crop"
+    assert recorded["run_id"] == crop.params.run_id != mirror.params.run_id
+
+
 # --- initialisation ------------------------------------------------------------------------
 def black_png(path, size=(32, 32)):
     Image.new("RGB", size, (0, 0, 0)).save(path)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from kit import PAIR, ROOT, make_images, make_study, run_nst, small_config, snakemake
 from nst.errors import ClaimsError
-from nst.study import findings
+from nst.study import findings, summary
 from nst.study.plan import build_plan
 from study_kit import FOUR_PAIRS, constructed
 
@@ -64,6 +64,37 @@ def test_two_pairs_are_inconclusive_however_they_agree(tmp_path):
     two = {pair: ZEROS_BETTER[pair] for pair in FOUR_PAIRS[:2]}
     row = check(tmp_path, two, {"better": "zeros", "than": "content"})
     assert row["verdict"] == "inconclusive" and row["n_pairs"] == 2 and row["ci_high"] < 0
+    assert row["ci_method"] == "t" and "a verdict needs at least 4" in row["evidence"]
+
+
+def test_three_pairs_are_inconclusive_where_the_bootstrap_gave_a_verdict(tmp_path):
+    """The issue's case: 3 pairs whose differences (0.17, 0.27, 0.38) a BCa bootstrap bounded
+    away from 0 (a verdict); t's interval from 3 pairs is the honest one, and it is not valid for
+    skewed differences, so the verdict waits for a fourth pair."""
+    three = {pair: [1.0, 1.0, 1.0 + d] for pair, d in zip(FOUR_PAIRS, (0.17, 0.27, 0.38))}
+    row = check(tmp_path, three, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "inconclusive" and row["n_pairs"] == 3 and row["ci_method"] == "t"
+    assert row["ci_low"] > 0  # t's interval lies on one side, yet 3 pairs decide nothing
+    assert "too narrow for skewed differences" in row["evidence"]
+    assert "at least 4 pairs could decide it" in row["evidence"]
+
+
+def test_an_inconclusive_claim_says_how_many_pairs_could_decide_it(tmp_path):
+    noisy = {pair: [2.0, 2.0, 2.0 + d] for pair, d in zip(FOUR_PAIRS, (-1.0, -0.5, 0.2, -0.3))}
+    row = check(tmp_path, noisy, {"better": "zeros", "than": "content"})
+    assert row["verdict"] == "inconclusive" and row["ci_method"] == "t+bootstrap-t"
+    # gain 0.4, sd 0.5: t(0.975, n - 1) * 0.5 / sqrt(n) < 0.4 from n = 9
+    assert "at least 9 pairs could decide it" in row["evidence"]
+    assert "No number of pairs" in check(tmp_path, MIXED, {"better": "zeros", "than": "content"})["evidence"]
+
+
+def test_pairs_to_decide_by_hand():
+    assert findings.pairs_to_decide("better", 1.0, 1.0, 0.0) == 7  # 2.571 / sqrt(6) > 1 > 2.447 / sqrt(7)
+    assert findings.pairs_to_decide("no_worse", 0.0, 1.0, 1.0) == 7  # the line is -margin
+    assert findings.pairs_to_decide("better", 1.0, 0.0, 0.0) == findings.MIN_PAIRS  # no spread: the fewest
+    assert findings.pairs_to_decide("matches", 0.5, 1.0, 1.5) == 7  # 1 from the nearer line, +1.5
+    assert findings.pairs_to_decide("better", 0.3, 1.0, 0.3) is None  # on the line
+    assert findings.pairs_to_decide("better", 1e-4, 1.0, 0.0) is None  # beyond MAX_PROJECTED
 
 
 def test_one_pair_is_inconclusive_with_no_interval(tmp_path):
@@ -106,9 +137,10 @@ def test_no_worse_and_matches_use_the_margin(tmp_path):
 
 
 def test_diverged_runs_are_left_out(tmp_path):
+    five = {**ZEROS_BETTER, ("c3", "s1"): [7.0, 6.5, 5.4]}
     statuses = {FOUR_PAIRS[0]: ["ok", "ok", "diverged"]}
-    row = check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content"}, statuses)
-    assert row["n_pairs"] == 3 and row["verdict"] == "holds"
+    row = check(tmp_path, five, {"better": "zeros", "than": "content"}, statuses)
+    assert row["n_pairs"] == 4 and row["verdict"] == "holds"
 
 
 def test_a_metric_by_its_short_name_and_higher_is_better(tmp_path):
@@ -256,7 +288,8 @@ def test_the_workflow_makes_summaries_interactions_and_findings(tmp_path):
     snakemake(root)
     tables = root / "results/tables"
     grid = pd.read_csv(tables / "weights_grid.summary.csv")
-    assert len(grid) == 4 and (grid["n_pairs"] == 2).all() and grid["note"].isna().all()
+    assert len(grid) == 4 and (grid["n_pairs"] == 2).all()
+    assert (grid["note"] == summary.SMALL_N_NOTE).all() and (grid["score_gatys_total_ci_method"] == "t").all()
     one_pair = pd.read_csv(tables / "init.summary.csv")
     assert one_pair["note"].str.contains("one pair").all()
     interactions = pd.read_csv(tables / "weights_grid.interactions.csv")
@@ -266,4 +299,5 @@ def test_the_workflow_makes_summaries_interactions_and_findings(tmp_path):
     assert not (root / "results/figures/init/interaction.png").exists()
     found = pd.read_csv(tables / "findings.csv")
     assert found["verdict"].tolist() == ["inconclusive", "inconclusive", "not run"]  # 2 pairs, 1 pair, not planned
-    assert found["n_pairs"][0] == 2 and "needs at least 3 pairs" in found["evidence"][0]
+    assert found["n_pairs"][0] == 2 and "needs at least 4" in found["evidence"][0]
+    assert found["ci_method"][0] == "t"

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from nst.run.layers import BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
+from nst.run.layers import (BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer, paper_name,
+                            standard_name, standard_text)
 from nst.run.vgg import make_extractor, vgg19_feature_layers
 
 
@@ -86,8 +87,24 @@ def test_unknown_layer_lists_the_valid_names(bad):
         normalize_layer(bad)
     message = str(info.value)
     assert repr(bad) in message
-    for valid in ("conv_1..conv_16", "relu_1..relu_16", "pool_1..pool_5", "conv4_2"):
+    for valid in ("conv1_1..conv5_4", "relu1_1..relu5_4", "pool1..pool5", "conv_1..conv_16", "relu_1..relu_16",
+                  "pool_1..pool_5"):
         assert valid in message
+    assert message.index("relu1_1..relu5_4") < message.index("relu_1..relu_16")  # the standard names first
+
+
+@pytest.mark.parametrize("sequential, standard", [
+    ("conv_1", "conv1_1"), ("conv_4", "conv2_2"), ("conv_5", "conv3_1"), ("relu_5", "relu3_1"), ("relu_9", "relu4_1"),
+    ("relu_10", "relu4_2"), ("relu_13", "relu5_1"), ("relu_16", "relu5_4"), ("pool_2", "pool2"), ("pool_5", "pool5")])
+def test_standard_names_of_the_tutorials_sequential_count(sequential, standard):
+    assert standard_name(sequential) == standard == standard_name(standard)
+    assert paper_name(sequential) == f"{sequential} ({standard})" and paper_name(standard) == standard
+
+
+def test_standard_text_renames_whole_layer_names_only():
+    text = "style_layers=relu_1+relu_3, content conv_4; pool_5. my_conv_4 relu_17 score_gatys_style_relu_1"
+    assert standard_text(text) == ("style_layers=relu1_1+relu2_1, content conv2_2; pool5. my_conv_4 relu_17 "
+                                   "score_gatys_style_relu_1")
 
 
 @pytest.mark.parametrize(

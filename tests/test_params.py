@@ -38,6 +38,7 @@ from kit import ROOT, tiny_params
         ("shift", 0, "(0, 1]"),
         ("shift", 1.5, "(0, 1]"),
         ("shift_rotation", 200, "[0, 180]"),
+        ("shift_mode", "zoom", "mirror | crop"),
         ("device", "gpu", "auto | cpu | cuda | cuda:N | mps"),
         ("channels_last", "sometimes", "auto | true | false"),
         ("cudnn_benchmark", "auto", "true | false"),
@@ -176,10 +177,26 @@ CONTROLS = {"style_layer_weights": "gatys", "gram_norm": "spatial", "style_loss"
             "scales": [16], "scale_iterations": [2], "init_noise": 0.2}
 
 
+# added with issue 18: likewise
+LATER = {"shift_mode"}
+
+
 def test_every_field_is_either_identity_or_execution():
     identity = set(tiny_params().identity())
-    assert identity == set(FIELD_NAMES) - EXECUTION_FIELDS - set(CONTROLS)
-    assert set(FIELD_NAMES) == identity | EXECUTION_FIELDS | set(CONTROLS)
+    assert identity == set(FIELD_NAMES) - EXECUTION_FIELDS - set(CONTROLS) - LATER
+    assert set(FIELD_NAMES) == identity | EXECUTION_FIELDS | set(CONTROLS) | LATER
+
+
+def test_shift_mode_counts_only_away_from_its_default_and_only_with_a_shift():
+    shifted = tiny_params(shift=0.9)
+    crop = shifted.replace(shift_mode="crop")
+    assert crop.identity()["shift_mode"] == "crop" and crop.run_id != shifted.run_id
+    assert "shift_mode" not in shifted.identity()
+    assert shifted.replace(shift_mode="mirror").run_id == shifted.run_id
+    # without a shift nothing moves: the mode changes no image, so no run id
+    assert tiny_params(shift_mode="crop").run_id == tiny_params().run_id
+    # ... and a mode set before the shift (a preset or `set`, then a trial's shift) is kept
+    assert tiny_params(shift_mode="crop").replace(shift=0.9).run_id == crop.run_id
 
 
 @pytest.mark.parametrize("key", sorted(CONTROLS))

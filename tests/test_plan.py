@@ -43,7 +43,7 @@ def test_paper_plan_trials_per_experiment(paper_plan):
     pairs = 2 * 2
     assert counts == {
         "baseline": 1, "iterations": 6, "layers": 124, "style_weight": 4, "content_weight": 5,
-        "shift": 5, "init": 3, "style_type": pairs, "loss": 2, "optimizer": 4,
+        "shift": 5, "shift_crop": 5, "shift_modes": 2 * 5, "init": 3, "style_type": pairs, "loss": 2, "optimizer": 4,
         "weights": 2, "weights_revised": 2,  # imagenet, caffe
         "reconstructions": 5 + 5,  # each content layer alone, the growing style sets
         "revised": 5 * 4 * 3 * pairs,  # content weight x style weight x init, per pair
@@ -65,8 +65,9 @@ def test_paper_plan_computes_the_baseline_once(paper_plan):
     # (content weight 1, style weight 1e6, init content) on the study pair; caffe is new in both
     weights_runs = 2
     reconstruction_runs = 10  # from noise with one term: none is another experiment's run
+    crop_runs = 5  # Table 2 as published; shift_modes only crosses these with shift's runs
     assert len(paper_plan.runs) == (study_pair_runs + matrix_runs + revised_runs + weights_runs
-                                    + reconstruction_runs) == 401
+                                    + reconstruction_runs + crop_runs) == 406
     base_id = paper_plan.trials_of("baseline")[0].run_id
     sharing = {t.experiment for t in paper_plan.trials if t.run_id == base_id}
     assert sharing == {"baseline", "iterations", "layers", "style_weight", "content_weight",
@@ -85,6 +86,19 @@ def test_paper_plan_uses_the_paper_settings(paper_plan):
     assert {(p.init, p.size, p.weights) for p in rebuilt} == {("noise", 512, "imagenet")}
     assert [p.content_layers for p in rebuilt[:5]] == [(f"relu_{i}",) for i in (2, 4, 6, 10, 14)]
     assert [len(p.style_layers) for p in rebuilt[5:]] == [1, 2, 3, 4, 5]
+
+
+def test_paper_plan_runs_table_2_as_published_and_compares_it_with_the_mirrored_view(paper_plan):
+    def runs(name):
+        return {t.run_id for t in paper_plan.trials_of(name)}
+
+    def params(name):
+        return [paper_plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in paper_plan.trials_of(name)]
+
+    assert {p.shift_mode for p in params("shift")} == {"mirror"}
+    assert {p.shift_mode for p in params("shift_crop")} == {"crop"}
+    assert [p.shift for p in params("shift_crop")] == [0.95, 0.96, 0.97, 0.98, 0.99]
+    assert runs("shift_modes") == runs("shift") | runs("shift_crop") and not runs("shift") & runs("shift_crop")
 
 
 # --- expansion -----------------------------------------------------------------------------
@@ -261,7 +275,7 @@ def test_an_image_too_small_after_keep_aspect_stops_planning(root):
     with pytest.raises(PlanError) as info:
         build_plan(config, root=root)
     message = str(info.value)
-    assert "wide.png" in message and "64x30" in message and "pool_5" in message and "32 px" in message
+    assert "wide.png" in message and "64x30" in message and "layer pool5," in message and "32 px" in message
     config["experiments"]["e"]["set"]["resize"] = "square"
     build_plan(config, root=root)
 

@@ -79,7 +79,7 @@ def test_a_list_of_layer_weights_gives_way_to_equal_weights_in_the_growing_sets(
     ({"style_layers": ["relu1_1", "conv_99"]}, "experiments.e.reconstruct.style_layers[1]"),
     ({"content_layers": []}, "experiments.e.reconstruct.content_layers'"),
     ({"style_layers": "relu1_1"}, "experiments.e.reconstruct.style_layers'"),
-    ({"style_layers": ["relu1_1", "relu_1"]}, "listed twice"),
+    ({"style_layers": ["relu1_1", "relu_1"]}, "'relu_1' is listed twice (as relu1_1)"),
     ({"style_weight": [1]}, "experiments.e.reconstruct.style_weight"),
     ({}, "experiments.e.reconstruct'"),
 ])

@@ -154,6 +154,32 @@ def test_adding_a_value_runs_only_that_run(finished_copy, key, value):
     assert planned_jobs(finished_copy, "stylize") == 0
 
 
+def test_the_papers_crop_shift_runs_in_a_study_beside_the_mirrored_view(finished_copy):
+    """shift_mode: crop (the paper's crop-and-resize) is a setting like any other: an experiment
+    that varies it runs both modes, and the finished runs (shift_mode at its default, left out
+    of their ids) stay as they are."""
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["experiments"]["shift"] = {"pairs": PAIR, "set": {"shift": 0.9, "shift_rotation": 2.0},
+                                      "vary": {"shift_mode": ["mirror", "crop"]}}
+    (finished_copy / "study.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(finished_copy, "stylize") == 2
+    before = run_stamps(finished_copy)
+    snakemake(finished_copy)
+    assert {k: v for k, v in run_stamps(finished_copy).items() if k in before} == before
+    table = pd.read_csv(finished_copy / "results/tables/shift.csv")
+    assert table["label"].tolist() == ["shift_mode=mirror", "shift_mode=crop"]
+    # at 32 px with random weights any resampling view (the crop's zoom, a rotation) raises the
+    # loss of the view many times over, and the crop run ends above the blow-up rule's 2 x the
+    # start (nst/run/engine.py): a finished run, its image and scores written, flagged
+    assert table["status"].tolist()[0] == "ok" and table["status"].tolist()[1] in ("ok", "diverged")
+    assert table["run_id"].nunique() == 2
+    runs = pd.read_csv(finished_copy / "results/tables/runs.csv").set_index("run_id")
+    assert runs.loc[table["run_id"], "shift_mode"].tolist() == ["mirror", "crop"]
+    crop = json.loads(next((finished_copy / "results/runs").glob(f"*/*/{table['run_id'][1]}/run.json")).read_text())
+    assert crop["params"]["shift_mode"] == "crop"
+    assert (finished_copy / "results/figures/shift/grid.png").exists()
+
+
 def pids_running(fragment: str) -> list[int]:
     """Pids whose command line contains `fragment` (read from /proc)."""
     pids = []

@@ -82,8 +82,8 @@ def test_changing_the_evaluation_rescores_every_run_and_reoptimises_none(study, 
     assert run_stamps(root) == stamps  # no run was optimised again
 
     after = pd.read_csv(root / "results/tables/runs.csv").set_index("run_id")
-    assert "score_gatys_style_relu_3" in after.columns and "score_gatys_style_relu_13" not in after.columns
+    assert "score_gatys_style_relu2_1" in after.columns and "score_gatys_style_relu5_1" not in after.columns
     assert (after["score_gatys_style"] != before.loc[after.index, "score_gatys_style"]).all()
     assert (after["score_gatys_content"] == before.loc[after.index, "score_gatys_content"]).all()
     assert (after["final_total"] == before.loc[after.index, "final_total"]).all()
-    assert after["score_gatys_evaluator"].str.contains("style relu_1,relu_3,").all()
+    assert after["score_gatys_evaluator"].str.contains("style relu1_1,relu2_1,").all()

@@ -64,16 +64,37 @@ def cmd_weights(args) -> int:
 
 
 def cmd_presets(args) -> int:
+    """Each preset as YAML a config can take (layers by their standard names: the same run ids),
+    with how it differs from the baseline; a preset the paper defines in the tutorial's sequential
+    layer names shows those with the standard name beside them ("conv_4 (conv2_2)")."""
     import yaml
 
-    from ..run.presets import NOTES, differences, preset
+    from ..run.layers import LAYER_INDEX, paper_name, standard_name
+    from ..run.presets import NOTES, PRESETS, differences, preset
+
+    layer_keys = ("content_layers", "style_layers")
+
+    def sequential(of: str) -> bool:  # the preset is defined in the tutorial's sequential names
+        return any(str(n) in LAYER_INDEX for k in layer_keys for n in PRESETS[of].get(k, ()))
+
+    def text(key, value, of: str) -> str:
+        if key not in layer_keys or not value:
+            return f"{value}"
+        return f"[{', '.join(map(paper_name if sequential(of) else standard_name, value))}]"
 
     for name in NOTES:
         print(f"# {name}: {NOTES[name]}")
+        if sequential(name):
+            content, style = (text(k, preset(name).settings()[k], name) for k in layer_keys)
+            print(f"# layers in the paper's names (the PyTorch tutorial's sequential count), the standard names "
+                  f"beside them: content {content}, style {style}")
         if name != "baseline":
-            changed = ", ".join(f"{k} {new} (baseline: {old})" for k, (new, old) in differences(name).items())
+            changed = ", ".join(f"{k} {text(k, new, name)} (baseline: {text(k, old, 'baseline')})"
+                                for k, (new, old) in differences(name).items())
             print(f"# differs from baseline in: {changed}")
-        print(yaml.safe_dump({name: preset(name).settings()}, sort_keys=False, default_flow_style=None))
+        settings = preset(name).settings()
+        settings.update({k: [standard_name(n) for n in settings[k]] for k in layer_keys})
+        print(yaml.safe_dump({name: settings}, sort_keys=False, default_flow_style=None))
     return 0
 
 

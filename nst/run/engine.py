@@ -150,7 +150,8 @@ class RunState:
         """The objective and the image being optimised, of the current stage's inputs."""
         params, inputs, device = self.params, self.inputs, self.device
         self.content = inputs.content.to(device)
-        shift = RandomShift(params.shift, params.shift_rotation, self.generator) if params.shift is not None else None
+        shift = (RandomShift(params.shift, params.shift_rotation, self.generator, params.shift_mode)
+                 if params.shift is not None else None)
         self.objective = Objective(params, self.extractor, self.content, [s.to(device) for s in inputs.styles],
                                    shift, self.amp)
         self.image = inputs.start.to(device, copy=True).requires_grad_(True)  # inputs.start stays the start

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EvaluationError
-from .layers import LAYER_INDEX, normalize_layer
+from .layers import LAYER_INDEX, normalize_layer, standard_name
 
 # The reference evaluation the engine stores in every run.json (`evaluation`): the paper's
 # baseline definition, written out here rather than borrowed from the presets, so that editing a
@@ -135,12 +135,18 @@ class Evaluator:
     def summary_columns(self) -> list[str]:
         return [self.column(w) for w in ("style", "content", "total", *self.settings["metrics"])]
 
+    def layer_column(self, term: str, layer: str) -> str:
+        """The runs table's column of one layer's score (term: style or content), by the layer's
+        standard name (score_gatys_style_relu3_1); score files key layers by the sequential
+        name (relu_5), as the settings do."""
+        return self.column(f"{term}_{standard_name(layer)}")
+
     def columns(self) -> list[str]:
         """Every column it adds to the runs table, in order."""
         s = self.settings
         return (self.summary_columns()
-                + [self.column(f"style_{n}") for n in s["style_layers"]]
-                + [self.column(f"content_{n}") for n in s["content_layers"]]
+                + [self.layer_column("style", n) for n in s["style_layers"]]
+                + [self.layer_column("content", n) for n in s["content_layers"]]
                 + [self.column("evaluator")])
 
     def describe(self, metrics: bool = True) -> str:
@@ -169,8 +175,9 @@ def describe_settings(s: dict, metrics: bool = True) -> str:
             else "raw terms summed over layers")
     size = f", at {s['size']} px" if s["size"] else ""
     metrics = f"; + {', '.join(s['metrics'])}" if s["metrics"] and metrics else ""
-    return (f"{s['weights']} VGG-19 ({s['pooling']} pool{size}); style {','.join(s['style_layers'])}, "
-            f"content {','.join(s['content_layers'])}; {s['loss'].upper()}, {norm}; "
+    style, content = (",".join(map(standard_name, s[k])) for k in ("style_layers", "content_layers"))
+    return (f"{s['weights']} VGG-19 ({s['pooling']} pool{size}); style {style}, "
+            f"content {content}; {s['loss'].upper()}, {norm}; "
             f"weights {s['content_weight']:g}/{s['style_weight']:g}{metrics}")
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from . import color
 from ..errors import ImageError
 from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX, min_side
+from .layers import LAYER_INDEX, min_side, standard_name
 from .params import RunParams
 
 
@@ -33,7 +33,7 @@ def check_fits(info: ImageInfo, layers) -> None:
         deepest, pools = max(layers, key=LAYER_INDEX.__getitem__), need.bit_length() - 1
         raise ImageError(
             f"image {info.path!r} is {info.size[0]}x{info.size[1]} px after resizing, too small for "
-            f"layer {deepest} ({pools} poolings need at least {need} px on each side): use a larger "
+            f"layer {standard_name(deepest)} ({pools} poolings need at least {need} px on each side): use a larger "
             f"size, resize=square, or shallower layers"
         )
 

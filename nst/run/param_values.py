@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ..errors import ParamsError
-from .layers import LAYER_INDEX, normalize_layer
+from .layers import LAYER_INDEX, normalize_layer, standard_name
 
 LOSSES = ("l2", "l1")
 OPTIMIZERS = ("lbfgs", "adam", "adagrad", "sgd")
@@ -19,6 +19,7 @@ WEIGHT_SOURCES = ("imagenet", "caffe", "random")
 STYLE_LOSSES = ("gram", "mean_std", "wasserstein")
 GRAM_NORMS = ("abcd", "spatial", "elements")  # the tutorial's a*b*c*d, Gatys's h*w, neural-style's c*h*w
 COLORS = ("style", "luminance", "histogram")
+SHIFT_MODES = ("mirror", "crop")  # the mirrored sliding view (default), the paper's crop-and-resize
 LAYER_WEIGHT_KEYWORDS = ("gatys",)  # 1e3 / n^2 per style layer, n its channel count
 
 # torch's optimizers turn the learning rate into a float32 scalar: a larger value is an
@@ -133,6 +134,8 @@ def coerce(key: str, value: Any) -> Any:
         return _as_choice(key, str(value).replace("-", "_"), RESIZES)
     if key == "precision":
         return _as_choice(key, value, PRECISIONS)
+    if key == "shift_mode":
+        return _as_choice(key, value, SHIFT_MODES)
     if key == "init":
         text = "" if value is None else str(value).strip()  # None is no path named "None"
         return text.lower() if text.lower() in INITS else text
@@ -230,7 +233,7 @@ def check_controls(p) -> None:
         if len(weights) != len(p.style_layers) or any(w < 0 for w in weights):
             raise bad_value("style_layer_weights", list(weights),
                        f"gatys | {len(p.style_layers)} numbers >= 0, one per style layer "
-                       f"({', '.join(p.style_layers)})")
+                       f"({', '.join(map(standard_name, p.style_layers))})")
     scales = p.scales
     if any(b <= a for a, b in zip(scales, scales[1:])) or any(not 16 <= s < p.size for s in scales):
         raise bad_value("scales", list(p.scales), f"increasing sizes in [16, size={p.size}), coarsest first")

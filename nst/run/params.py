@@ -17,8 +17,8 @@ from ..files import content_sha256, unreadable
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
     COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
-    POOLINGS, PRECISIONS, RESIZES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls, check_ranges, coarser_scales,
-    coerce, jsonable,
+    POOLINGS, PRECISIONS, RESIZES, SHIFT_MODES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls,
+    check_ranges, coarser_scales, coerce, jsonable,
 )
 
 _EXECUTION = {"identity": False}
@@ -41,6 +41,9 @@ class RunParams:
     init: str = "content"
     shift: float | None = None
     shift_rotation: float = 0.0
+    # how the shift moves the view: the mirrored sliding view or the paper's crop-and-resize
+    # (nst/run/shift.py); added after runs existed, and no part of the identity without a shift
+    shift_mode: str = field(default="mirror", metadata=_LATER)
     pooling: str = "avg"
     size: int = 512
     resize: str = "square"
@@ -117,12 +120,15 @@ class RunParams:
     def settings(self) -> dict[str, Any]:
         """The identity fields as given (a weights file by its path): what a job is handed to
         compute this run elsewhere. A later field at its default is left out (see _LATER)."""
-        return {
+        values = {
             f.name: jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("identity", True)
             and not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)
         }
+        if self.shift is None:  # nothing moves: every shift mode gives the same image, so one run id
+            values.pop("shift_mode", None)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}

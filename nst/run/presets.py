@@ -56,7 +56,8 @@ NOTES = {
     "tutorial": "PyTorch neural style tutorial defaults (max pooling, unlike the paper).",
     "gatys": (
         "Gatys et al.'s own recipe, from their reference implementation: ReLU layers "
-        "relu1_1..relu5_1 (the tutorial's conv_1..conv_5 are conv1_1..conv3_1 before the ReLU), "
+        "relu1_1..relu5_1 (the baseline's conv_1 (conv1_1) .. conv_5 (conv3_1) are the convolutions "
+        "before the ReLU, and only up to block 3), "
         "per-layer weights 1e3/n^2, content relu4_2, Gram matrices / (h*w), the Caffe VGG-19; "
         "style weight 255^2 because this project's Caffe activations are Caffe's / 255."
     ),

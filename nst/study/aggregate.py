@@ -110,9 +110,9 @@ def score_cells(evaluator: Evaluator, data: dict | None) -> dict:
     s = (data or {}).get("scores") or {}
     settings = evaluator.settings
     cells = {evaluator.column(w): s.get(w) for w in ("style", "content", "total", *settings["metrics"])}
-    cells.update({evaluator.column(f"style_{n}"): (s.get("style_layers") or {}).get(n)
+    cells.update({evaluator.layer_column("style", n): (s.get("style_layers") or {}).get(n)
                   for n in settings["style_layers"]})
-    cells.update({evaluator.column(f"content_{n}"): (s.get("content_layers") or {}).get(n)
+    cells.update({evaluator.layer_column("content", n): (s.get("content_layers") or {}).get(n)
                   for n in settings["content_layers"]})
     cells[evaluator.column("evaluator")] = evaluator.describe()
     return cells

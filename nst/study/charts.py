@@ -4,7 +4,7 @@ renamed into place. Nothing here imports torch or snakemake.
 - `experiment_chart`: loss vs iterations (Fig. 6), sorted bars for layer subsets (Fig. 7), a
   content x style heat map (Figs. 13-14), grouped bars otherwise (Figs. 8-12, Tables 2-3). An
   experiment on more than one pair shows, per value, the mean score over its pairs with its 95 %
-  bootstrap interval (nst/study/stats.py) and each pair's own score as a faint point
+  interval (nst/study/stats.py; its method in the legend) and each pair's own score as a faint point
   (`interval_chart`; over iterations, as a mean line with error bars on top of the pairs').
 - `selection_figure`: per tuned experiment, each pair's candidates by their style and content
   scores (the select evaluator's), the Pareto front joined, the selected run marked.
@@ -22,9 +22,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import FixedFormatter, FuncFormatter
 
 from ..errors import AggregateError
 from ..files import atomic_path
+from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, read_history, run_dir
 from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, fmt, run_flag,
                       score_column)
@@ -59,13 +62,23 @@ def panel_axes(count: int, panel: tuple[float, float], min_width: float, title_h
 
 
 def wrap_title(text: str, fig: Figure, fontsize: float = 9) -> str:
-    """`text` with each line wrapped to the figure's width (a long evaluator line would
-    otherwise widen the saved image: bbox_inches="tight" keeps all text)."""
+    """`text` with layers by their standard names and each line wrapped to the figure's width
+    (a long evaluator line would otherwise widen the saved image: bbox_inches="tight" keeps
+    all text)."""
     chars = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
-    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+    return "\n".join(textwrap.fill(line, chars) for line in standard_text(text).split("\n"))
 
 
 def save_figure_atomic(fig: Figure, out_path) -> Path:
+    """Write `fig` as a PNG, atomically. Every text in it (titles, tick labels, legends) first
+    names layers by their standard names: labels and levels carry the config's values, which
+    may use the tutorial's sequential ones (relu_9 for relu4_1)."""
+    for text in fig.findobj(Text):
+        shown = standard_text(text.get_text())
+        if shown != text.get_text():
+            text.set_text(shown)
+    for axis in (axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)):
+        _standard_tick_labels(axis)
     with atomic_path(out_path) as tmp:
         FigureCanvasAgg(fig)
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
@@ -77,6 +90,19 @@ def _chart_title(exp: Experiment, name: str, random: bool, manifest: Manifest) -
     if random:
         title += f"\n{RANDOM_NOTE}"
     return title
+
+
+def _standard_tick_labels(axis) -> None:
+    """Tick labels given as text (set_xticks(ticks, labels): a FixedFormatter, or the
+    FuncFormatter newer matplotlib makes of them) are redrawn from the formatter at every
+    draw, so the formatter is what must name layers by their standard names."""
+    formatter = axis.get_major_formatter()
+    if isinstance(formatter, FixedFormatter):
+        formatter.seq = [standard_text(label) for label in formatter.seq]
+    elif isinstance(formatter, FuncFormatter) and not getattr(formatter, "standard_names", False):
+        labels = formatter.func
+        formatter.func = lambda x, pos=None: standard_text(labels(x, pos))
+        formatter.standard_names = True
 
 
 # --- experiment charts ---------------------------------------------------------------------
@@ -157,11 +183,13 @@ def _interval_bars(ax, table: pd.DataFrame, by: pd.Series, score, numeric=False,
     values = _ok_scores(table, score[0])
     keys = list(dict.fromkeys(by))
     at = np.array([float(k) for k in keys]) if numeric else np.arange(len(keys), dtype=float)
-    means, low, high = np.array([mean_ci(values[(by == k).to_numpy()]) for k in keys]).reshape(-1, 3).T
+    intervals = [mean_ci(values[(by == k).to_numpy()]) for k in keys]
+    means, low, high = (np.array([getattr(i, part) for i in intervals]) for part in ("mean", "low", "high"))
     error = np.nan_to_num(np.abs(np.array([low, high]) - means), nan=0.0)  # none from one pair
     x, y = (means, at) if horizontal else (at, means)
+    methods = "/".join(dict.fromkeys(i.method for i in intervals if i.method)) or "none"
     ax.errorbar(x, y, **{"xerr" if horizontal else "yerr": error}, fmt="o-" if numeric else "o", color="black", capsize=4, lw=1.5, zorder=4,
-                label=f"mean {score[1]} over {len(pairs_in_order(table))} pairs, 95 % interval")
+                label=f"mean {score[1]} over {len(pairs_in_order(table))} pairs, 95 % interval ({methods})")
     return means
 
 

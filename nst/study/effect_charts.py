@@ -3,8 +3,8 @@ temporary name renamed into place. Nothing here imports torch or snakemake.
 
 One panel per pair of varied keys (a, b): x = the levels of a (plan order), one line per level
 of b, each point the mean over content/style pairs of the main score (each pair's cell averaged
-over any other keys' levels), with its 95 % bootstrap interval as error bars (none from one
-pair; nst/study/stats.py). Parallel lines mean no interaction; lines that cross or fan out mean
+over any other keys' levels), with its 95 % interval as error bars (none from one pair; the
+method, nst/study/stats.py's, in the title). Parallel lines mean no interaction; lines that cross or fan out mean
 the effect of a depends on b. Diverged runs are left out (nst/study/summary.py's rule).
 """
 from __future__ import annotations
@@ -31,16 +31,19 @@ def interaction_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, o
     rows = value_rows(manifest, table, name, [column])
     combos = list(itertools.combinations(factors, 2))
     fig, axes = panel_axes(len(combos), (5.0, 4.0), min_width=6.5, title_height=1.0)
+    methods = []
     for ax, (a, b) in zip(axes, combos):
         means = cell_means(rows, factors, levels, column, (a, b))
+        methods += [m for m in means["ci_method"] if m]
         interaction_panel(ax, means, a, b, levels, references, label)
         others = [f for f in factors if f not in (a, b)]
         ax.set_title(f"{a} x {b}" + (f" (averaged over {', '.join(others)})" if others else ""), fontsize=9)
     n_pairs = rows["pair"].nunique()
     random = any_random(table)
+    method = "/".join(dict.fromkeys(methods))
     title = (f"{_chart_title(manifest.experiment(name), name, random, manifest)}\nInteractions: mean over "
              f"{n_pairs} pair{'s' if n_pairs != 1 else ''}"
-             + (", 95 % intervals" if n_pairs > 1 else " (one pair: no interval)"))
+             + (f", 95 % intervals ({method})" if method else " (one pair: no interval)"))
     fig.suptitle(wrap_title(title, fig), fontsize=9, color="firebrick" if random else "black")
     return save_figure_atomic(fig, out_path)
 

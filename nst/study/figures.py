@@ -7,7 +7,9 @@ figure of the study shares: an experiment's rows, titles, captions, the evaluato
 
 The charts (matplotlib) are in nst/study/charts.py. Scores shown are the main evaluator's (the
 first of the manifest's `evaluation`), named with its settings in every title; a manifest
-without evaluators falls back on run.json's eval_total. Nothing here imports torch or snakemake.
+without evaluators falls back on run.json's eval_total. Every text of a grid (`study_grid`)
+names layers by their standard names (relu4_1, not the tutorial's relu_9 that a config or a
+label may use). Nothing here imports torch or snakemake.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pandas as pd
 
 from ..errors import AggregateError
 from ..run.evaluate import Evaluator, describe_select
+from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, run_dir
 from .grids import GridGeometry, labelled_grid
 from .manifest import Experiment, Manifest
@@ -142,6 +145,18 @@ def run_image(runs_dir, row: dict) -> Path:
 
 
 # --- experiment grid -----------------------------------------------------------------------
+def study_grid(cells, row_labels, col_labels, title: str, out_path, note: str | None = None,
+               **options) -> GridGeometry:
+    """grids.labelled_grid with every text (title, note, labels, captions) showing layers by
+    their standard names: labels carry the config's values, which may use sequential ones."""
+    def shown(texts):
+        return None if texts is None else [standard_text(t) for t in texts]
+
+    cells = [[None if c is None else (c[0], standard_text(c[1]), *c[2:]) for c in row] for row in cells]
+    return labelled_grid(cells, shown(row_labels), shown(col_labels), standard_text(title), out_path,
+                         note=None if note is None else standard_text(note), **options)
+
+
 def experiment_grid(manifest: Manifest, exp_table: pd.DataFrame, name: str, runs_dir, out_path,
                     max_cols: int = MAX_COLS) -> GridGeometry:
     """The output images of experiment `name` (its rows of `exp_table`) as a labelled grid
@@ -167,7 +182,7 @@ def experiment_grid(manifest: Manifest, exp_table: pd.DataFrame, name: str, runs
     records = table.to_dict("records")
     if exp.kind == "pairs":
         cells, row_labels, col_labels = _matrix_layout(records, cell)
-        return labelled_grid(cells, row_labels, col_labels, title, out_path, note=note)
+        return study_grid(cells, row_labels, col_labels, title, out_path, note=note)
     pairs = pairs_in_order(table)
     labels = list(dict.fromkeys(r["label"] for r in records))
     by_pair = _rows_by_pair_and_label(records, pairs, name)
@@ -175,9 +190,9 @@ def experiment_grid(manifest: Manifest, exp_table: pd.DataFrame, name: str, runs
         cells = [[cell(by_pair[p][lab]) if lab in by_pair[p] else None for lab in labels]
                  for p in pairs]
         row_labels = [f"{c} / {s}" for c, s in pairs]
-        return labelled_grid(cells, row_labels, labels, title, out_path, note=note)
+        return study_grid(cells, row_labels, labels, title, out_path, note=note)
     cells, row_labels = _wrapped_layout(by_pair, pairs, labels, max_cols, cell)
-    return labelled_grid(cells, row_labels, None, title, out_path, note=note, caption_lines=5)
+    return study_grid(cells, row_labels, None, title, out_path, note=note, caption_lines=5)
 
 
 def _grid_title(manifest: Manifest, exp: Experiment, name: str) -> str:
@@ -245,8 +260,8 @@ def results_array(manifest: Manifest, t5: pd.DataFrame, runs_dir, out_path,
                       _array_cell(row, "baseline", runs_dir, ev), _array_cell(row, "revised", runs_dir, ev)])
         row_labels.append(f"Row {row['row']}")
     random = any(truthy(r) for r in t5.get("random_weights", [])) or any(map(any_random, compared))
-    return labelled_grid(cells, row_labels, ["Style", "Content", "Gatys et al.", "Ours"],
-                         _array_title(manifest, ev), out_path, note=RANDOM_NOTE if random else None)
+    return study_grid(cells, row_labels, ["Style", "Content", "Gatys et al.", "Ours"],
+                      _array_title(manifest, ev), out_path, note=RANDOM_NOTE if random else None)
 
 
 def _array_cell(row: dict, role: str, runs_dir, ev: Evaluator | None) -> tuple:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import NSTError, PlanError
 from ..run.evaluate import PAPER, evaluation_layers
 from ..run.image_files import image_header, target_size
-from ..run.layers import LAYER_INDEX, min_side
+from ..run.layers import LAYER_INDEX, min_side, standard_name
 from ..run.params import INITS
 
 if TYPE_CHECKING:
@@ -54,5 +54,5 @@ def check_job_inputs(plan: Plan, root: Path) -> None:
                 deepest = max(layers, key=LAYER_INDEX.__getitem__)
                 raise PlanError(
                     f"{where}: image {path!r} is {width}x{height} px after resizing (size={size}, "
-                    f"resize={params.resize}), too small for layer {deepest}, which needs at least "
+                    f"resize={params.resize}), too small for layer {standard_name(deepest)}, which needs at least "
                     f"{need} px on each side: use a larger size, resize: square, or shallower layers")

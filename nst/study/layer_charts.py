@@ -20,12 +20,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import AggregateError
-from ..run.layers import LAYER_INDEX
+from ..run.layers import LAYER_INDEX, standard_name
 from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
 from .manifest import Manifest
-from .reconstruction import block_name
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}
@@ -166,7 +165,7 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
 
 
 def _legend_handles(histories: list[pd.DataFrame], colors: dict[str, tuple]) -> list[Line2D]:
-    handles = [Line2D([], [], color=color, lw=2, label=f"{layer} ({block_name(layer)})")
+    handles = [Line2D([], [], color=color, lw=2, label=standard_name(layer))
                for layer, color in colors.items()]
     handles += [Line2D([], [], color="black", ls=LINESTYLES[t], label=f"{t} loss") for t in TERMS]
     handles.append(Line2D([], [], color="black", marker="o", ls="", ms=4,

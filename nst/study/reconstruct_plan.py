@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import PlanError
-from ..run.layers import normalize_layer
+from ..run.layers import normalize_layer, standard_name
 from ..run.params import RunParams
 from .manifest import label_of
 
@@ -53,7 +53,7 @@ def reconstruction_trials(spec: Any, where: str) -> list[dict]:
 
 
 def distinct_layers(layers: Any, where: str) -> list[str]:
-    """`layers` as sequential names (relu3_1 -> relu_9), in the order given; PlanError naming
+    """`layers` as sequential names (relu4_1 -> relu_9), in the order given; PlanError naming
     `where` for an empty list, an unknown layer or one listed twice."""
     if not isinstance(layers, list) or not layers:
         raise _key(where, "must be a non-empty list of VGG-19 layers, e.g. [relu1_1, relu2_1]")
@@ -64,7 +64,7 @@ def distinct_layers(layers: Any, where: str) -> list[str]:
         except ValueError as err:
             raise _key(f"{where}[{i}]", str(err)) from None
         if name in names:
-            raise _key(f"{where}[{i}]", f"{layer!r} is listed twice (as {name})")
+            raise _key(f"{where}[{i}]", f"{layer!r} is listed twice (as {standard_name(name)})")
         names.append(name)
     return names
 

@@ -4,7 +4,7 @@ grid (nst/study/grids.py); no torch, no snakemake.
 Per pair, two rows as in the paper: content reconstructions (each from one layer, shallow to
 deep) and style reconstructions (from the growing sets of style layers), each after the
 reference image it reconstructs (the content image, the style image). Layers are named as
-Gatys et al. name them (relu3_1 rather than relu_9). Planning: nst/study/reconstruct_plan.py.
+Gatys et al. name them (relu4_1 rather than relu_9). Planning: nst/study/reconstruct_plan.py.
 """
 from __future__ import annotations
 
@@ -12,24 +12,18 @@ import re
 from dataclasses import dataclass
 
 from ..errors import AggregateError
-from ..run.layers import BLOCK_ALIASES
+from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, read_run, run_row
-from .figures import experiment_title, run_flag, run_image
-from .grids import GridGeometry, labelled_grid
+from .figures import experiment_title, run_flag, run_image, study_grid
+from .grids import GridGeometry
 from .manifest import Manifest, Trial
 from .reconstruct_plan import RECONSTRUCT, RECONSTRUCT_KEYS
 
-BLOCK_NAMES = {sequential: block for block, sequential in BLOCK_ALIASES.items()}
 ROW_TEXT = {"content_layers": "content from one layer", "style_layers": "style from the layers up to"}
 
 
-def block_name(layer: str) -> str:
-    """relu_9 -> relu3_1, pool_2 -> pool2 (the name in Gatys et al.); other text unchanged."""
-    return BLOCK_NAMES.get(layer, layer)
-
-
 def layers_caption(layers) -> str:
-    return " + ".join(block_name(layer) for layer in layers)
+    return " + ".join(standard_text(layer) for layer in layers)
 
 
 def reconstruction_rows(manifest: Manifest, name: str) -> dict[tuple[str, str], dict[str, list[Trial]]]:
@@ -49,8 +43,8 @@ def reconstruction_rows(manifest: Manifest, name: str) -> dict[tuple[str, str], 
 
 
 def block_of(layer: str) -> str | None:
-    """The VGG-19 block (1-5) of a layer: relu_9 (relu3_1) -> '3'."""
-    match = re.match(r"[a-z]+(\d)", block_name(layer))
+    """The VGG-19 block (1-5) of a layer: relu_9 (relu4_1) -> '4'."""
+    match = re.match(r"[a-z]+(\d)", standard_text(layer))
     return match.group(1) if match else None
 
 
@@ -64,7 +58,7 @@ def column_labels(steps: dict[str, list[Trial]], n_cols: int) -> list[str]:
         layers = {lst[k] for lst in added if k < len(lst)}
         blocks = {block_of(layer) for layer in layers}
         if len(layers) == 1:
-            labels.append(block_name(layers.pop()))
+            labels.append(standard_text(layers.pop()))
         elif len(blocks) == 1 and None not in blocks:
             labels.append(f"block {blocks.pop()}")
         else:
@@ -115,5 +109,5 @@ def reconstruction_figure(manifest: Manifest, name: str, runs_dir, out_path) -> 
     title = (f"{experiment_title(manifest.experiment(name), name)}\nEach image is optimised from "
              "noise to match only the content features of one layer (content rows), or only the "
              "style (Gram matrices) of a set of layers (style rows), as in Gatys et al. 2016, Fig. 1")
-    return labelled_grid(grid.cells, grid.row_labels, grid.col_labels, title, out_path,
-                         note=RANDOM_NOTE if grid.random else None)
+    return study_grid(grid.cells, grid.row_labels, grid.col_labels, title, out_path,
+                      note=RANDOM_NOTE if grid.random else None)

@@ -1,7 +1,8 @@
 """An experiment's numbers over its content/style pairs: the summary and interactions tables.
 
 Both are made from the experiment's table (nst/study/aggregate.py) and the manifest; the
-statistics are nst/study/stats.py's (bootstrap intervals over pairs, seeded).
+statistics are nst/study/stats.py's (95 % intervals over pairs valid at a few pairs: Student-t
+below 4 values, then the wider of t and the bootstrap-t; each interval names its method).
 
 Values. A trial's value is its varied values as a label ('style_weight=100000', 'base' for an
 experiment that varies nothing), taken from the manifest, so a tuned experiment's candidates
@@ -23,11 +24,14 @@ in plan order:
     n_paired,
     then per metric M of `summary_metrics` (the main evaluator's score_<name>_style, _content,
     _total, then eval_total):
-    M_mean, M_ci_low, M_ci_high            mean over pairs, 95 % bootstrap interval
-    M_diff, M_diff_ci_low, M_diff_ci_high  mean over pairs of (value - reference), its interval
+    M_mean, M_ci_low, M_ci_high, M_ci_method   mean over pairs, its 95 % interval and the
+                                               interval's method (stats.T or stats.T_BOOTSTRAP)
+    M_diff, M_diff_ci_low, M_diff_ci_high, M_diff_ci_method
+                                           mean over pairs of (value - reference), its interval
     M_share_better                         fraction of paired pairs where the value is lower
     and `note`. The reference row has empty differences. With one pair no interval can be
-    computed: the interval cells are empty and the note says so.
+    computed: the interval cells are empty and the note says so; below stats.VALID_FROM pairs
+    the note says that the interval holds only for values that are not skewed.
 
 Interactions table (`interactions_table`, results/tables/<experiment>.interactions.csv), for
 an experiment with two or more varied keys crossed (grid; tune): experiment, metric, then
@@ -50,6 +54,8 @@ from .select import matches
 
 ONE_PAIR_NOTE = "one pair: no interval can be computed from one pair"
 FEW_PAIRS_NOTE = "fewer than 2 pairs with ok runs: no interval"
+SMALL_N_NOTE = (f"fewer than {stats.VALID_FROM} pairs: Student-t intervals, valid for values near normal, "
+                "too narrow for skewed ones")
 CROSSED_KINDS = ("grid", "tune")  # kinds whose varied keys are crossed (a full factorial)
 
 
@@ -127,28 +133,34 @@ def summary_table(manifest: Manifest, exp_table: pd.DataFrame, name: str, seed: 
 
 
 def summary_columns(metrics: list[str]) -> list[str]:
-    cells = ["mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "share_better"]
+    cells = ["mean", "ci_low", "ci_high", "ci_method", "diff", "diff_ci_low", "diff_ci_high", "diff_ci_method",
+             "share_better"]
     return (["experiment", "label", "reference", "n_pairs", "n_diverged", "n_stopped", "n_paired"]
             + [f"{m}_{c}" for m in metrics for c in cells] + ["note"])
 
 
 def _metric_cells(wide: pd.DataFrame, label: str, reference: str, metric: str, seed: int) -> dict:
-    mean, low, high = stats.mean_ci(wide[label], seed=seed)
-    cells = {f"{metric}_mean": mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+    mean = stats.mean_ci(wide[label], seed=seed)
+    cells = {f"{metric}_mean": mean.mean, f"{metric}_ci_low": mean.low, f"{metric}_ci_high": mean.high,
+             f"{metric}_ci_method": mean.method}
     if label == reference:
-        diff = {"effect": np.nan, "ci_low": np.nan, "ci_high": np.nan, "share_better": np.nan, "n": 0}
+        diff = {"effect": np.nan, "ci_low": np.nan, "ci_high": np.nan, "ci_method": "", "share_better": np.nan,
+                "n": 0}
     else:
         diff = stats.paired_difference(wide[label], wide[reference], seed=seed)
     cells.update({f"{metric}_diff": diff["effect"], f"{metric}_diff_ci_low": diff["ci_low"],
-                  f"{metric}_diff_ci_high": diff["ci_high"], f"{metric}_share_better": diff["share_better"],
-                  "_n_paired": diff["n"]})
+                  f"{metric}_diff_ci_high": diff["ci_high"], f"{metric}_diff_ci_method": diff["ci_method"],
+                  f"{metric}_share_better": diff["share_better"], "_n_paired": diff["n"]})
     return cells
 
 
 def _note(n_total: int, ok_pairs: int) -> str:
-    if n_total == 1:
-        return ONE_PAIR_NOTE
-    return FEW_PAIRS_NOTE if ok_pairs < 2 else ""
+    return ONE_PAIR_NOTE if n_total == 1 else pairs_note(ok_pairs)
+
+
+def pairs_note(n: int) -> str:
+    """What a row's intervals from `n` pairs cannot say ("" from stats.VALID_FROM pairs)."""
+    return FEW_PAIRS_NOTE if n < 2 else SMALL_N_NOTE if n < stats.VALID_FROM else ""
 
 
 # --- a grid's effects ------------------------------------------------------------------------
@@ -183,5 +195,5 @@ def interactions_table(manifest: Manifest, exp_table: pd.DataFrame, name: str, s
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "experiment", name)
     one_pair = rows["pair"].nunique() == 1
-    table["note"] = [ONE_PAIR_NOTE if one_pair else FEW_PAIRS_NOTE if n < 2 else "" for n in table["n_pairs"]]
+    table["note"] = [ONE_PAIR_NOTE if one_pair else pairs_note(n) for n in table["n_pairs"]]
     return table
