@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.run import score
+from nst.run import prescore, score
 from nst.run.engine import stylize
 from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, evaluate,
                           make_evaluator, resolve_evaluation)
@@ -243,3 +243,55 @@ def test_nst_score_writes_the_score_file(finished, tmp_path):
     assert wrong.returncode == 2 and "re-run snakemake" in wrong.stderr and "Traceback" not in wrong.stderr
     bad = run_nst(["score", folder, "--evaluator", '{"name": "gatys", "pooling": "median"}'])
     assert bad.returncode == 2 and "'--evaluator.pooling'" in bad.stderr
+
+
+# --- scores computed by the run's own process (nst/run/prescore.py) ------------------------
+def test_a_runs_process_scores_it_and_nst_score_takes_exactly_that(images, tmp_path):
+    content, style = images
+    evaluators = [make_evaluator({"name": "gatys", "weights": "random", "size": 32}),
+                  make_evaluator({"name": "paper", "weights": "imagenet"})]  # needs a record: left alone
+    request = tmp_path / "prescore.json"
+    request.write_text(json.dumps({"evaluators": [{"hash": e.hash, "settings": e.to_dict()["settings"]}
+                                                  for e in evaluators]}))
+    run_dir = tmp_path / "run"
+    proc = run_nst(["run", content, style, "--preset", "baseline", "--weights", "random", "--size", "32",
+                    "--iterations", "3", "--device", "cpu", "-o", run_dir, "--quiet"],
+                   env={prescore.VARIABLE: str(request)})
+    assert proc.returncode == 0, proc.stderr
+    gatys = evaluators[0]
+    assert sorted(p.name for p in (run_dir / prescore.FOLDER).iterdir()) == [f"{gatys.hash}.json"]
+
+    spec = json.dumps(gatys.to_dict()["settings"])
+    args = ["score", run_dir, "--evaluator", spec, "--content", content, "--style", style, "--threads", "1"]
+    taken = run_nst(args + ["-o", tmp_path / "taken.json"])
+    assert taken.returncode == 0 and "scored by the run's process" in taken.stdout, taken.stderr
+    shutil.rmtree(run_dir / prescore.FOLDER)
+    scored = run_nst(args + ["-o", tmp_path / "scored.json"])
+    assert scored.returncode == 0 and "scored by the run's process" not in scored.stdout, scored.stderr
+
+    def without_timing(path):
+        data = json.loads(path.read_text())
+        return {k: v for k, v in data.items() if k not in ("seconds", "network_seconds")}
+    assert without_timing(tmp_path / "taken.json") == without_timing(tmp_path / "scored.json")
+
+
+def test_a_prescored_file_is_taken_only_for_the_same_images_and_evaluator(finished, images, tmp_path):
+    content, style = images
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished["random"][0], run_dir)
+    gatys = make_evaluator({"name": "gatys", "weights": "random", "size": 32})
+    assert score.prescore(run_dir, [{"hash": gatys.hash, "settings": gatys.to_dict()["settings"]}],
+                          content, style) == [gatys.hash]
+    assert prescore.take_prescored(run_dir, gatys.hash, content, [style])["evaluator"]["hash"] == gatys.hash
+
+    other = make_evaluator({"name": "gatys", "weights": "random", "size": 32, "style_weight": 2.0})
+    assert prescore.take_prescored(run_dir, other.hash, content, style) is None  # another evaluator
+    assert prescore.take_prescored(run_dir, gatys.hash, style, style) is None    # another content image
+    edited = tmp_path / "style.png"
+    Image.open(style).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(edited)
+    assert prescore.take_prescored(run_dir, gatys.hash, content, edited) is None  # another style image
+    Image.open(run_dir / "image.png").rotate(90).save(run_dir / "image.png")
+    assert prescore.take_prescored(run_dir, gatys.hash, content, style) is None  # the run was redone
+    # a request from another nst (its hash disagrees) is skipped, never an error
+    assert score.prescore(run_dir, [{"hash": "0" * 12, "settings": gatys.to_dict()["settings"]}],
+                          content, style) == []

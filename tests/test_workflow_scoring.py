@@ -55,6 +55,9 @@ def test_every_run_is_scored_by_one_network_whatever_it_was_optimised_with(study
     assert set(records) == {"random", "caffe"}
     assert records["random"] == records["caffe"]  # the run optimised with random weights too
     assert records["random"]["family"] == "caffe" and len(records["random"]["sha256"]) == 64
+    # each run's own process scored it (torch was loaded there); the score jobs took those files
+    logs = list(study.glob("logs/scores/*/*/*.log"))
+    assert len(logs) == len(list(runs_of(study, CONFIG))) and all("scored by the run's process" in p.read_text() for p in logs)
 
     runs = pd.read_csv(study / "results/tables/runs.csv")
     for column in gatys.columns():

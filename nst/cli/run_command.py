@@ -196,4 +196,11 @@ def cmd_run(args) -> int:
     outdir = write_run(result, args.outdir)
     print(f"{params.run_id}: {result.outcome()}, total loss {result.final['total']:.6g}, "
           f"{result.timing['seconds']:.1f}s on {result.device} -> {outdir}")
+    from ..run.prescore import requests_from_environment
+
+    requests = requests_from_environment()  # the workflow's evaluators: score here, torch is loaded
+    if requests:
+        from ..run.score import prescore
+
+        prescore(outdir, requests, content, style)
     return 0

@@ -135,6 +135,15 @@ def cmd_score(args) -> int:
     if args.expect_hash and evaluator.hash != args.expect_hash:
         raise NSTError(f"the evaluator hashes to {evaluator.hash}, not {args.expect_hash}: the workflow's "
                        f"plan and this nst disagree; re-run snakemake to re-plan")
+    if args.output and args.content and args.style and not args.weights_record:
+        from ..run.prescore import take_prescored
+
+        taken = take_prescored(args.run_dir, evaluator.hash, args.content, args.style)
+        if taken is not None:  # the run's own process scored exactly this: no torch needed
+            write_text(args.output, json.dumps(taken, indent=1) + "\n")
+            print(f"{evaluator.name} [{evaluator.hash}]: style {taken['scores']['style']:.4g}, "
+                  f"content {taken['scores']['content']:.4g}, scored by the run's process -> {args.output}")
+            return 0
     import torch
 
     from ..files import finite_or_null

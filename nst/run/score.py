@@ -247,3 +247,37 @@ def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
         "seconds": time.perf_counter() - started,  # reading images + network_seconds + scoring
         "network_seconds": network_seconds,
     }
+
+
+def prescore(run_dir, requests: list[dict], content_path, style_paths) -> list[str]:
+    """Score a run just written by this process with each requested evaluator and leave the
+    score files for the score jobs (nst/run/prescore.py); returns the hashes done. A request
+    that cannot be met (another nst's hash, an imagenet network, an error) is skipped with a
+    note: its score job then scores as before, and the finished run is never put at risk."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the score job scores (--threads 1): the same sums, the same bits
+    try:
+        return [h for h in (_prescore_one(run_dir, r, content_path, style_paths) for r in requests) if h]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _prescore_one(run_dir, request: dict, content_path, style_paths) -> str | None:
+    import sys
+
+    from ..files import finite_or_null
+    from .evaluate import make_evaluator
+    from .prescore import scored_identity, write_prescored
+
+    try:
+        evaluator = make_evaluator(request["settings"], "prescore request")
+        if evaluator.hash != request["hash"] or evaluator.settings["weights"] == "imagenet":
+            return None
+        score_file = score_run(run_dir, evaluator, content_path=content_path, style_path=style_paths)
+        write_prescored(run_dir, evaluator.hash, scored_identity(run_dir, content_path, style_paths),
+                        finite_or_null(score_file))
+        return evaluator.hash
+    except (NSTError, OSError, RuntimeError, ValueError) as exc:
+        print(f"nst: note: not scored here with evaluator {request.get('hash')} ({exc}); "
+              "its score job scores it", file=sys.stderr)
+        return None

@@ -33,6 +33,7 @@ RESULTS = "results"
 MANIFEST = f"{RESULTS}/plan/manifest.json"
 MANIFESTS = f"{RESULTS}/plan/manifests"  # <hash>.json, written by plan.write_by_content
 EXECUTIONS = f"{RESULTS}/plan/execution"  # likewise
+PRESCORE_REQUESTS = f"{RESULTS}/plan/prescore"  # likewise: the evaluators a run's process scores with
 
 
 def results_of_manifest(manifest: str | os.PathLike) -> str:

@@ -13,6 +13,7 @@ from snakemake.utils import validate
 from nst.errors import NSTError
 from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
+from nst.run import prescore
 from nst.run.device import cuda_expected
 from nst.study import layout
 from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides
@@ -293,6 +294,11 @@ def all_targets(wildcards=None):
 from nst.run.evaluate import describe_select
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
+# A run's process scores its image with these too, while torch is loaded; the score jobs then
+# take those files instead of importing torch (nst/run/prescore.py). Passed by a variable, as
+# NST_EXECUTION is, so a changed `evaluation:` never reruns a run.
+os.environ[prescore.VARIABLE] = write_by_content(layout.PRESCORE_REQUESTS, {"evaluators": [
+    {"hash": digest, "settings": ev.to_dict()["settings"]} for digest, ev in EVALUATORS.items()]})
 
 
 def score_files(run):
