@@ -16,7 +16,7 @@ from ..errors import ParamsError
 from ..files import content_sha256, unreadable
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
-    COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
+    COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LBFGS_BOUNDS, LOSSES, OPTIMIZERS,
     POOLINGS, PRECISIONS, RESIZES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls, check_ranges, coarser_scales,
     coerce, jsonable,
 )
@@ -58,6 +58,8 @@ class RunParams:
     scales: tuple[int, ...] = field(default=(), metadata=_LATER)
     scale_iterations: tuple[int, ...] = field(default=(), metadata=_LATER)
     init_noise: float = field(default=0.0, metadata=_LATER)
+    # issue 18: how L-BFGS keeps pixels in [0, 1]; the default is the tutorial's loop, as before
+    lbfgs_bounds: str = field(default="clamp", metadata=_LATER)
     # execution only: not part of run_id
     device: str = field(default="auto", metadata=_EXECUTION)
     threads: int = field(default=0, metadata=_EXECUTION)
@@ -74,6 +76,8 @@ class RunParams:
             object.__setattr__(self, f.name, value)
         if self.lr is None:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
+        if self.optimizer != "lbfgs":  # first-order optimizers step, then the closure clamps (a projection)
+            object.__setattr__(self, "lbfgs_bounds", "clamp")
         check_ranges(self)
         object.__setattr__(self, "scales", coarser_scales(self.scales, self.size))
         check_controls(self)
@@ -149,6 +153,12 @@ class RunParams:
         """The style images' size for output size `size` (default: `size`): `style_scale` of it,
         at least 16 px."""
         return max(16, round((size or self.size) * self.style_scale))
+
+    @property
+    def one_evaluation_per_step(self) -> bool:
+        """False for L-BFGS with a line search (several evaluations per step). One iteration is
+        one evaluation for every optimizer, but only such steps can be snapshotted after any k."""
+        return self.lbfgs_bounds != "strong_wolfe"
 
     @property
     def uses_random_weights(self) -> bool:
