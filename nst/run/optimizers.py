@@ -13,6 +13,9 @@ the method (README, "L-BFGS and pixel bounds"):
   each of the line search's evaluations is an iteration (nst/run/engine.py, `optimize`);
 - free: torch's L-BFGS with no bounds while optimising; only the images a run saves (and
   scores) are clamped, as neural-style and Gatys et al.'s reference code do.
+
+For another optimizer lbfgs_bounds does not apply: it is kept (so that a trial that switches a
+preset's optimizer to L-BFGS gets the preset's bounds) but is no part of the run id.
 """
 from __future__ import annotations
 
@@ -39,5 +42,6 @@ def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimi
 
 
 def clamps_in_closure(params: RunParams) -> bool:
-    """Whether each evaluation starts by clamping the pixels to [0, 1] (the tutorial's closure)."""
-    return params.lbfgs_bounds in ("clamp", "strong_wolfe")
+    """Whether each evaluation starts by clamping the pixels to [0, 1] (the tutorial's closure;
+    for a first-order optimizer, the projection after its step)."""
+    return params.optimizer != "lbfgs" or params.lbfgs_bounds in ("clamp", "strong_wolfe")

@@ -232,7 +232,7 @@ def check_controls(p) -> None:
     for key, ok, allowed in checks:
         if not ok:
             raise bad_value(key, getattr(p, key), allowed)
-    if p.lbfgs_bounds == "strong_wolfe" and p.snapshots:
+    if not p.one_evaluation_per_step and p.snapshots:
         # a line search evaluates several times per step; a snapshot (and so a shared trajectory
         # or a halving rung) needs the optimizer's state after exactly k evaluations
         raise ParamsError(f"snapshots {list(p.snapshots)} cannot be taken with lbfgs_bounds: strong_wolfe "

@@ -76,8 +76,6 @@ class RunParams:
             object.__setattr__(self, f.name, value)
         if self.lr is None:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
-        if self.optimizer != "lbfgs":  # first-order optimizers step, then the closure clamps (a projection)
-            object.__setattr__(self, "lbfgs_bounds", "clamp")
         check_ranges(self)
         object.__setattr__(self, "scales", coarser_scales(self.scales, self.size))
         check_controls(self)
@@ -120,12 +118,14 @@ class RunParams:
 
     def settings(self) -> dict[str, Any]:
         """The identity fields as given (a weights file by its path): what a job is handed to
-        compute this run elsewhere. A later field at its default is left out (see _LATER)."""
+        compute this run elsewhere. A later field at its default is left out (see _LATER), and
+        lbfgs_bounds for another optimizer than L-BFGS (it does not apply: the run is the same)."""
         return {
             f.name: jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("identity", True)
             and not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)
+            and not (f.name == "lbfgs_bounds" and self.optimizer != "lbfgs")
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,7 +158,7 @@ class RunParams:
     def one_evaluation_per_step(self) -> bool:
         """False for L-BFGS with a line search (several evaluations per step). One iteration is
         one evaluation for every optimizer, but only such steps can be snapshotted after any k."""
-        return self.lbfgs_bounds != "strong_wolfe"
+        return not (self.optimizer == "lbfgs" and self.lbfgs_bounds == "strong_wolfe")
 
     @property
     def uses_random_weights(self) -> bool:
