@@ -13,10 +13,10 @@ the workflow scores it; its numbers go to OUT/lbfgs_bounds.jsonl as soon as it f
 interrupted benchmark continues where it stopped.
 
 Order (a shared CPU may not allow all 240 runs in the time there is): the first option given
-(the candidate baseline) on every setting; then the demo's two photographs x the four paintings
-at the three weights (24 settings) for each other option, setting by setting; then the other
-options' remaining settings. A benchmark stopped at any point compares the options on the
-settings all of them have (the report says how many).
+(the candidate baseline) on every setting; then the other options setting by setting, the
+demo's two photographs x the four paintings at the three weights (24 settings) first. A
+benchmark stopped at any point compares the options on the settings all of them have (the
+report says how many).
 
 Reported per option: runs diverged (run.json's status: a non-finite loss, or the blow-up rule)
 and stalled (stalled_at), the median over the 20 pairs at each style weight of the final total
@@ -78,8 +78,7 @@ def in_order(options) -> list[tuple[str, str, str, float]]:
     first, others = options[0], options[1:]
     demo = [(c, s, w) for c, s, w in settings() if c in DEMO_PHOTOS]
     rest = [(c, s, w) for c, s, w in settings() if c not in DEMO_PHOTOS]
-    return ([(first, *x) for x in settings()] + [(o, *x) for x in demo for o in others]
-            + [(o, *x) for o in others for x in rest])
+    return [(first, *x) for x in settings()] + [(o, *x) for x in demo + rest for o in others]
 
 
 def _key(option: str, content: str, style: str, weight: float) -> str:
