@@ -1,7 +1,9 @@
 """Benchmark 9: how L-BFGS keeps the pixels in [0, 1] (`lbfgs_bounds`), on real style transfer.
 
-    python -m benchmarks.lbfgs_bounds OUT [--workers 2] [--options clamp,projected,strong_wolfe,free]
-    python -m benchmarks --only 9 --cache OUT        # the same, inside the suite's report
+    python -m benchmarks.lbfgs_bounds OUT [--workers 2] [--options projected,clamp,strong_wolfe,free]
+    python -m benchmarks.lbfgs_bounds OUT --report-only    # the tables of what OUT holds
+    python -m benchmarks.lbfgs_bounds OUT --timing         # cost per iteration, side by side
+    python -m benchmarks --only 9                          # both, inside the suite's report (hours)
 
 Every option on 5 photographs (scikit-image: astronaut, chelsea, coffee, rocket,
 hubble_deep_field; prepared as the demo prepares its two, shorter side 256 px) x the four
@@ -21,7 +23,8 @@ report says how many).
 Reported per option: runs diverged (run.json's status: a non-finite loss, or the blow-up rule)
 and stalled (stalled_at), the median over the 20 pairs at each style weight of the final total
 loss (the run's own objective of its saved image) and of the gatys scores, how often each
-option had the lowest final loss of a setting, and the time per run.
+option had the lowest final loss of a setting, and the time per run (of runs made two at a
+time on a shared CPU: what each option costs per iteration is `--timing`, measured side by side).
 """
 from __future__ import annotations
 
@@ -197,14 +200,44 @@ def _table(rows: list[dict], options: list[str], by: dict, complete: list) -> st
     return table(head, body)
 
 
+def per_iteration(out: Path, options=OPTIONS, iterations: int = 40, repeats: int = 3) -> tuple[str, dict]:
+    """What each option costs per iteration, side by side: one process, one thread, the options
+    alternated (reversed every other repeat) on astronaut x starry_night at 1e6, median seconds
+    per iteration from the history stamps (first difference dropped), as a ratio to clamp."""
+    import torch
+
+    from nst.run.engine import stylize
+    from nst.run.presets import preset
+
+    torch.set_num_threads(1)
+    photos = write_photos(out / "photos")
+    times = {o: [] for o in options}
+    for rep in range(repeats):
+        for option in (options if rep % 2 == 0 else list(reversed(options))):
+            params = preset("baseline", size=SIZE, iterations=iterations, weights="caffe", style_weight=1e6,
+                            lbfgs_bounds=option, device="cpu", threads=1, checkpoint_seconds=0)
+            result = stylize(params, str(photos["astronaut"]), str(REPO / "images/styles/starry_night.jpg"))
+            stamps = [row["seconds"] for row in result.history]
+            times[option] += [b - a for a, b in zip(stamps[1:], stamps[2:])]
+    reference = statistics.median(times["clamp"]) if "clamp" in times else None
+    rows = [[o, 1000 * statistics.median(t), f"{statistics.median(t) / reference:.2f}" if reference else "-"]
+            for o, t in times.items()]
+    md = table([f"option ({SIZE} px, {iterations} it x {repeats}, 1 thread)", "ms / iteration", "x clamp"], rows)
+    return md, times
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lbfgs_bounds", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--report-only", action="store_true", help="print the tables of what OUT holds")
+    parser.add_argument("--timing", action="store_true", help="only the side-by-side cost per iteration")
     args = parser.parse_args(argv)
     options = [o for o in args.options.split(",") if o]
+    if args.timing:
+        print(per_iteration(args.out, options)[0])
+        return 0
     if args.report_only:
         rows = [json.loads(line) for line in (args.out / "lbfgs_bounds.jsonl").read_text().splitlines() if line]
         rows = [r for r in rows if r["option"] in options]
