@@ -109,6 +109,8 @@ class BoundedLBFGS(torch.optim.Optimizer):
         if "g" not in state:  # the start, projected into the box
             param.clamp_(group["lower"], group["upper"])
             loss = closure()
+            if param.grad is None:  # a non-finite loss: the run stops here (nst/run/loop.py)
+                return loss
             g = param.grad.reshape(-1).clone()
             state.update(f=float(loss), g=g, old_s=[], old_y=[], rho=[], gamma=1.0, n_iter=1, rejected=0,
                          restarts=0)
