@@ -3,6 +3,7 @@
     python -m benchmarks.lbfgs_bounds OUT [--workers 2] [--options projected,clamp,strong_wolfe,free]
     python -m benchmarks.lbfgs_bounds OUT --report-only    # the tables of what OUT holds
     python -m benchmarks.lbfgs_bounds OUT --timing         # cost per iteration, side by side
+    python -m benchmarks.lbfgs_bounds OUT --scipy          # scipy's L-BFGS-B on one setting (reference)
     python -m benchmarks --only 9                          # both, inside the suite's report (hours)
 
 Every option on 5 photographs (scikit-image: astronaut, chelsea, coffee, rocket,
@@ -226,6 +227,40 @@ def per_iteration(out: Path, options=OPTIONS, iterations: int = 40, repeats: int
     return md, times
 
 
+def scipy_reference(out: Path, content: str = "chelsea", style: str = "starry_night", weight: float = 1e4) -> dict:
+    """The same objective minimised by scipy's L-BFGS-B (fmin_l_bfgs_b, history 100, bounds
+    [0, 1], at most ITERATIONS evaluations), beside `projected`: the reference for bounded
+    L-BFGS. float32 network, float64 in scipy."""
+    import numpy as np
+    import torch
+    from scipy.optimize import fmin_l_bfgs_b
+
+    from nst.run import engine
+    from nst.run.presets import preset
+
+    torch.set_num_threads(1)
+    photos = write_photos(out / "photos")
+    params = preset("baseline", size=SIZE, iterations=ITERATIONS, weights="caffe", style_weight=weight,
+                    device="cpu", threads=1, checkpoint_seconds=0)
+    run = engine.RunState(params, str(photos[content]), str(REPO / "images/styles" / f"{style}.jpg"))
+    engine.bind_network([run], params, params.content_layers + params.style_layers, torch.device("cpu"))
+    shape = run.image.shape
+
+    def loss_and_gradient(x):
+        image = torch.from_numpy(x.astype(np.float32)).view(shape).requires_grad_(True)
+        total = run.objective(image)["total"]
+        total.backward()
+        return float(total.detach()), image.grad.double().numpy().ravel()
+
+    started = time.perf_counter()
+    start = run.image.detach().double().numpy().ravel()
+    x, _, info = fmin_l_bfgs_b(loss_and_gradient, start, bounds=[(0, 1)] * start.size, m=params.lbfgs_history,
+                               maxfun=ITERATIONS, maxiter=10 ** 6, factr=0, pgtol=0)
+    final = run.scores(torch.from_numpy(x.astype(np.float32)).view(shape), evaluate_too=False)["final"]["total"]
+    return {"setting": f"{content}/{style}/{weight:g}", "final_total": final, "iterations": info["nit"],
+            "evaluations": info["funcalls"], "seconds": time.perf_counter() - started}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lbfgs_bounds", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -233,8 +268,12 @@ def main(argv=None) -> int:
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--report-only", action="store_true", help="print the tables of what OUT holds")
     parser.add_argument("--timing", action="store_true", help="only the side-by-side cost per iteration")
+    parser.add_argument("--scipy", action="store_true", help="only scipy's L-BFGS-B on chelsea x starry_night, 1e4")
     args = parser.parse_args(argv)
     options = [o for o in args.options.split(",") if o]
+    if args.scipy:
+        print(json.dumps(scipy_reference(args.out)))
+        return 0
     if args.timing:
         print(per_iteration(args.out, options)[0])
         return 0
