@@ -161,6 +161,31 @@ def test_bounded_lbfgs_holds_a_pixel_at_its_bound_when_the_gradient_pushes_it_ou
     assert x.detach().tolist() == [0.0, 1.0, 0.0]
 
 
+def test_bounded_lbfgs_keeps_curvature_pairs_of_an_objective_with_a_small_scale():
+    """f(x) = c/2 |x - 0.5|^2 with c = 1e-6: every step's s'y is ~1e-18, far under torch's
+    absolute 1e-10 but positive beyond rounding of -g's (the relative test kept): the pair is
+    stored, its s'y / y'y = 1 / c scales the next direction, and the minimum is reached in a few
+    steps. Refusing the pairs (the absolute test) repeats the first tiny step: f barely moves."""
+    x = torch.full((100,), 0.3, requires_grad=True)
+    c = 1e-6
+
+    def closure():
+        x.grad = None
+        loss = 0.5 * c * ((x - 0.5) ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimizer = BoundedLBFGS([x])
+    start = float(closure())
+    optimizer.step(closure), optimizer.step(closure)  # the start, then the first step
+    state = optimizer.state[x]
+    assert len(state["old_s"]) == 1 and 0 < float(state["old_s"][0].dot(state["old_y"][0])) < 1e-10
+    for _ in range(4):
+        optimizer.step(closure)
+    assert float(closure()) < 1e-3 * start
+    assert torch.allclose(x.detach(), torch.full((100,), 0.5), atol=1e-3)
+
+
 # --- every option: one evaluation per iteration, where the pixels are --------------------------
 def capture(monkeypatch):
     """Every image the objective is evaluated at (a copy), in order."""
