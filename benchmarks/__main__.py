@@ -16,6 +16,9 @@
   baseline (caffe, 256 px)
 8 multi-scale time-to-quality at 256 and 512 px: time to the single-scale run's final
   evaluator score, as a ratio (caffe; about 15-25 minutes on 2 cores)
+9 lbfgs_bounds: how L-BFGS keeps pixels in [0, 1], 4 options x 20 pairs x 3 style weights at
+  128 px (caffe; hours on 2 cores, so only with --only 9; resumable: its runs stay in
+  --cache/lbfgs_bounds), and each option's cost per iteration side by side
 
 Stand-in weights: the ImageNet file cannot be downloaded here, so a seeded random torchvision
 vgg19() state dict (full, 548 MB) and its features-only part are saved once in --cache.
@@ -213,6 +216,15 @@ def main(argv=None) -> int:
             n["multi_seconds"][n["reached_at"]] / n["single_seconds"] <= 0.5 for n in numbers.values())
         sections.append(("8. Multi-scale: time to the single-scale run's quality", md,
                          f"Target: ratio <= 0.5 at every size: {'met' if met else 'NOT met'}."))
+    if 9 in wanted:
+        from . import lbfgs_bounds as b9
+
+        log("benchmark 9: lbfgs_bounds on 20 pairs x 3 style weights")
+        rows = b9.run(cache / "lbfgs_bounds")
+        timing, times = b9.per_iteration(cache / "lbfgs_bounds", iterations=10 if args.quick else 40,
+                                         repeats=1 if args.quick else 3)
+        raw["9"] = {"runs": rows, "seconds_per_iteration": times}
+        sections.append(("9. L-BFGS and pixel bounds (`lbfgs_bounds`)", b9.report(rows) + "\n\n" + timing, ""))
     info["load average at the end"] = common.loadavg()
     info["suite wall time"] = f"{time.perf_counter() - started:.0f} s"
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -23,7 +23,7 @@ from study_kit import (GATYS, TUNE_PAIRS, baseline_id, build_study, manifest, pl
                        scored_study, study, with_select, write_manifest)
 
 DOCUMENTED_RUN_COLUMNS = [
-    "content", "style", "run_id", "status", "diverged_at", "final_content", "final_style",
+    "content", "style", "run_id", "status", "diverged_at", "stalled_at", "final_content", "final_style",
     "final_total", "eval_content", "eval_style", "eval_total", "ssim_content",
     "color_distance_style", "seconds", "device", "weights", "random_weights",
 ]

@@ -60,6 +60,17 @@ def test_a_diverging_member_does_not_disturb_the_others(images):
     assert_same_run(fine, stylize(*requests[1]))
 
 
+def test_lbfgs_runs_of_every_bounds_run_one_after_another_as_they_would_alone(images):
+    requests = [(params(optimizer="lbfgs", lbfgs_bounds=b, init="noise"), images[0], images[1])
+                for b in ("clamp", "projected", "strong_wolfe", "free")]
+    assert len({p.run_id for p, _, _ in requests}) == 4 and not stackable(requests)
+    for result, request in zip(stylize_many(requests, batch_size=8), requests):
+        alone = stylize(*request)
+        assert result.params.lbfgs_bounds == request[0].lbfgs_bounds
+        assert [row["total"] for row in result.history] == [row["total"] for row in alone.history]
+        assert torch.equal(result.image, alone.image)
+
+
 def test_lbfgs_and_mixed_settings_run_one_after_another(images):
     requests = [(params(optimizer="lbfgs"), images[0], images[1]),
                 (params(optimizer="lbfgs", seed=2, init="noise"), images[2], images[3]),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import nst
+from nst.errors import ParamsError
 from nst.run.params import DEFAULT_LR, FIELD_NAMES, RunParams
 
 from kit import ROOT, tiny_params
@@ -46,6 +47,7 @@ from kit import ROOT, tiny_params
         ("lbfgs_history", 0, ">= 1"),
         ("content_layers", [], "non-empty list of VGG-19 layer names"),
         ("style_layers", ["conv_1", "conv_99"], "conv_1..conv_16"),
+        ("lbfgs_bounds", "box", "clamp | projected | strong_wolfe | free"),
     ],
 )
 def test_invalid_value_names_key_and_allowed_values(key, value, allowed):
@@ -209,6 +211,28 @@ def test_a_control_counts_in_the_identity_only_away_from_its_default(key):
     assert key not in base.replace(**{key: default}).identity()
 
 
+def test_lbfgs_bounds_counts_in_the_identity_of_lbfgs_runs_away_from_the_tutorials_clamp():
+    """The default (clamp, the loop every run before issue 18 had) is left out, so no existing
+    run id changed; another value is another run; for Adam & co. it does not apply and does not
+    count, but is kept for a trial that switches back to L-BFGS."""
+    plain = RunParams()
+    assert plain.lbfgs_bounds == "clamp" and "lbfgs_bounds" not in plain.identity()
+    ids = {RunParams(lbfgs_bounds=b).run_id for b in ("clamp", "projected", "strong_wolfe", "free")}
+    assert len(ids) == 4 and plain.run_id in ids
+    adam = RunParams(optimizer="adam", lbfgs_bounds="projected")
+    assert "lbfgs_bounds" not in adam.identity() and adam.run_id == RunParams(optimizer="adam").run_id
+    assert adam.replace(optimizer="lbfgs").lbfgs_bounds == "projected"
+    assert RunParams.from_dict({"lbfgs_bounds": "Strong-Wolfe"}).lbfgs_bounds == "strong_wolfe"
+
+
+def test_strong_wolfe_refuses_snapshots_in_one_line():
+    with pytest.raises(ParamsError, match=r"snapshots \[5\] cannot be taken with lbfgs_bounds: "
+                                                      r"strong_wolfe"):
+        RunParams(lbfgs_bounds="strong_wolfe", snapshots=[5])
+    assert RunParams(lbfgs_bounds="strong_wolfe", optimizer="adam", snapshots=[5]).snapshots == (5,)
+    assert RunParams(lbfgs_bounds="projected", snapshots=[5]).snapshots == (5,)
+
+
 def test_the_run_ids_of_existing_studies_do_not_change():
     """Every run the shipped configs planned before the controls existed keeps its id: the
     settings recorded then (tests/data) still hash to the ids recorded then."""
@@ -227,7 +251,11 @@ def test_presets_hold_their_documented_settings():
     assert baseline.style_layers == ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")
     assert (revised.loss, revised.optimizer, revised.content_layers) == ("l1", "adam", ("relu_5",))
     assert tutorial.pooling == "max"
-    assert tutorial.replace(pooling="avg").identity() == baseline.identity()
+    # the tutorial is the baseline with max pooling and the tutorial's own L-BFGS loop
+    assert (baseline.lbfgs_bounds, tutorial.lbfgs_bounds) == ("projected", "clamp")
+    assert tutorial.replace(pooling="avg", lbfgs_bounds="projected").identity() == baseline.identity()
+    assert nst.preset("gatys").lbfgs_bounds == "free"  # as his code: nothing bounded while L-BFGS runs
+    assert revised.lbfgs_bounds == "projected" and nst.preset("revised", optimizer="lbfgs").lbfgs_bounds == "projected"
 
 
 def test_the_gatys_preset_is_gatys_et_al_s_reference_recipe():

@@ -38,8 +38,9 @@ class Killed(Exception):
 
 
 def kill_after(iteration: int):
+    """After the first step that reaches `iteration` (a line search's step may pass it)."""
     def progress(row: dict) -> None:
-        if row["iteration"] == iteration:
+        if row["iteration"] >= iteration:
             raise Killed
     return progress
 
@@ -90,6 +91,22 @@ def test_time_checkpoints_resume_from_the_last_iteration_twice(content_path, sty
     run_into(folder, params, content_path, style_path, kill_at=7)
     result = run_into(folder, params, content_path, style_path)
     assert result.resumed_from == [4, 7]
+    assert_same_run_files(tmp_path / "whole", folder)
+
+
+@pytest.mark.parametrize("bounds", ["clamp", "projected", "strong_wolfe", "free"])
+def test_every_lbfgs_bounds_resumes_as_the_same_optimisation(bounds, content_path, style_path, tmp_path,
+                                                               every_iteration):
+    """Killed twice with a state after every step (strong_wolfe's steps hold several
+    evaluations, and the point its last line search ended on travels in the state so that it
+    is not evaluated again): the same files as a run never stopped."""
+    params = tiny_params(init="noise", iterations=12, checkpoint_seconds=1e-6, lbfgs_bounds=bounds)
+    run_into(tmp_path / "whole", params, content_path, style_path)
+    folder = tmp_path / "resumed"
+    assert run_into(folder, params, content_path, style_path, kill_at=4) is None
+    assert run_into(folder, params, content_path, style_path, kill_at=8) is None
+    result = run_into(folder, params, content_path, style_path)
+    assert len(result.resumed_from) == 2 and result.resumed_from[0] >= 4
     assert_same_run_files(tmp_path / "whole", folder)
 
 

@@ -52,7 +52,7 @@ def test_every_property_is_documented(where, name):
 
 CHOICES = {"loss": run_params.LOSSES, "optimizer": run_params.OPTIMIZERS, "pooling": run_params.POOLINGS,
            "gram_norm": run_params.GRAM_NORMS, "style_loss": run_params.STYLE_LOSSES, "color": run_params.COLORS,
-           "resize": run_params.RESIZES, "precision": run_params.PRECISIONS}
+           "resize": run_params.RESIZES, "precision": run_params.PRECISIONS, "lbfgs_bounds": run_params.LBFGS_BOUNDS}
 
 
 @pytest.mark.parametrize("name", sorted(CHOICES))

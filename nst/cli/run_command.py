@@ -21,7 +21,8 @@ def add_param_flags(run: argparse.ArgumentParser) -> None:
                "precision": p.PRECISIONS, "init": (*p.INITS, "path to an image"),
                "weights": (*p.WEIGHT_SOURCES, "path to a state dict"),
                "device": ("auto", "cpu", "cuda", "cuda:N", "mps"), "channels_last": ("auto", "true", "false"),
-               "gram_norm": p.GRAM_NORMS, "style_loss": p.STYLE_LOSSES, "color": p.COLORS, "shift_mode": p.SHIFT_MODES}
+               "gram_norm": p.GRAM_NORMS, "style_loss": p.STYLE_LOSSES, "color": p.COLORS, "shift_mode": p.SHIFT_MODES,
+               "lbfgs_bounds": p.LBFGS_BOUNDS}
     notes = {"content_layers": "comma-separated, e.g. relu4_2 (or the paper's conv_4, which is conv2_2)",
              "style_layers": "comma-separated, e.g. relu1_1,relu2_1,relu3_1 (or the paper's conv_1,conv_2,...)",
              "snapshots": "comma-separated iterations to save (or --save-iter)",

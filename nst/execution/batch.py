@@ -6,7 +6,7 @@ along the batch dimension, summing their independent losses and giving each imag
 parameter group (its own learning rate) is the same optimisation as N separate runs; only the
 floating-point order of the batched convolutions differs. L-BFGS mixes all parameters in one
 history, so L-BFGS runs (and runs that differ in what the network or loop must be) are done one
-after another in the same process instead.
+after another in the same process instead, each with its own `lbfgs_bounds`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from typing import Iterable
 import torch
 
 from ..run.device import pick_device
-from ..run.engine import OPTIMIZER_CLASSES, RunResult, RunState, bind_network, optimize, stylize
+from ..run.engine import RunResult, RunState, bind_network, optimize, stylize
+from ..run.optimizers import OPTIMIZER_CLASSES
 from ..run.params import RunParams
 
 STACKABLE_OPTIMIZERS = ("adam", "adagrad", "sgd")

@@ -1,8 +1,10 @@
 """One style-transfer run: RunParams + two images -> RunResult.
 
 One iteration is one evaluation of the objective and its gradient, for every optimizer
-(L-BFGS is stepped with max_iter=1, which evaluates exactly once per step), so a run with
-`iterations: N` does exactly N evaluations and N updates, and costs compare across optimizers.
+(L-BFGS is stepped with max_iter=1, or is nst/run/bounded_lbfgs.py, which evaluate exactly once
+per step), so a run with `iterations: N` does exactly N evaluations, and costs compare across
+optimizers. L-BFGS with a line search (`lbfgs_bounds: strong_wolfe`) evaluates several times
+per step: each evaluation is an iteration there too (see `optimize`).
 
 A multi-scale run (`scales`) is stages, coarse to fine: each stage optimises at its size with a
 fresh optimizer, starting from the previous stage's result upsampled; iterations are numbered
@@ -18,11 +20,13 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color
+from . import checkpoint, color, stall
 from .evaluate import REFERENCE, evaluate
 from .inputs import load_inputs
 from .layers import LAYER_INDEX
+from .loop import each_objective, optimize  # noqa: F401  (batch.py takes them from here)
 from .objective import Objective
+from .optimizers import clamps_in_closure, make_optimizer
 from .params import RunParams
 from .result import RunResult
 from .shift import RandomShift
@@ -32,16 +36,6 @@ from .device import pick_device
 
 
 # --- pieces of a run -----------------------------------------------------------------------
-OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
-                     "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}
-
-
-def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimizer:
-    """The run's optimizer over `image`; L-BFGS evaluates once per step (max_iter=1)."""
-    options = {"max_iter": 1, "history_size": params.lbfgs_history} if params.optimizer == "lbfgs" else {}
-    return OPTIMIZER_CLASSES[params.optimizer]([image], lr=params.lr, **options)
-
-
 def uses_channels_last(params: RunParams, device: torch.device) -> bool:
     """NHWC convolutions: `auto` turns them on for CPU, where oneDNN's NHWC kernels were 6-17 %
     faster per iteration at 128-512 px (BENCHMARKS.md); on GPUs only when asked for."""
@@ -75,9 +69,9 @@ BLOW_UP_FACTOR = 2.0
 
 def blow_up_reason(final_total: float, reference_total: float) -> str | None:
     """Why a run whose losses stayed finite counts as diverged, or None. Pixels are clamped to
-    [0, 1] each step, so an optimizer that overshoots (sgd with lr=1e9; L-BFGS, which has no
-    line search here, now and then) never reaches a non-finite loss: it throws the pixels to 0
-    and 1 and ends on an image of saturated noise.
+    [0, 1] each step, so an optimizer that overshoots (sgd with lr=1e9; the tutorial's L-BFGS
+    loop, `lbfgs_bounds: clamp`, now and then) never reaches a non-finite loss: it throws the
+    pixels to 0 and 1 and ends on an image of saturated noise.
 
     The rule: the final image's total loss (the run's own objective of the whole, unshifted
     image) is over BLOW_UP_FACTOR x `reference_total`, the larger of the starting image's and
@@ -124,6 +118,7 @@ class RunState:
         self.carried_seconds = 0.0        # loop time of earlier invocations (a resumed run)
         self.resumed_from: list[int] = []
         self.continued_from: str | None = None  # the shorter run continued (checkpoint.continued_state)
+        self.evaluated: tuple | None = None  # (image, loss, gradient) of the last evaluation: `reuse`
         self._reference_totals: dict[int, float] = {}  # per stage
 
     def _load(self, stage: int, previous: torch.Tensor | None = None):
@@ -154,8 +149,10 @@ class RunState:
                  if params.shift is not None else None)
         self.objective = Objective(params, self.extractor, self.content, [s.to(device) for s in inputs.styles],
                                    shift, self.amp)
-        self.image = inputs.start.to(device, copy=True).requires_grad_(True)  # inputs.start stays the start
-        self.last_good = self.image.detach().clone().clamp_(0, 1)
+        # inputs.start stays the start; clamped as the first evaluation of the tutorial's loop clamps it
+        self.image = inputs.start.to(device, copy=True).clamp_(0, 1).requires_grad_(True)
+        self.last_good = self.image.detach().clone()
+        self.evaluated = None
 
     def enter_stage(self, stage: int) -> None:
         """Move on to `stage` (a finer scale), starting from this stage's result upsampled."""
@@ -200,6 +197,33 @@ class RunState:
         self.last_good = self.image.detach().clone()
         return True
 
+    def remember(self, loss: torch.Tensor) -> None:
+        """Keep the evaluation just made (after its backward pass), for `reuse`."""
+        self.evaluated = (self.image.detach().clone(), loss.detach(), self.image.grad.detach().clone())
+
+    def reuse(self) -> torch.Tensor | None:
+        """The loss of the image, with its gradient set, if it is the image evaluated last; else
+        None. torch's L-BFGS with a line search evaluates each step's start again, which is
+        the point its last line search ended on: that is not a new evaluation."""
+        if self.evaluated is None or not torch.equal(self.image.detach(), self.evaluated[0]):
+            return None
+        self.image.grad = self.evaluated[2].clone()
+        return self.evaluated[1]
+
+    def stalled_at(self, iterations: int | None = None) -> int | None:
+        """stall.stalled_at of the first `iterations` (default all) rows, as a run of that many
+        iterations judges them; None for a run with random shifting (stall.py says why)."""
+        if self.params.shift is not None:
+            return None
+        rows = self.history[:iterations] if iterations is not None else self.history
+        stages, left = [], iterations if iterations is not None else self.params.total_iterations
+        for _, planned in self.params.stages:
+            if left <= 0:
+                break
+            stages.append(min(planned, left))
+            left -= planned
+        return stall.stalled_at([row["total"] for row in rows], stages)
+
     def after_step(self, iteration: int) -> None:
         """Take the snapshot `iteration` if the run asks for one (image and scores)."""
         if iteration in self.params.snapshots:  # scored as a run of `iteration` iterations would be
@@ -207,6 +231,7 @@ class RunState:
             self.snapshots[iteration] = self.presented(at_k).cpu()
             scores = self.scores(at_k)
             scores["diverged_reason"] = self.blow_up(scores["final"]["total"])
+            scores["stalled_at"] = self.stalled_at(iteration)
             self.snapshot_scores[iteration] = scores
 
     # --- resuming (nst/run/checkpoint.py) ---------------------------------------------------------
@@ -221,6 +246,7 @@ class RunState:
             "image": self.image.detach(), "last_good": self.last_good,
             "optimizer": optimizer.state_dict(), "generator": self.generator.get_state(),
             "history": self.history, "snapshot": self.snapshot_scores.get(iteration), "stage": self.stage,
+            "evaluated": list(self.evaluated) if self.evaluated is not None else None,
         }
 
     def restore(self, state: dict, snapshots: dict[int, tuple[torch.Tensor, dict]]) -> None:
@@ -234,6 +260,8 @@ class RunState:
         self.last_good = state["last_good"].to(self.device)
         self.generator.set_state(state["generator"])
         self.history = list(state["history"])
+        evaluated = state.get("evaluated")
+        self.evaluated = tuple(t.to(self.device) for t in evaluated) if evaluated is not None else None
         self.carried_seconds = float(state["seconds"])
         self.resumed_from = [*state["resumed_from"], int(state["iteration"])]
         own = state["run_id"] == self.params.run_id  # else another run's state, continued
@@ -265,7 +293,7 @@ class RunState:
         return (len(self.history), reason) if reason else (None, None)  # judged after the last one
 
     def result(self, started: float, loop_start: float) -> RunResult:
-        final_image = self.last_good if self.diverged_at is not None else self.image.detach().clamp(0, 1)
+        final_image = (self.last_good if self.diverged_at is not None else self.image.detach()).clamp(0, 1)
         final_scores = self.scores(final_image)
         diverged_at, reason = self.verdict(final_scores["final"]["total"])
         loop_seconds = self.history[-1]["seconds"] if self.history else 0.0
@@ -274,6 +302,7 @@ class RunState:
             snapshots=self.snapshots,
             snapshot_scores=self.snapshot_scores,
             status="diverged" if reason else "ok", diverged_at=diverged_at, diverged_reason=reason,
+            stalled_at=None if reason else self.stalled_at(),
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.inputs.content_info, style=self.inputs.style_infos[0],
             styles=self.inputs.style_infos, weights=self.weights_record,
@@ -337,51 +366,6 @@ def bind_network(runs: list[RunState], params: RunParams, layers, device: torch.
     for run in runs:
         run.bind(device, extractor, state, weights_record)
     return extractor
-
-
-Forward = Callable[[list[RunState]], list[dict]]  # runs -> the objective's terms of each
-
-
-def each_objective(runs: list[RunState]) -> list[dict]:
-    """The objective's terms of each run's image, one network pass per run."""
-    return [run.objective(run.image) for run in runs]
-
-
-def optimize(runs: list[RunState], optimizer: torch.optim.Optimizer, forward: Forward, first: int,
-             loop_start: float, after_step: Callable[[int], None] | None = None, last: int | None = None) -> None:
-    """Iterations `first`..`last` (default: the first run's iterations) of `optimizer`, which holds every
-    run's image: per iteration one evaluation of all (`forward`), recorded, and one update. A
-    run whose loss is not finite stops there, without a gradient: the optimizer skips it (in a
-    stack it would get a zero one, which still moves Adam's state). After each iteration the
-    runs still going take their snapshots, then `after_step(iteration)` is called if any is."""
-    for iteration in range(first, (last or runs[0].params.iterations) + 1):
-        active = [run for run in runs if run.diverged_at is None]
-        if not active:
-            break
-
-        def closure() -> torch.Tensor:
-            with torch.no_grad():
-                for run in active:
-                    run.image.clamp_(0, 1)
-            optimizer.zero_grad()
-            loss = finite = None  # L-BFGS reads the loss; the finite totals are backpropagated
-            for run, terms in zip(active, forward(active)):
-                loss = terms["total"] if loss is None else loss + terms["total"]
-                if run.record(iteration, terms, loop_start):
-                    finite = terms["total"] if finite is None else finite + terms["total"]
-            if finite is not None:
-                finite.backward()
-            for run in active:
-                if run.diverged_at is not None:
-                    run.image.grad = None
-            return loss
-
-        optimizer.step(closure)
-        going = [run for run in active if run.diverged_at is None]
-        for run in going:
-            run.after_step(iteration)
-        if going and after_step is not None:
-            after_step(iteration)
 
 
 def _covers(extractor, reference: dict) -> bool:

@@ -21,6 +21,11 @@ GRAM_NORMS = ("abcd", "spatial", "elements")  # the tutorial's a*b*c*d, Gatys's 
 COLORS = ("style", "luminance", "histogram")
 SHIFT_MODES = ("mirror", "crop")  # the mirrored sliding view (default), the paper's crop-and-resize
 LAYER_WEIGHT_KEYWORDS = ("gatys",)  # 1e3 / n^2 per style layer, n its channel count
+# How L-BFGS keeps the pixels in [0, 1] (README "L-BFGS and pixel bounds"): clamp = the PyTorch
+# tutorial's clamp inside the closure; projected = nst/run/bounded_lbfgs.py; strong_wolfe =
+# torch's L-BFGS with its line search (and the tutorial's clamp); free = no bounds while
+# optimising, only the saved image clamped (neural-style, Gatys et al.'s reference code).
+LBFGS_BOUNDS = ("clamp", "projected", "strong_wolfe", "free")
 
 # torch's optimizers turn the learning rate into a float32 scalar: a larger value is an
 # overflow error inside the first step, so it is refused here with the others.
@@ -171,6 +176,8 @@ def _coerce_control(key: str, value: Any) -> Any:
     """The fields of the controls (style losses, colour, blends, scales, ...)."""
     if key in ("gram_norm", "style_loss", "color"):
         return _as_choice(key, value, {"gram_norm": GRAM_NORMS, "style_loss": STYLE_LOSSES, "color": COLORS}[key])
+    if key == "lbfgs_bounds":
+        return _as_choice(key, str(value).replace("-", "_"), LBFGS_BOUNDS)
     if key in ("tv_weight", "style_scale", "init_noise"):
         return _as_float(key, value, "a finite number")
     if key == "style_layer_weights":
@@ -228,6 +235,11 @@ def check_controls(p) -> None:
     for key, ok, allowed in checks:
         if not ok:
             raise bad_value(key, getattr(p, key), allowed)
+    if not p.one_evaluation_per_step and p.snapshots:
+        # a line search evaluates several times per step; a snapshot (and so a shared trajectory
+        # or a halving rung) needs the optimizer's state after exactly k evaluations
+        raise ParamsError(f"snapshots {list(p.snapshots)} cannot be taken with lbfgs_bounds: strong_wolfe "
+                          "(its line search evaluates several times per step); use another lbfgs_bounds or no snapshots")
     weights = p.style_layer_weights
     if isinstance(weights, tuple):
         if len(weights) != len(p.style_layers) or any(w < 0 for w in weights):

@@ -16,7 +16,7 @@ from ..errors import ParamsError
 from ..files import content_sha256, unreadable
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
-    COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LOSSES, OPTIMIZERS,
+    COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LBFGS_BOUNDS, LOSSES, OPTIMIZERS,
     POOLINGS, PRECISIONS, RESIZES, SHIFT_MODES, STYLE_LOSSES, WEIGHT_SOURCES, bad_value, check_controls,
     check_ranges, coarser_scales, coerce, jsonable,
 )
@@ -61,6 +61,8 @@ class RunParams:
     scales: tuple[int, ...] = field(default=(), metadata=_LATER)
     scale_iterations: tuple[int, ...] = field(default=(), metadata=_LATER)
     init_noise: float = field(default=0.0, metadata=_LATER)
+    # issue 18: how L-BFGS keeps pixels in [0, 1]; the default is the tutorial's loop, as before
+    lbfgs_bounds: str = field(default="clamp", metadata=_LATER)
     # execution only: not part of run_id
     device: str = field(default="auto", metadata=_EXECUTION)
     threads: int = field(default=0, metadata=_EXECUTION)
@@ -119,12 +121,14 @@ class RunParams:
 
     def settings(self) -> dict[str, Any]:
         """The identity fields as given (a weights file by its path): what a job is handed to
-        compute this run elsewhere. A later field at its default is left out (see _LATER)."""
+        compute this run elsewhere. A later field at its default is left out (see _LATER), and
+        lbfgs_bounds for another optimizer than L-BFGS (it does not apply: the run is the same)."""
         values = {
             f.name: jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("identity", True)
             and not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)
+            and not (f.name == "lbfgs_bounds" and self.optimizer != "lbfgs")
         }
         if self.shift is None:  # nothing moves: every shift mode gives the same image, so one run id
             values.pop("shift_mode", None)
@@ -155,6 +159,12 @@ class RunParams:
         """The style images' size for output size `size` (default: `size`): `style_scale` of it,
         at least 16 px."""
         return max(16, round((size or self.size) * self.style_scale))
+
+    @property
+    def one_evaluation_per_step(self) -> bool:
+        """False for L-BFGS with a line search (several evaluations per step). One iteration is
+        one evaluation for every optimizer, but only such steps can be snapshotted after any k."""
+        return not (self.optimizer == "lbfgs" and self.lbfgs_bounds == "strong_wolfe")
 
     @property
     def uses_random_weights(self) -> bool:

@@ -34,10 +34,17 @@ class RunResult:
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
     styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
     continued_from: str | None = None      # the shorter run (run id) whose last state it continued
+    stalled_at: int | None = None          # the iteration its loss stopped changing from (nst/run/stall.py)
 
     def outcome(self) -> str:
-        """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
-        return self.status if self.status == "ok" else f"diverged ({self.diverged_reason})"
+        """"ok", "ok, stalled at <k> (...)" or "diverged (<the rule that fired>)": what one line
+        about the run says."""
+        if self.status != "ok":
+            return f"diverged ({self.diverged_reason})"
+        if self.stalled_at is not None:
+            return (f"ok, stalled at iteration {self.stalled_at} (its loss stopped changing: "
+                    f"the last {len(self.history) - self.stalled_at} iterations gained nothing)")
+        return "ok"
 
     def record(self) -> dict:
         """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
@@ -46,6 +53,7 @@ class RunResult:
             "status": self.status,
             "diverged_at": self.diverged_at,
             "diverged_reason": self.diverged_reason,
+            "stalled_at": self.stalled_at,
             "iterations_done": len(self.history),
             "params": self.params.to_dict(),
             "final": self.final,

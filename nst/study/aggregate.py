@@ -8,7 +8,9 @@ standard library: no torch, no snakemake.
 Column contract
 ---------------
 runs table (`runs_table`, one row per distinct (content, style, run_id) of the manifest):
-    content, style, run_id, <every RunParams field>, status, diverged_at, iterations_done,
+    content, style, run_id, <every RunParams field>, status, diverged_at, stalled_at (the
+    iteration from which the loss stopped changing, nst/run/stall.py; empty if it did not, and
+    for runs made before it was recorded), iterations_done,
     final_content, final_style, final_total, eval_content, eval_style, eval_total,
     ssim_content, color_distance_style, seconds, device, weights, random_weights
     then per evaluator N of the manifest (Evaluator.columns): score_N_style, score_N_content,
@@ -50,7 +52,7 @@ METRIC_COLUMNS = [
     "final_content", "final_style", "final_total",
     "eval_content", "eval_style", "eval_total", "ssim_content", "color_distance_style",
 ]
-RUN_COLUMNS = ["status", "diverged_at", "iterations_done", *METRIC_COLUMNS,
+RUN_COLUMNS = ["status", "diverged_at", "stalled_at", "iterations_done", *METRIC_COLUMNS,
                "seconds", "device", "weights", "random_weights"]
 # parameters whose name is also a run column keep this prefix in the tables
 PARAM_PREFIX = "param_"
@@ -139,6 +141,7 @@ def run_row(record: dict, content: str, style: str,
     row.update({
         "status": record.get("status"),
         "diverged_at": record.get("diverged_at"),
+        "stalled_at": record.get("stalled_at"),
         "iterations_done": record.get("iterations_done"),
         "final_content": final.get("content"),
         "final_style": final.get("style"),

@@ -64,12 +64,15 @@ def any_random(table: pd.DataFrame) -> bool:
 
 
 def run_flag(row: dict) -> str | None:
-    """SELECTED and/or the status of a run that is not ok, e.g. "DIVERGED"; None for neither."""
+    """SELECTED and/or the status of a run that is not ok, e.g. "DIVERGED", or "STALLED AT k"
+    for an ok run whose loss stopped changing at iteration k; None for none of them."""
     parts = []
     if "selected" in row and truthy(row["selected"]):
         parts.append("SELECTED")
     if str(row.get("status")) != "ok":
         parts.append(str(row.get("status") or "unknown").upper())
+    elif present(row.get("stalled_at")):
+        parts.append(f"STALLED AT {int(float(row['stalled_at']))}")
     return " / ".join(parts) or None
 
 

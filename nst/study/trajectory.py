@@ -63,7 +63,8 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
         at_k = json.loads(snapshot.read_text())
         reason = at_k.get("diverged_reason")  # the blow-up rule, judged at k as a k-run would be
         record.update(status="diverged" if reason else "ok", diverged_at=iterations if reason else None,
-                      diverged_reason=reason, final=at_k["final"], evaluation=at_k["evaluation"])
+                      diverged_reason=reason, stalled_at=at_k.get("stalled_at"), final=at_k["final"],
+                      evaluation=at_k["evaluation"])
         image, rows = snapshot.with_suffix(".png"), iterations
     record["iterations_done"] = rows
     history = _history_head(leader_dir / layout.HISTORY, rows)
@@ -99,10 +100,13 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     inputs changed, so a finished run keeps its job as it ran: the snapshots it took and the
     run it was written from (`_as_finished`). The longest run takes snapshots only for runs
     not done yet; if it is finished itself, a count it lacks is computed on its own.
-    Multi-scale runs are left alone: every run computes its own stages."""
+    Multi-scale runs, and L-BFGS with a line search (no snapshots: RunParams refuses them), are
+    left alone: every such run computes its own stages or evaluations."""
     families: dict[tuple, list[Run]] = defaultdict(list)
     for run in plan.runs.values():
         if run.params.scales:  # its snapshots count across stages: not a shorter run's end
+            continue
+        if not run.params.one_evaluation_per_step:  # lbfgs_bounds: strong_wolfe
             continue
         if run.key in plan.ladder_runs:  # halving continues shorter runs instead (halving_plan.py)
             continue
