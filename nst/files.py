@@ -1,13 +1,12 @@
 """Writing files so that no reader, and no job killed half-way, ever sees half of one: write
 under a temporary name in the same folder, then rename onto the real name (atomic on POSIX).
 Reading the JSON a user names (a params file, a run.json), with one clear error when it cannot
-be read. Torch-free and pandas-free: used on every job's path and at planning time."""
+be read. Torch-free and pandas-free: used on every job's path and at planning time. Content
+hashes are nst/hashes.py's."""
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
-import hashlib
 import json
 import math
 import os
@@ -62,61 +61,6 @@ def copy_file(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     with atomic_path(dest) as tmp:
         shutil.copyfile(source, tmp)
     return Path(dest)
-
-
-def content_sha256(path: str | os.PathLike, rehash: bool = False) -> str:
-    """sha256 of a file's bytes, remembered by (size, mtime) in the file's sidecar
-    (`<file>.json`, shared with the ImageNet verification record) and in the process: a
-    full-precision VGG-19 is 548 MB, and planning and every job ask for it. `rehash` reads the
-    file again. OSError (IsADirectoryError for a folder) if it cannot be read."""
-    stat = os.stat(path)
-    if not Path(path).is_file():
-        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
-    if rehash:
-        _remembered_sha256.cache_clear()
-    return _remembered_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, rehash)
-
-
-@functools.lru_cache(maxsize=64)
-def _remembered_sha256(path: str, size: int, mtime_ns: int, rehash: bool) -> str:
-    meta = read_sidecar(path)
-    if not rehash and meta.get("hashed") == [size, mtime_ns] and meta.get("sha256"):
-        return meta["sha256"]
-    digest = sha256_file(path)
-    write_sidecar(path, {**meta, "sha256": digest, "hashed": [size, mtime_ns]})
-    return digest
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 (hex) of a file's bytes, read now; OSError if it cannot be read."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sidecar(path: str | os.PathLike) -> Path:
-    """Where a weights file's record lives: `<file>.json` beside it."""
-    return Path(path).with_name(Path(path).name + ".json")
-
-
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The record beside `path`; {} if there is none or it is unreadable (it is only a cache)."""
-    side = sidecar(path)
-    try:
-        meta = json.loads(side.read_text()) if side.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def write_sidecar(path: str | os.PathLike, meta: dict) -> None:
-    """Write the record beside `path`; a read-only folder only costs a re-hash next time."""
-    try:
-        write_text(sidecar(path), json.dumps(meta))
-    except (OSError, OutputError):
-        pass
 
 
 @contextmanager

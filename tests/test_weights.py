@@ -230,13 +230,19 @@ def test_weights_verify_of_a_missing_file_or_a_folder_is_one_line(tmp_path, caps
         assert err.startswith("nst: error:") and expected in err and err.count("\n") == 1
 
 
-def test_a_broken_verification_record_only_costs_a_rehash(torch_home, monkeypatch, tmp_path):
+def test_verifying_a_copy_neither_reads_nor_writes_the_file_beside_it(torch_home, monkeypatch, tmp_path):
+    """`copy.pth.json` beside a weights_file copy is the user's: not taken for a record of ours
+    (it claims to be a features-only copy here), and left as it was."""
     path = tmp_path / "copy.pth"
     torch.save(random_state(), path)
+    beside = '{"sha256": "%s", "features_of": "dcbb9e9d"}' % vgg_weights.sha256_of(path)
+    (tmp_path / "copy.pth.json").write_text(beside)
+    with pytest.raises(WeightsError, match="is not torchvision's"):
+        vgg_weights.verify_file(path)
     monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
-    (tmp_path / "copy.pth.json").write_text("{half a rec")
     assert vgg_weights.verify_file(path) == vgg_weights.sha256_of(path)
-    assert json.loads((tmp_path / "copy.pth.json").read_text())["sha256"] == vgg_weights.sha256_of(path)
+    assert (tmp_path / "copy.pth.json").read_text() == beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.pth", "copy.pth.json", "torch-home"]
 
 
 def test_fetch_with_a_named_copy_verifies_it_and_records_it(torch_home, monkeypatch, tmp_path, capsys):
