@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -13,13 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from nst.run import checkpoint
+from nst.run import checkpoint, outputs
 from nst.run.engine import stylize
 from nst.errors import NSTError
 from nst.run.outputs import write_run
 from nst.study.plan import execution_settings
 
-from kit import assert_same_run_files, losses, nst_command, run_json, run_nst, tiny_params
+from kit import assert_same_run_files, losses, make_image, nst_command, run_json, run_nst, tiny_params
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -111,10 +112,26 @@ def test_a_state_of_another_run_is_ignored_and_removed(content_path, style_path,
     run_into(tmp_path / "folder", other, content_path, style_path, kill_at=4)
     assert torch.load(tmp_path / "folder" / "resume.pt", weights_only=True)["run_id"] == other.run_id
 
-    assert checkpoint.resumable_state(tmp_path / "folder", params) is None
+    made = outputs.inputs_key(outputs.inputs_now(params, content_path, style_path))
+    assert checkpoint.resumable_state(tmp_path / "folder", params, made) is None
     assert not (tmp_path / "folder" / "resume.pt").exists()  # a folder never mixes two runs
     result = run_into(tmp_path / "folder", params, content_path, style_path)
     run_into(tmp_path / "whole", params, content_path, style_path)
+    assert result.resumed_from == []
+    assert_same_run_files(tmp_path / "whole", tmp_path / "folder")
+
+
+def test_a_state_made_from_other_images_is_not_resumed(content_path, style_path, tmp_path, every_iteration):
+    """Killed, then the content image is replaced under its name: the same run id, but the
+    state belongs to the old image, so the run starts afresh (issue 19, item 6)."""
+    params = tiny_params(init="noise", iterations=6, checkpoint_seconds=1e-6)
+    content = tmp_path / "content.png"
+    shutil.copy(content_path, content)
+    run_into(tmp_path / "folder", params, content, style_path, kill_at=4)
+    assert (tmp_path / "folder" / "resume.pt").is_file()
+    make_image(content, 32, 32, seed=5)  # another picture under the old name
+    result = run_into(tmp_path / "folder", params, content, style_path)
+    run_into(tmp_path / "whole", params, content, style_path)
     assert result.resumed_from == []
     assert_same_run_files(tmp_path / "whole", tmp_path / "folder")
 

@@ -11,7 +11,9 @@ image, the optimizer's state, the shift generator's state, the last finite image
 far and its elapsed seconds. A resumed run is therefore the same optimisation: on the CPU its
 files equal those of an uninterrupted run bit for bit. A state holds only tensors, lists, dicts,
 numbers and strings, and is read back with torch.load(weights_only=True). A state of another run
-id (or of another format) is never used and is removed: a folder never mixes two runs.
+id, of the same settings on other images (its `inputs`: outputs.inputs_key of the images'
+content hashes), or of another format is never used and is removed: a folder never mixes two
+runs.
 
 The batching runner (nst/execution/batch.py, execution.batch_size > 1) neither saves nor resumes states:
 its runs start from zero again when they are restarted.
@@ -29,6 +31,7 @@ import torch
 
 from ..errors import NSTError
 from ..files import atomic_path, read_json_object
+from .outputs import inputs_key, made_from
 from .params import RunParams
 
 FORMAT = 1
@@ -65,24 +68,27 @@ def remove_killed_writes(outdir: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def states_of_run(outdir: Path, run_id: str) -> dict[Path, int]:
-    """This run's state files in `outdir` -> their iteration. Files of another run, or unreadable
-    ones, are removed."""
+def states_of_run(outdir: Path, run_id: str, inputs: str | None) -> dict[Path, int]:
+    """This run's state files in `outdir` -> their iteration: of `run_id` on the images whose
+    inputs_key is `inputs`. Files of another run (or other images), or unreadable ones, are
+    removed."""
     found = {}
     for path in [resume_file(outdir), *sorted((outdir / "snapshots").glob("*.pt"))]:
         if not path.is_file():
             continue
         state = read_state(path, peek=True)
-        if state is None or state.get("run_id") != run_id:
+        if state is None or state.get("run_id") != run_id or state.get("inputs") != inputs:
             path.unlink(missing_ok=True)
             continue
         found[path] = int(state["iteration"])
     return found
 
 
-def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict, dict[int, tuple]] | None:
+def resumable_state(outdir: str | os.PathLike, params: RunParams,
+                    inputs: str | None) -> tuple[dict, dict[int, tuple]] | None:
     """(state, {k: (image, scores)} for the requested snapshots it has passed) to continue the
-    unfinished run in `outdir` from, or None to start afresh.
+    unfinished run in `outdir` from, or None to start afresh. `inputs`: the inputs_key of the
+    images the run is made from now; a state of other images is not this run's.
 
     Only an unfinished run (resume.pt present) is continued: a finished run's folder keeps its
     snapshot states, but running it again starts from zero. It continues from resume.pt, or, when
@@ -90,7 +96,7 @@ def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict,
     from the latest snapshot state that has every requested snapshot before it."""
     outdir = Path(outdir)
     remove_killed_writes(outdir)
-    found = states_of_run(outdir, params.run_id)
+    found = states_of_run(outdir, params.run_id, inputs)
     latest = found.get(resume_file(outdir))
     if latest is None:
         return None
@@ -106,12 +112,14 @@ def resumable_state(outdir: str | os.PathLike, params: RunParams) -> tuple[dict,
     return None
 
 
-def continued_state(source_dir: str | os.PathLike, params: RunParams) -> tuple[dict, dict[int, tuple]]:
+def continued_state(source_dir: str | os.PathLike, params: RunParams,
+                    made: dict | None) -> tuple[dict, dict[int, tuple]]:
     """(state, snapshots) to continue another, finished run into `params`' run: a run whose
-    settings differ only in `iterations` (fewer) and that saved its state at its last iteration
-    (snapshots/<its iterations>.pt). The optimisation up to there does not depend on how many
-    iterations follow, so continuing it is the run computed straight through (successive
-    halving promotes a candidate this way). NSTError when the source does not fit."""
+    settings differ only in `iterations` (fewer), made from the same images (`made`:
+    outputs.inputs_now), that saved its state at its last iteration (snapshots/<its
+    iterations>.pt). The optimisation up to there does not depend on how many iterations
+    follow, so continuing it is the run computed straight through (successive halving promotes a
+    candidate this way). NSTError when the source does not fit."""
     source_dir = Path(source_dir)
     if not (source_dir / "run.json").is_file():
         raise NSTError(f"--resume-from {source_dir}: no finished run there (run.json missing)")
@@ -124,10 +132,14 @@ def continued_state(source_dir: str | os.PathLike, params: RunParams) -> tuple[d
     if same.run_id != params.run_id or done >= params.iterations:
         raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} ({done} iterations) differs from "
                        f"this run in more than iterations, or does not run fewer")
+    if made_from(source) != made:
+        raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} was made from other images than "
+                       f"these (by content), or its run.json lists none")
     # a run judged diverged by the blow-up rule at its end still has its state (one that stopped
     # on a non-finite loss took no state at its end: refused below)
     state = read_state(snapshot_state_file(source_dir, done))
-    if state is None or state.get("run_id") != source["run_id"] or int(state["iteration"]) != done:
+    if (state is None or state.get("run_id") != source["run_id"] or state.get("inputs") != inputs_key(made)
+            or int(state["iteration"]) != done):
         raise NSTError(f"--resume-from {source_dir}: no state at its last iteration "
                        f"({snapshot_state_file(source_dir, done)}; the run must list {done} in its snapshots)")
     wanted = [k for k in params.snapshots if k <= done]

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color
+from . import checkpoint, color, outputs
 from .evaluate import REFERENCE, evaluate
 from .inputs import load_inputs
 from .layers import LAYER_INDEX
@@ -116,6 +116,7 @@ class RunState:
         self.needed += tuple(REFERENCE["content_layers"]) + tuple(REFERENCE["style_layers"])
         self.stage = 0
         self.inputs = self._load(0)
+        self.init_info = self.inputs.init_info  # the init file, read at the first stage only
         self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds", "scale")]
         self.history: list[dict] = []
         self.snapshots: dict[int, torch.Tensor] = {}
@@ -208,13 +209,21 @@ class RunState:
             scores["diverged_reason"] = self.blow_up(scores["final"]["total"])
             self.snapshot_scores[iteration] = scores
 
+    def made_from(self) -> dict | None:
+        """The content hashes of the images the run was made from (outputs.made_from)."""
+        return outputs.made_from({"content": self.inputs.content_info.to_dict(),
+                                  "styles": [info.to_dict() for info in self.inputs.style_infos],
+                                  "init_image": self.init_info.to_dict() if self.init_info else None})
+
     # --- resuming (nst/run/checkpoint.py) ---------------------------------------------------------
     def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
         """Everything the rest of the run depends on, after the last recorded iteration, as
-        plain types and tensors (torch.load(weights_only=True) reads it back)."""
+        plain types and tensors (torch.load(weights_only=True) reads it back), with the images
+        it was made from (their outputs.inputs_key)."""
         iteration = len(self.history)
         return {
             "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
+            "inputs": outputs.inputs_key(self.made_from()),
             "seconds": time.perf_counter() - loop_start + self.carried_seconds,
             "resumed_from": list(self.resumed_from), "continued_from": self.continued_from,
             "image": self.image.detach(), "last_good": self.last_good,
@@ -275,7 +284,7 @@ class RunState:
             status="diverged" if reason else "ok", diverged_at=diverged_at, diverged_reason=reason,
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.inputs.content_info, style=self.inputs.style_infos[0],
-            styles=self.inputs.style_infos, weights=self.weights_record,
+            styles=self.inputs.style_infos, weights=self.weights_record, init_image=self.init_info,
             device=str(self.device), resumed_from=self.resumed_from, continued_from=self.continued_from,
             timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
                 "seconds": time.perf_counter() - started + self.carried_seconds,
@@ -300,9 +309,10 @@ def stylize(params: RunParams, content_path, style_path,
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
     # the states first: a source that does not fit is told before any image or weights load
-    resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
+    made = outputs.inputs_now(params, content_path, style_path) if outdir or continue_from else None
+    resume = checkpoint.resumable_state(outdir, params, outputs.inputs_key(made)) if outdir is not None else None
     if resume is None and continue_from is not None:
-        resume = checkpoint.continued_state(continue_from, params)
+        resume = checkpoint.continued_state(continue_from, params, made)
     run = RunState(params, content_path, style_path)
     bind_network([run], params, params.content_layers + params.style_layers, device)
     if resume is not None:

@@ -10,16 +10,19 @@ names or a finished run's record stays torch-free.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import csv
-import io
-
-from ..errors import OutputError
-from ..files import finite_or_null, staged_run_folder, write_text
+from ..errors import ImageError, OutputError
+from ..files import finite_or_null, staged_run_folder, unreadable, write_text
+from ..hashes import content_sha256
+from .image_files import image_header
+from .param_values import INITS
 
 if TYPE_CHECKING:
     from .engine import RunResult
@@ -61,32 +64,79 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     return outdir
 
 
-def finished_run_id(outdir: str | os.PathLike) -> str | None:
-    """The run id of the finished run in `outdir`, if there is one ("?" if its run.json is
-    unreadable: still a finished run's folder, not to be overwritten silently)."""
+def finished_record(outdir: str | os.PathLike) -> dict | None:
+    """run.json of the finished run in `outdir`, if there is one ({} if it is unreadable: still
+    a finished run's folder, not to be overwritten silently)."""
     record = Path(outdir) / RECORD
     if not record.is_file():
         return None
     try:
-        return str(json.loads(record.read_text()).get("run_id", "?"))
+        value = json.loads(record.read_text())
     except (OSError, ValueError):
-        return "?"
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
-def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> bool:
-    """Whether to compute `run_id` into `outdir`: True if the folder is new, unfinished, or
-    the user asked to overwrite; False if it already holds this very run, finished. Another
+# --- what a run was made from: its images, by content -------------------------------------
+def made_from(record: dict) -> dict | None:
+    """{content, styles, init} content hashes of the images a run record lists (run.json, or
+    the same shape made from ImageInfos); None when it lists none (a run.json written before
+    records had them) or is not a record."""
+    def digest(entry):
+        return entry.get("sha256") if isinstance(entry, dict) else None
+
+    styles = record.get("styles") or [record.get("style")]
+    made = {"content": digest(record.get("content")), "styles": [digest(s) for s in styles],
+            "init": digest(record.get("init_image"))}
+    return made if made["content"] and all(made["styles"]) else None
+
+
+def inputs_now(params, content: str | os.PathLike, styles) -> dict:
+    """made_from of a run of `params` on these image files as they are now (an init file
+    included); ImageError naming a file that cannot be read."""
+    styles = [styles] if isinstance(styles, (str, os.PathLike)) else list(styles)
+
+    def digest(path) -> str:
+        image_header(path)  # missing, a folder, empty, not an image: the run's own messages
+        try:
+            return content_sha256(path)
+        except OSError as err:
+            raise ImageError(unreadable(f"image {str(path)!r}", err)) from None
+
+    init = digest(params.init) if params.init not in INITS else None
+    return {"content": digest(content), "styles": [digest(s) for s in styles], "init": init}
+
+
+def inputs_key(made: dict | None) -> str | None:
+    """A short hash of made_from, kept in a run's resumable states (nst/run/checkpoint.py)."""
+    if made is None:
+        return None
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_outdir(outdir: str | os.PathLike, run_id: str, made: dict, overwrite: bool) -> bool:
+    """Whether to compute `run_id` on the images `made` (inputs_now) into `outdir`: True if
+    the folder is new, unfinished, or the user asked to overwrite; False if it already holds
+    this very run, finished: the same settings on the same images (by content). Another
     finished run there is an OutputError: a later command never destroys one unasked."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"-o {str(outdir)!r} is a file; name a folder for the run's files")
-    finished = finished_run_id(outdir)
-    if finished is None or overwrite:
+    record = finished_record(outdir)
+    if record is None or overwrite:
         return True
-    if finished == run_id:
+    finished = str(record.get("run_id", "?"))
+    recorded = made_from(record)
+    if finished == run_id and recorded == made:
         return False
-    raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
-                      f"folder, or add --overwrite to replace it")
+    choose = "choose another -o folder, or add --overwrite to replace it"
+    if finished != run_id:
+        raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); {choose}")
+    if recorded is None:
+        raise OutputError(f"{str(outdir)!r} holds a finished run {finished} whose run.json lists no image "
+                          f"hashes (written by an older nst), so it may be of other images; {choose}")
+    raise OutputError(f"{str(outdir)!r} holds a finished run {finished} of these settings on other images "
+                      f"(their content differs); {choose}")
 
 
 def image_named(record: dict, key: str) -> str | None:

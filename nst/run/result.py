@@ -34,13 +34,16 @@ class RunResult:
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
     styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
     continued_from: str | None = None      # the shorter run (run id) whose last state it continued
+    init_image: ImageInfo | None = None    # the init image file (init: PATH)
 
     def outcome(self) -> str:
         """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
         return self.status if self.status == "ok" else f"diverged ({self.diverged_reason})"
 
     def record(self) -> dict:
-        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
+        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint).
+        Every image it was made from is listed with its content hash (`sha256`): content, style
+        (`styles` for a blend), `init_image` for an init file (outputs.made_from reads them)."""
         record = {
             "run_id": self.params.run_id,
             "status": self.status,
@@ -64,6 +67,8 @@ class RunResult:
             record["continued_from"] = self.continued_from
         if len(self.styles) > 1:  # a blend: `style` is its first image
             record["styles"] = [info.to_dict() for info in self.styles]
+        if self.init_image is not None:
+            record["init_image"] = self.init_image.to_dict()
         return record
 
 
