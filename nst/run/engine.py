@@ -223,7 +223,7 @@ class RunState:
         iteration = len(self.history)
         return {
             "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
-            "inputs": outputs.inputs_key(self.made_from()),
+            "inputs": outputs.inputs_key(self.made_from()), "snapshots_written": sorted(self.snapshots),
             "seconds": time.perf_counter() - loop_start + self.carried_seconds,
             "resumed_from": list(self.resumed_from), "continued_from": self.continued_from,
             "image": self.image.detach(), "last_good": self.last_good,
@@ -325,7 +325,8 @@ def stylize(params: RunParams, content_path, style_path,
 
     def after_step(iteration: int) -> None:
         if checkpoints is not None:
-            checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start))
+            taken = (run.snapshots[iteration], run.snapshot_scores[iteration]) if iteration in run.snapshots else None
+            checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start), taken)
         if progress is not None:
             progress(run.history[-1])
 
