@@ -19,7 +19,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/stats.py", "study/summary.py", "study/findings.py", "study/effect_charts.py",
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
-              "study/halving.py", "study/halving_plan.py",
+              "study/halving.py", "study/halving_plan.py", "study/stale_runs.py", "run/state_dict_file.py",
               "execution/resources.py", "execution/runner.py", "files.py", "hashes.py", "errors.py"]
 
 

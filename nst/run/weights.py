@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -20,6 +23,7 @@ from ..files import atomic_path, write_text
 from ..hashes import content_sha256, known_sha256
 from .caffe import caffe_to_torchvision
 from .families import CAFFE_PACKAGE, IMAGENET_FILE
+from .state_dict_file import SAVE_INSTEAD, check_state_dict_file
 from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
 from .vgg import RANDOM_WEIGHTS_SEED, Weights
 
@@ -192,21 +196,32 @@ def write_features_only(source: Path, dest: Path | None = None) -> Path:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The {key: tensor} state dict in a weights file, read with torch.load(weights_only=True):
-    a file holding pickled objects is refused. Raises WeightsError if the file is missing, does
-    not load that way or holds anything but tensors."""
+    a file holding pickled objects or code is refused, in one line of ours
+    (nst/run/state_dict_file.py; torch's own text advises loading it unsafely). Raises
+    WeightsError if the file is missing, does not load that way or holds anything but tensors."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"weights file {str(path)!r} is empty (0 bytes)")
+    check_state_dict_file(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about such files say what the message says
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's text advises loading it unsafely: never shown
+        named = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))  # what the first look did not see
+        if named:
+            raise WeightsError(f"weights file {str(path)!r} holds pickled Python objects ({named.group(1)}), not "
+                               f"only tensors: nst loads a state dict of tensors and never runs code from a file; "
+                               f"{SAVE_INSTEAD}") from None
+        why = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(err))
+        raise WeightsError(f"weights file {str(path)!r} is not a PyTorch file of tensors (torch.save of a state "
+                           f"dict){': ' + why.group(1)[:200] if why else ''}") from None
     except Exception as err:  # torch's messages range from "" and "101" to a paragraph
         first = (str(err).strip().splitlines() or [""])[0]
         why = first if len(first) > 20 else f"{type(err).__name__}: {first or 'no details'}"
         raise WeightsError(
             f"weights file {str(path)!r} is not a PyTorch file of tensors (torch.save of a state "
-            f"dict; weights_only=True also refuses pickled objects): {why[:200]}"
+            f"dict): {why[:200]}"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"weights file {str(path)!r} is not a state dict of tensors")
