@@ -1,16 +1,17 @@
 """Writing files so that no reader, and no job killed half-way, ever sees half of one: write
 under a temporary name in the same folder, then rename onto the real name (atomic on POSIX).
 Reading the JSON a user names (a params file, a run.json), with one clear error when it cannot
-be read. Torch-free and pandas-free: used on every job's path and at planning time."""
+be read. Torch-free and pandas-free: used on every job's path and at planning time. Content
+hashes are nst/hashes.py's."""
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
-import hashlib
+import fcntl
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +27,13 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 
 def write_failure(path: str | os.PathLike, err: OSError) -> OutputError:
-    reason = err.strerror or str(err)
+    return OutputError(f"cannot write {str(path)!r}: {_reason(err)}")
+
+
+def _reason(err: OSError) -> str:
     if err.errno in (errno.EEXIST, errno.ENOTDIR):
-        reason = "a file stands where a folder is needed"
-    return OutputError(f"cannot write {str(path)!r}: {reason}")
+        return "a file stands where a folder is needed"
+    return err.strerror or str(err)
 
 
 @contextmanager
@@ -67,59 +71,69 @@ def copy_file(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return Path(dest)
 
 
-def content_sha256(path: str | os.PathLike, rehash: bool = False) -> str:
-    """sha256 of a file's bytes, remembered by (size, mtime) in the file's sidecar
-    (`<file>.json`, shared with the ImageNet verification record) and in the process: a
-    full-precision VGG-19 is 548 MB, and planning and every job ask for it. `rehash` reads the
-    file again. OSError (IsADirectoryError for a folder) if it cannot be read."""
-    stat = os.stat(path)
-    if not Path(path).is_file():
-        raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
-    if rehash:
-        _remembered_sha256.cache_clear()
-    return _remembered_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, rehash)
+# --- run folders ---------------------------------------------------------------------------
+LOCK_FILE = ".nst-lock"  # held by the one process that writes a run folder (run_folder_lock)
+STAGING_PREFIX = ".staging"  # + the pid of the process writing a run's files (staged_run_folder)
 
 
-@functools.lru_cache(maxsize=64)
-def _remembered_sha256(path: str, size: int, mtime_ns: int, rehash: bool) -> str:
-    meta = read_sidecar(path)
-    if not rehash and meta.get("hashed") == [size, mtime_ns] and meta.get("sha256"):
-        return meta["sha256"]
-    digest = sha256_file(path)
-    write_sidecar(path, {**meta, "sha256": digest, "hashed": [size, mtime_ns]})
-    return digest
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 (hex) of a file's bytes, read now; OSError if it cannot be read."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sidecar(path: str | os.PathLike) -> Path:
-    """Where a weights file's record lives: `<file>.json` beside it."""
-    return Path(path).with_name(Path(path).name + ".json")
-
-
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The record beside `path`; {} if there is none or it is unreadable (it is only a cache)."""
-    side = sidecar(path)
+@contextmanager
+def run_folder_lock(outdir: str | os.PathLike) -> Iterator[Path]:
+    """Create the run folder `outdir` (and its parents) and hold its lock while the block runs,
+    so that one process at a time writes it. Checked before any computing, each in one line
+    (OutputError): a folder that cannot be created (a name too long, a symlink loop, /proc/x,
+    a file in the way) or written, and a folder another process is writing. The lock is
+    flock(2) on LOCK_FILE, released by the kernel when its process dies; the file is removed
+    on release, and a lock taken on a file that was removed meanwhile is taken again."""
+    outdir = Path(outdir)
+    if os.path.exists(outdir) and not os.path.isdir(outdir):  # os.path: a name too long is not an error here
+        raise OutputError(f"-o {str(outdir)!r} is a file; name a folder for the run's files")
     try:
-        meta = json.loads(side.read_text()) if side.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def write_sidecar(path: str | os.PathLike, meta: dict) -> None:
-    """Write the record beside `path`; a read-only folder only costs a re-hash next time."""
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create the output folder {str(outdir)!r}: {_reason(err)}") from None
+    path = outdir / LOCK_FILE
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise OutputError(f"cannot write into the output folder {str(outdir)!r}: {_reason(err)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise OutputError(f"another nst run (pid {holder}) is writing into {str(outdir)!r}: wait for it to "
+                              f"finish, or choose another -o folder") from None
+        except OSError:
+            break  # a filesystem without locks (some network mounts): go on unlocked
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder removed it as we opened it: lock the new one
     try:
-        write_text(sidecar(path), json.dumps(meta))
-    except (OSError, OutputError):
-        pass
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield outdir
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # before the lock goes: a process that opened it meanwhile sees another inode
+        os.close(fd)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
 
 
 @contextmanager
@@ -127,17 +141,19 @@ def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:
     """A staging folder to write one run's files into (image.png, history.csv, run.json,
     snapshots/). When the block ends they replace the run folder's: the old run.json is
     removed only once everything new is written (a full disk leaves a finished run as it
-    was), the new run.json lands last, and snapshots of steps this run did not write are
-    removed, so a folder never mixes two runs. On an error the staging folder goes away."""
+    was), the new run.json lands last, and every snapshot file this run did not stage is
+    removed, so a folder never mixes two runs. On an error the staging folder goes away;
+    staging folders that killed processes left behind go when a run lands."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"cannot write a run into {str(outdir)!r}: it is a file, not a folder")
-    staging = outdir / f".staging{os.getpid()}"
+    staging = outdir / f"{STAGING_PREFIX}{os.getpid()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         yield staging
         _move_run_files(staging, outdir)
+        remove_dead_staging(outdir)
     except OSError as err:
         if err.errno in WRITE_ERRNOS:
             raise write_failure(outdir, err) from None
@@ -146,18 +162,27 @@ def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def remove_dead_staging(outdir: Path) -> None:
+    """Remove the staging folders in `outdir` whose process is gone (a kill during a run's
+    final write leaves one); those of live processes stay."""
+    for folder in outdir.glob(f"{STAGING_PREFIX}*"):
+        pid = re.fullmatch(rf"{re.escape(STAGING_PREFIX)}(\d+)", folder.name)
+        if pid and folder.is_dir() and not process_alive(int(pid.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _move_run_files(staging: Path, outdir: Path) -> None:
     (outdir / "run.json").unlink(missing_ok=True)  # unfinished from here until the new one lands
     staged_snapshots = staging / "snapshots"
-    steps = {p.name.split(".")[0] for p in staged_snapshots.iterdir()} if staged_snapshots.is_dir() else set()
+    staged = {p.name for p in staged_snapshots.iterdir()} if staged_snapshots.is_dir() else set()
     old_snapshots = outdir / "snapshots"
     if old_snapshots.is_dir():
         for old in old_snapshots.iterdir():
-            if old.name.split(".")[0] not in steps:
+            if old.name not in staged:
                 old.unlink()
-    for new in sorted(staged_snapshots.iterdir()) if steps else []:
+    for name in sorted(staged):
         old_snapshots.mkdir(exist_ok=True)
-        os.replace(new, old_snapshots / new.name)
+        os.replace(staged_snapshots / name, old_snapshots / name)
     for name in ("image.png", "history.csv", "run.json"):  # run.json last: the run is finished
         if (staging / name).exists():
             os.replace(staging / name, outdir / name)

@@ -1,12 +1,27 @@
 """Fixtures shared by the tests; the helpers they use live in kit.py."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from kit import make_image, make_images
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hash_cache(tmp_path_factory):
+    """Remembered content hashes (nst/hashes.py) go to a folder of the test session, not the
+    user's ~/.cache; set in the environment, so that `nst` and `snakemake` subprocesses use it."""
+    folder = tmp_path_factory.mktemp("hash-cache")
+    old = os.environ.get("NST_CACHE_DIR")
+    os.environ["NST_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("NST_CACHE_DIR", None)
+    else:
+        os.environ["NST_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,8 @@ def test_run_end_to_end(cli_run):
     assert "Traceback" not in done.stderr
     assert "weights=random" in done.stderr  # random weights are announced
     assert sorted(p.name for p in out.iterdir()) == ["history.csv", "image.png", "run.json", "snapshots"]
-    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["2.json", "2.png", "2.pt", "4.json", "4.png", "4.pt"]
+    # each snapshot's image and scores; a state at the last iteration only (issue 19, item 17)
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["2.json", "2.png", "4.json", "4.png", "4.pt"]
 
     image = Image.open(out / "image.png")
     assert (image.format, image.mode, image.size) == ("PNG", "RGB", (32, 32))

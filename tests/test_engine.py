@@ -135,7 +135,7 @@ def test_initial_images(content_path, style_path, tmp_path):
     style = load_image(style_path, 32, "square")[0]
 
     def start(**kw):
-        return initial_image(tiny_params(**kw), content, style_path, torch.Generator().manual_seed(kw.get("seed", 0)))
+        return initial_image(tiny_params(**kw), content, style_path, torch.Generator().manual_seed(kw.get("seed", 0)))[0]
 
     assert torch.equal(start(init="content"), content)
     assert torch.equal(start(init="zeros"), torch.zeros_like(content))

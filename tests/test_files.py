@@ -2,8 +2,6 @@
 user names is read with one clear error."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from nst.errors import InputError, OutputError
@@ -60,24 +58,6 @@ def test_a_json_object_is_returned_as_it_is(tmp_path):
     assert parse_json_object('{"a": [1]}', "--params-json") == {"a": [1]}
     with pytest.raises(InputError, match="--params-json holds null"):
         parse_json_object("null", "--params-json")
-
-
-def test_content_hash_is_remembered_beside_the_file_and_renewed_when_it_changes(tmp_path):
-    """Planning and every job ask for a weights file's hash: it is read once and kept in the
-    file's sidecar by size and mtime, so a 548 MB file is not re-read per job."""
-    from nst.files import content_sha256, read_sidecar, sha256_file, write_sidecar
-
-    weights = tmp_path / "my.pth"
-    weights.write_bytes(b"first")
-    assert content_sha256(weights) == sha256_file(weights) == read_sidecar(weights)["sha256"]
-    other = tmp_path / "other.pth"
-    other.write_bytes(b"second")
-    stat = other.stat()
-    write_sidecar(other, {"sha256": "remembered", "hashed": [stat.st_size, stat.st_mtime_ns]})
-    assert content_sha256(other) == "remembered"  # taken from the sidecar, not re-read
-    other.write_bytes(b"changed!")
-    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert content_sha256(other) == sha256_file(other)
 
 
 @pytest.mark.parametrize("name", ["", " ", "."])

@@ -64,6 +64,8 @@ def test_only_a_shorter_run_of_the_same_settings_is_continued(content_path, styl
                 continue_from=r0)
     with pytest.raises(NSTError, match="no state at its last iteration"):
         stylize(tiny_params(iterations=6), content_path, style_path, outdir=tmp_path / "y", continue_from=no_state)
+    with pytest.raises(NSTError, match="made from other images"):  # issue 19: the images count, by content
+        stylize(tiny_params(iterations=6), style_path, content_path, outdir=tmp_path / "z", continue_from=r0)
 
 
 @pytest.mark.parametrize("record, message", [
@@ -76,7 +78,7 @@ def test_a_folder_that_holds_no_run_is_one_message(tmp_path, record, message):
     if record is not None:
         (tmp_path / "src" / "run.json").write_text(record)
     with pytest.raises(NSTError, match=message):
-        continued_state(tmp_path / "src", tiny_params(iterations=6))
+        continued_state(tmp_path / "src", tiny_params(iterations=6), made=None)
 
 
 # --- rungs, by hand ------------------------------------------------------------------------------

@@ -282,10 +282,12 @@ def test_an_image_too_small_after_keep_aspect_stops_planning(root):
 
 def test_weights_file_counts_by_content_not_path(root):
     """Replacing a custom weights file in place gives new run ids; moving it keeps them."""
-    (root / "w1.pth").write_bytes(b"first weights")
+    import torch
+
+    torch.save({"features.0.bias": torch.zeros(64)}, root / "w1.pth")
     config = small_config(e={"set": {"weights": str(root / "w1.pth")}})
     first = set(build_plan(config, root=root).runs)
-    (root / "w1.pth").write_bytes(b"other weights")
+    torch.save({"features.0.bias": torch.ones(64)}, root / "w1.pth")
     second = set(build_plan(config, root=root).runs)
     assert first.isdisjoint(second)
     (root / "w1.pth").rename(root / "w2.pth")

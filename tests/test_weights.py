@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import pytest
 import torch
@@ -173,7 +174,7 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path, content_path, style
     torch.save(state, tmp_path / "evil.pth")
     with pytest.raises(WeightsError) as info:
         stylize(tiny_params(weights=str(tmp_path / "evil.pth"), iterations=1), content_path, style_path)
-    assert "weights_only=True" in str(info.value) and "evil.pth" in str(info.value)
+    assert "pickled Python objects" in str(info.value) and "evil.pth" in str(info.value)
     assert not marker.exists()
     # the file is real: without weights_only it would have run the payload
     torch.load(tmp_path / "evil.pth", weights_only=False)
@@ -193,7 +194,7 @@ def test_a_file_that_is_not_a_state_dict_of_tensors_is_refused(content, tmp_path
 
 def test_a_whole_pickled_module_is_refused(tmp_path):
     torch.save(nn.Sequential(nn.Conv2d(3, 64, 3)), tmp_path / "module.pth")
-    with pytest.raises(WeightsError, match="weights_only=True"):
+    with pytest.raises(WeightsError, match="pickled Python objects.*torch.nn.modules.container.Sequential"):
         vgg_weights.read_state_dict(tmp_path / "module.pth")
 
 
@@ -230,13 +231,19 @@ def test_weights_verify_of_a_missing_file_or_a_folder_is_one_line(tmp_path, caps
         assert err.startswith("nst: error:") and expected in err and err.count("\n") == 1
 
 
-def test_a_broken_verification_record_only_costs_a_rehash(torch_home, monkeypatch, tmp_path):
+def test_verifying_a_copy_neither_reads_nor_writes_the_file_beside_it(torch_home, monkeypatch, tmp_path):
+    """`copy.pth.json` beside a weights_file copy is the user's: not taken for a record of ours
+    (it claims to be a features-only copy here), and left as it was."""
     path = tmp_path / "copy.pth"
     torch.save(random_state(), path)
+    beside = '{"sha256": "%s", "features_of": "dcbb9e9d"}' % vgg_weights.sha256_of(path)
+    (tmp_path / "copy.pth.json").write_text(beside)
+    with pytest.raises(WeightsError, match="is not torchvision's"):
+        vgg_weights.verify_file(path)
     monkeypatch.setattr(vgg_weights, "IMAGENET_HASH_PREFIX", vgg_weights.sha256_of(path)[:8])
-    (tmp_path / "copy.pth.json").write_text("{half a rec")
     assert vgg_weights.verify_file(path) == vgg_weights.sha256_of(path)
-    assert json.loads((tmp_path / "copy.pth.json").read_text())["sha256"] == vgg_weights.sha256_of(path)
+    assert (tmp_path / "copy.pth.json").read_text() == beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.pth", "copy.pth.json", "torch-home"]
 
 
 def test_fetch_with_a_named_copy_verifies_it_and_records_it(torch_home, monkeypatch, tmp_path, capsys):
@@ -296,3 +303,69 @@ def test_a_file_that_is_not_weights_is_one_clear_line(tmp_path, capsys, content_
                      "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "my.pth" in err and needle in err
+
+
+# --- issue 19, item 19: what a weights file holds, said in our own words, found at planning -------
+def pickled_files(folder) -> dict:
+    """Weights files that hold more than tensors, each made as people make them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    state = random_state(depth=2)
+    state["extra"] = Payload(folder / "pickle-ran")
+    torch.save(state, folder / "object.pth")
+    files["object.pth"] = "pickled Python objects"
+    torch.save(nn.Sequential(nn.Conv2d(3, 64, 3)), folder / "module.pth")
+    files["module.pth"] = "pickled Python objects"
+    torch.save(state, folder / "legacy.pth", _use_new_zipfile_serialization=False)
+    files["legacy.pth"] = "pickled Python objects"
+    with pytest.warns(FutureWarning):  # torch's own deprecation of torch.jit, not ours
+        torch.jit.save(torch.jit.script(nn.Conv2d(3, 64, 3)), folder / "script.pth")
+    files["script.pth"] = "TorchScript archive"
+    return files
+
+
+def test_a_weights_file_of_pickled_objects_is_one_line_of_our_own(tmp_path, content_path, style_path):
+    """torch's own text advised weights_only=False (the one thing not to do with such a file),
+    after a UserWarning for a TorchScript archive."""
+    for name, needle in pickled_files(tmp_path / "w").items():
+        done = run_nst(["run", content_path, style_path, "-o", tmp_path / name, "--weights", tmp_path / "w" / name,
+                        "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q"])
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("nst: error: weights file") and needle in done.stderr and name in done.stderr
+        assert "state_dict()" in done.stderr  # what to do instead
+        for torch_text in ("weights_only=False", "can still be loaded", "Warning", "trust"):
+            assert torch_text not in done.stderr, done.stderr
+    assert not (tmp_path / "w" / "pickle-ran").exists()
+
+
+def test_planning_refuses_a_weights_file_of_pickled_objects_before_any_job(root, tmp_path):
+    """Read without torch and without unpickling: the study stops once, naming the file,
+    instead of in every job."""
+    from kit import small_config
+    from nst.errors import PlanError
+    from nst.study.plan import build_plan
+
+    for name, needle in pickled_files(tmp_path / "w").items():
+        config = small_config(e={"set": {"weights": str(tmp_path / "w" / name)}})
+        with pytest.raises(PlanError, match=rf"experiment 'e'.*{name}.*{needle}"):
+            build_plan(config, root=root)
+        with pytest.raises(Exception), warnings.catch_warnings():  # what planning refuses, torch refuses too
+            warnings.simplefilter("ignore")  # its TorchScript warning
+            torch.load(tmp_path / "w" / name, weights_only=True)
+    assert not (tmp_path / "w" / "pickle-ran").exists()
+    torch.save(random_state(), tmp_path / "fine.pth")
+    build_plan(small_config(e={"set": {"weights": str(tmp_path / "fine.pth")}}), root=root)
+
+
+@pytest.mark.parametrize("content", [
+    random_state(), {k: v.half() for k, v in random_state().items()}, {k: v.bfloat16() for k, v in random_state().items()},
+    {"features.0.weight": nn.Parameter(torch.zeros(64, 3, 3, 3)), "flags": torch.zeros(2, dtype=torch.bool),
+     "counts": torch.zeros(2, dtype=torch.int64), "view": torch.zeros(10)[2:5]},
+    nn.Conv2d(3, 8, 3).state_dict()], ids=["float32", "float16", "bfloat16", "parameters-and-dtypes", "module-state"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_the_planning_check_passes_every_state_dict_of_tensors_torch_loads(content, legacy, tmp_path):
+    from nst.run.state_dict_file import check_state_dict_file
+
+    torch.save(content, tmp_path / "w.pth", _use_new_zipfile_serialization=not legacy)
+    check_state_dict_file(tmp_path / "w.pth")
+    torch.load(tmp_path / "w.pth", weights_only=True)

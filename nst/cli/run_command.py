@@ -167,15 +167,25 @@ def cmd_run(args) -> int:
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "
                        f"workflow's plan and this nst disagree; re-run snakemake to re-plan")
-    from ..run.outputs import check_outdir
+    from ..files import run_folder_lock
 
-    if not check_outdir(args.outdir, params.run_id, args.overwrite):
+    # the folder first: one that cannot be made or written, or that another run is writing,
+    # is told before any computing; the lock is held until this run's files are in
+    with run_folder_lock(args.outdir):
+        return run_into_folder(args, params, content, style)
+
+
+def run_into_folder(args, params, content, style) -> int:
+    from ..run.outputs import check_outdir, inputs_now
+
+    made = inputs_now(params, content, style)  # the images, by content: what the run is made from
+    if not check_outdir(args.outdir, params.run_id, made, args.overwrite, paths=(content, style)):
         print(f"{params.run_id}: already finished in {args.outdir} (--overwrite recomputes it)")
         return 0
     if args.from_trajectory:
         from ..study.trajectory import derive_run
 
-        derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id)
+        derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id, made=made)
         print(f"{params.run_id}: written from the trajectory of {args.from_trajectory} -> {args.outdir}")
         return 0
     if params.uses_random_weights:

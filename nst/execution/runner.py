@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import MutableMapping
 
 from ..errors import NSTError
-from ..files import write_text
+from ..files import process_alive, write_text
 from ..run.params import RunParams
 
 POLL_SECONDS = 0.05
@@ -42,19 +42,6 @@ STOP_SECONDS = 60
 
 def _write_json(path: Path, data: dict) -> None:
     write_text(path, json.dumps(data))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def runner_pid(spool: Path) -> int | None:
@@ -70,7 +57,7 @@ def submit(spool: str | os.PathLike, params: RunParams, content: str, style: str
     """Hand one run to the runner and wait for it; returns its one-line summary."""
     spool = Path(spool)
     pid = runner_pid(spool)
-    if pid is None or not _alive(pid):
+    if pid is None or not process_alive(pid):
         raise NSTError(f"no nst runner is running for spool {str(spool)!r} (see {spool}/runner.log)")
     request_id = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
     (spool / "queue").mkdir(parents=True, exist_ok=True)
@@ -82,7 +69,7 @@ def submit(spool: str | os.PathLike, params: RunParams, content: str, style: str
     answer = spool / "done" / f"{request_id}.json"
     deadline = None if timeout is None else time.monotonic() + timeout
     while not answer.exists():
-        if not _alive(pid):
+        if not process_alive(pid):
             raise NSTError(f"the nst runner (pid {pid}) stopped before finishing this run; see {spool}/runner.log")
         if deadline is not None and time.monotonic() > deadline:
             raise NSTError(f"the nst runner did not finish this run within {timeout} s")
@@ -150,7 +137,7 @@ def serve(spool: str | os.PathLike, batch_size: int = 8, parent_pid: int | None 
     _write_json(spool / "runner.json", {"pid": os.getpid(), "batch_size": batch_size})
     last_work = time.monotonic()
     while not stop:
-        if parent_pid is not None and not _alive(parent_pid):
+        if parent_pid is not None and not process_alive(parent_pid):
             break
         if idle_exit is not None and time.monotonic() - last_work > idle_exit:
             break

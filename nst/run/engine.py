@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color, stall
+from . import checkpoint, color, outputs, stall
 from .evaluate import REFERENCE, evaluate
 from .inputs import load_inputs
 from .layers import LAYER_INDEX
@@ -110,6 +110,7 @@ class RunState:
         self.needed += tuple(REFERENCE["content_layers"]) + tuple(REFERENCE["style_layers"])
         self.stage = 0
         self.inputs = self._load(0)
+        self.init_info = self.inputs.init_info  # the init file, read at the first stage only
         self.names = [c for c in history_columns(params) if c not in ("iteration", "seconds", "scale")]
         self.history: list[dict] = []
         self.snapshots: dict[int, torch.Tensor] = {}
@@ -234,13 +235,21 @@ class RunState:
             scores["stalled_at"] = self.stalled_at(iteration)
             self.snapshot_scores[iteration] = scores
 
+    def made_from(self) -> dict | None:
+        """The content hashes of the images the run was made from (outputs.made_from)."""
+        return outputs.made_from({"content": self.inputs.content_info.to_dict(),
+                                  "styles": [info.to_dict() for info in self.inputs.style_infos],
+                                  "init_image": self.init_info.to_dict() if self.init_info else None})
+
     # --- resuming (nst/run/checkpoint.py) ---------------------------------------------------------
     def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
         """Everything the rest of the run depends on, after the last recorded iteration, as
-        plain types and tensors (torch.load(weights_only=True) reads it back)."""
+        plain types and tensors (torch.load(weights_only=True) reads it back), with the images
+        it was made from (their outputs.inputs_key)."""
         iteration = len(self.history)
         return {
             "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
+            "inputs": outputs.inputs_key(self.made_from()), "snapshots_written": sorted(self.snapshots),
             "seconds": time.perf_counter() - loop_start + self.carried_seconds,
             "resumed_from": list(self.resumed_from), "continued_from": self.continued_from,
             "image": self.image.detach(), "last_good": self.last_good,
@@ -305,7 +314,7 @@ class RunState:
             stalled_at=None if reason else self.stalled_at(),
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.inputs.content_info, style=self.inputs.style_infos[0],
-            styles=self.inputs.style_infos, weights=self.weights_record,
+            styles=self.inputs.style_infos, weights=self.weights_record, init_image=self.init_info,
             device=str(self.device), resumed_from=self.resumed_from, continued_from=self.continued_from,
             timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
                 "seconds": time.perf_counter() - started + self.carried_seconds,
@@ -330,9 +339,10 @@ def stylize(params: RunParams, content_path, style_path,
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
     # the states first: a source that does not fit is told before any image or weights load
-    resume = checkpoint.resumable_state(outdir, params) if outdir is not None else None
+    made = outputs.inputs_now(params, content_path, style_path) if outdir or continue_from else None
+    resume = checkpoint.resumable_state(outdir, params, outputs.inputs_key(made)) if outdir is not None else None
     if resume is None and continue_from is not None:
-        resume = checkpoint.continued_state(continue_from, params)
+        resume = checkpoint.continued_state(continue_from, params, made)
     run = RunState(params, content_path, style_path)
     bind_network([run], params, params.content_layers + params.style_layers, device)
     if resume is not None:
@@ -345,7 +355,8 @@ def stylize(params: RunParams, content_path, style_path,
 
     def after_step(iteration: int) -> None:
         if checkpoints is not None:
-            checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start))
+            taken = (run.snapshots[iteration], run.snapshot_scores[iteration]) if iteration in run.snapshots else None
+            checkpoints.after_step(iteration, lambda: run.state(optimizer, loop_start), taken)
         if progress is not None:
             progress(run.history[-1])
 

@@ -6,6 +6,8 @@ sized per the resize mode.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,26 +27,32 @@ class ImageInfo:
     original_size: tuple[int, int]  # (width, height) after EXIF orientation
     size: tuple[int, int]
     alpha_composited_on_white: bool
+    sha256: str | None = None  # of the file's bytes, as decoded: the run's record of what it was made from
 
     def to_dict(self) -> dict:
         return {
             "path": self.path, "mode": self.mode, "original_size": list(self.original_size),
             "size": list(self.size), "alpha_composited_on_white": self.alpha_composited_on_white,
+            "sha256": self.sha256,
         }
 
 
-def open_rgb(path: str | os.PathLike) -> tuple[Image.Image, str, bool]:
-    """Open `path` as an RGB Pillow image; returns (image, original mode, alpha composited)."""
+def open_rgb(path: str | os.PathLike, digest: list | None = None) -> tuple[Image.Image, str, bool]:
+    """Open `path` as an RGB Pillow image; returns (image, original mode, alpha composited).
+    The file is read once: `digest`, if given, gets the sha256 of the very bytes decoded."""
     path = Path(path)
     image_header(path)  # exists, not a folder, not empty, within the pixel limit
     try:
-        with Image.open(path) as img:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"cannot read image {str(path)!r}: {err}") from None
     if img.width == 0 or img.height == 0:
         raise ImageError(f"image {str(path)!r} has zero size")
+    if digest is not None:
+        digest.append(hashlib.sha256(data).hexdigest())
     mode = img.mode
     if mode == "F":  # 32-bit float: 0..1 (or 0..255) to 8 bits, as the 16-bit modes below
         grey = np.asarray(img, dtype=np.float64) / float_white(np.asarray(img), path) * 255.0
@@ -71,10 +79,11 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
 
 def load_image(path, size: int, resize: str, exact: tuple[int, int] | None = None):
     """Load `path` as a 1x3xHxW float tensor in [0, 1]; `exact` forces (width, height)."""
-    img, mode, composited = open_rgb(path)
+    digest: list[str] = []
+    img, mode, composited = open_rgb(path, digest)
     dims = exact or target_size(img.width, img.height, size, resize)
     resized = img.resize(dims, Image.Resampling.LANCZOS) if dims != img.size else img
-    info = ImageInfo(str(path), mode, img.size, dims, composited)
+    info = ImageInfo(str(path), mode, img.size, dims, composited, digest[0])
     return pil_to_tensor(resized), info
 
 

@@ -23,6 +23,7 @@ class RunInputs:
     original_styles: list[torch.Tensor]
     content_info: ImageInfo
     style_infos: list[ImageInfo]
+    init_info: ImageInfo | None = None  # an init image file (init: PATH)
 
 
 def check_fits(info: ImageInfo, layers) -> None:
@@ -38,19 +39,19 @@ def check_fits(info: ImageInfo, layers) -> None:
         )
 
 
-def initial_image(params: RunParams, content, style_path, generator) -> torch.Tensor:
+def initial_image(params: RunParams, content, style_path, generator) -> tuple[torch.Tensor, ImageInfo | None]:
     """The starting image, at the content image's size (whatever the scale), before
-    `init_noise` is mixed in."""
+    `init_noise` is mixed in, and the init image file's info (init: PATH; else None)."""
     if params.init == "content":
-        return content.clone()
+        return content.clone(), None
     if params.init == "noise":  # Gaussian, as the tutorial's torch.randn; clamped at step 1
-        return torch.randn(content.shape, generator=generator)
+        return torch.randn(content.shape, generator=generator), None
     if params.init == "zeros":
-        return torch.zeros_like(content)
+        return torch.zeros_like(content), None
     width, height = content.shape[-1], content.shape[-2]
     source = style_path if params.init == "style" else params.init
-    image, _ = load_image(source, params.size, params.resize, exact=(width, height))
-    return image
+    image, info = load_image(source, params.size, params.resize, exact=(width, height))
+    return image, (None if params.init == "style" else info)
 
 
 def with_noise(params: RunParams, start: torch.Tensor, generator) -> torch.Tensor:
@@ -77,9 +78,10 @@ def load_inputs(params: RunParams, content_path, style_paths: list, size: int, g
     for info in (content_info, *style_infos):
         check_fits(info, needed_layers)
     run_content, run_styles = color.prepare(params.color, content, styles)
+    init_info = None
     if previous is not None:
         start = upsampled(previous, content)
     else:
-        start = initial_image(params, content, style_paths[0], generator)
+        start, init_info = initial_image(params, content, style_paths[0], generator)
         start = color.start_image(params.color, with_noise(params, start, generator))
-    return RunInputs(run_content, run_styles, start, content, styles, content_info, style_infos)
+    return RunInputs(run_content, run_styles, start, content, styles, content_info, style_infos, init_info)

@@ -10,16 +10,20 @@ names or a finished run's record stays torch-free.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import csv
-import io
-
-from ..errors import OutputError
-from ..files import finite_or_null, staged_run_folder, write_text
+from ..errors import ImageError, OutputError
+from ..files import finite_or_null, staged_run_folder, unreadable, write_text
+from ..hashes import content_sha256
+from .image_files import image_header
+from .param_values import INITS
 
 if TYPE_CHECKING:
     from .engine import RunResult
@@ -42,51 +46,118 @@ def history_csv(rows: list[dict], columns: list[str]) -> str:
 
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     """Write a run's files into `outdir` (staged, then moved in, run.json last; see
-    files.staged_run_folder). Whether a finished run there may be replaced is the caller's
-    decision (check_outdir)."""
-    from .checkpoint import resume_file
+    files.staged_run_folder), with the state the run saved at its last iteration; then its
+    states folder goes (resume.pt, or the replacement's folder: checkpoint.state_folder).
+    Whether a finished run there may be replaced is the caller's decision (check_outdir)."""
+    from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
     from .engine import history_columns
     from .images import save_png
 
     outdir = Path(outdir)
+    states = state_folder(outdir)
     with staged_run_folder(outdir) as staging:
         for iteration, image in sorted(result.snapshots.items()):
             save_png(image, staging / SNAPSHOTS / f"{iteration}.png")
             write_text(staging / SNAPSHOTS / f"{iteration}.json",
                        json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
+            state = snapshot_state_file(states, iteration)
+            if is_state_of(state, result.params.run_id, inputs_key(made_from(result.record()))):
+                link_or_copy(state, snapshot_state_file(staging, iteration))
         save_png(result.image, staging / IMAGE)
         write_text(staging / HISTORY, history_csv(result.history, history_columns(result.params)))
         write_text(staging / RECORD, json.dumps(finite_or_null(result.record()), indent=2) + "\n")
-    resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume (snapshot states stay)
+    resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume
+    shutil.rmtree(outdir / REPLACEMENT, ignore_errors=True)
     return outdir
 
 
-def finished_run_id(outdir: str | os.PathLike) -> str | None:
-    """The run id of the finished run in `outdir`, if there is one ("?" if its run.json is
-    unreadable: still a finished run's folder, not to be overwritten silently)."""
+def finished_record(outdir: str | os.PathLike) -> dict | None:
+    """run.json of the finished run in `outdir`, if there is one ({} if it is unreadable: still
+    a finished run's folder, not to be overwritten silently)."""
     record = Path(outdir) / RECORD
     if not record.is_file():
         return None
     try:
-        return str(json.loads(record.read_text()).get("run_id", "?"))
+        value = json.loads(record.read_text())
     except (OSError, ValueError):
-        return "?"
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
-def check_outdir(outdir: str | os.PathLike, run_id: str, overwrite: bool) -> bool:
-    """Whether to compute `run_id` into `outdir`: True if the folder is new, unfinished, or
-    the user asked to overwrite; False if it already holds this very run, finished. Another
-    finished run there is an OutputError: a later command never destroys one unasked."""
+# --- what a run was made from: its images, by content -------------------------------------
+def made_from(record: dict) -> dict | None:
+    """{content, styles, init} content hashes of the images a run record lists (run.json, or
+    the same shape made from ImageInfos); None when it lists none (a run.json written before
+    records had them) or is not a record."""
+    def digest(entry):
+        return entry.get("sha256") if isinstance(entry, dict) else None
+
+    styles = record.get("styles") or [record.get("style")]
+    made = {"content": digest(record.get("content")), "styles": [digest(s) for s in styles],
+            "init": digest(record.get("init_image"))}
+    return made if made["content"] and all(made["styles"]) else None
+
+
+def inputs_now(params, content: str | os.PathLike, styles) -> dict:
+    """made_from of a run of `params` on these image files as they are now (an init file
+    included); ImageError naming a file that cannot be read."""
+    styles = [styles] if isinstance(styles, (str, os.PathLike)) else list(styles)
+
+    def digest(path) -> str:
+        image_header(path)  # missing, a folder, empty, not an image: the run's own messages
+        try:
+            return content_sha256(path)
+        except OSError as err:
+            raise ImageError(unreadable(f"image {str(path)!r}", err)) from None
+
+    init = digest(params.init) if params.init not in INITS else None
+    return {"content": digest(content), "styles": [digest(s) for s in styles], "init": init}
+
+
+def inputs_key(made: dict | None) -> str | None:
+    """A short hash of made_from, kept in a run's resumable states (nst/run/checkpoint.py)."""
+    if made is None:
+        return None
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_outdir(outdir: str | os.PathLike, run_id: str, made: dict, overwrite: bool, paths=None) -> bool:
+    """Whether to compute `run_id` on the images `made` (inputs_now) into `outdir`: True if
+    the folder is new, unfinished, or the user asked to overwrite; False if it already holds
+    this very run, finished: the same settings on the same images (by content). Another
+    finished run there is an OutputError: a later command never destroys one unasked. A
+    run.json that lists no image hashes (written before records had them) counts as this run
+    only if it names the same files as `paths` (content, style or styles)."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"-o {str(outdir)!r} is a file; name a folder for the run's files")
-    finished = finished_run_id(outdir)
-    if finished is None or overwrite:
+    record = finished_record(outdir)
+    if record is None or overwrite:
         return True
-    if finished == run_id:
+    finished = str(record.get("run_id", "?"))
+    recorded = made_from(record)
+    same_files = paths is not None and _named_files(record) == _named_files(
+        {"content": {"path": paths[0]}, "styles": [{"path": s} for s in _as_list(paths[1])]})
+    if finished == run_id and (recorded == made or (recorded is None and same_files)):
         return False
-    raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); choose another -o "
-                      f"folder, or add --overwrite to replace it")
+    choose = "choose another -o folder, or add --overwrite to replace it"
+    if finished != run_id:
+        raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); {choose}")
+    if recorded is None:
+        raise OutputError(f"{str(outdir)!r} holds a finished run {finished} of other image files, whose run.json "
+                          f"lists no content hashes (written by an older nst); {choose}")
+    raise OutputError(f"{str(outdir)!r} holds a finished run {finished} of these settings on other images "
+                      f"(their content differs); {choose}")
+
+
+def _as_list(styles) -> list:
+    return [styles] if isinstance(styles, (str, os.PathLike)) else list(styles)
+
+
+def _named_files(record: dict) -> list[str]:
+    """The resolved paths of the content and style images a record names."""
+    entries = [record.get("content"), *(record.get("styles") or [record.get("style")])]
+    return [str(Path(e["path"]).resolve()) if isinstance(e, dict) and e.get("path") else "" for e in entries]
 
 
 def image_named(record: dict, key: str) -> str | None:

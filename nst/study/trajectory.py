@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import NSTError
 from ..files import copy_file, staged_run_folder, write_text
+from ..run.outputs import made_from
 from ..run.params import RunParams
 from . import layout
 from .plan import Plan, Run
@@ -38,8 +39,9 @@ def _history_head(history: Path, rows: int) -> str:
 
 
 def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.PathLike,
-               expected_run_id: str | None = None) -> Path:
-    """Write the `iterations`-run of the leader's trajectory into `outdir`."""
+               expected_run_id: str | None = None, made: dict | None = None) -> Path:
+    """Write the `iterations`-run of the leader's trajectory into `outdir`; with `made`
+    (outputs.inputs_now of the images given), only if the leader was made from those images."""
     leader_dir, outdir = Path(leader_dir), Path(outdir)
     record_path = leader_dir / layout.RECORD
     if not record_path.is_file():
@@ -51,6 +53,9 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
     if expected_run_id and params.run_id != expected_run_id:
         raise NSTError(f"{leader_dir} with iterations={iterations} is run {params.run_id}, not "
                        f"{expected_run_id}: their settings differ in more than iterations")
+    if made is not None and made_from(leader) != made:
+        raise NSTError(f"{leader_dir} was made from other images than these (by content), or its run.json "
+                       f"lists none: its trajectory is not this run's")
     record = {**leader, "run_id": params.run_id, "params": params.to_dict(), "derived_from": leader["run_id"]}
 
     diverged_before = leader["status"] == "diverged" and leader["diverged_at"] <= iterations

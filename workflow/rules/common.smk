@@ -20,6 +20,7 @@ from nst.study.config_input import apply_overrides, check_config_files, coerce_o
 from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
+from nst.study.stale_runs import mark_out_of_date, stale_runs
 from nst.study.trajectory import share_trajectories, shares_trajectories
 
 # Environment of every job under --sdm conda (also what `mamba env create -f environment.yml` makes).
@@ -89,6 +90,18 @@ if shares_trajectories(config):
     PLAN = share_trajectories(PLAN, layout.RUNS)
 PLAN = keep_finished_continuations(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
 CLAIMS_FILE, CLAIMS = claims_or_exit(PLAN)  # before anything is written
+
+
+def rerun_stale_runs():
+    """Finished runs made from images that have changed since (by content, whatever their
+    mtime) are marked out of date, so that Snakemake reruns them (nst/study/stale_runs.py)."""
+    try:
+        PLAN.notes.extend(mark_out_of_date(stale_runs(PLAN, layout.RUNS), layout.RUNS))
+    except NSTError as err:
+        sys.exit(f"Error in the workflow config or images: {err}")
+
+
+rerun_stale_runs()
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
@@ -220,10 +233,14 @@ def run_weights(wildcards):
 
 
 # --- aggregation ---------------------------------------------------------------------------
+def target_run_keys():
+    """Each trial's run, a halving experiment's as its decisions leave them (halving.smk)."""
+    return sorted({k for name in PLAN.experiments for k in experiment_run_keys(name)})
+
+
 def all_run_records(wildcards=None):
-    """Every run's run.json and its score files (one per evaluator; see the end of this file):
-    each trial's run, a halving experiment's as its decisions leave them (halving.smk)."""
-    keys = sorted({k for name in PLAN.experiments for k in experiment_run_keys(name)})
+    """Every target run's run.json and its score files (one per evaluator; see the end of this file)."""
+    keys = target_run_keys()
     decisions = [f for name in halving_experiments() for f in decision_files(name)]
     return [f for k in keys for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
 
@@ -269,9 +286,12 @@ def claimed_tables(wildcards):
 
 
 def all_targets(wildcards=None):
-    # Every run is a target itself, so a deleted run folder is recomputed even though the
-    # tables made from it still exist (Snakemake does not rebuild missing intermediates).
-    targets = all_run_records() + [layout.RUNS_TABLE]
+    # Every run is a target itself, all three of its files, so a deleted run folder or a
+    # deleted image.png is recomputed even though the tables made from it still exist
+    # (Snakemake does not rebuild missing intermediates that no job needs to run).
+    runs = [PLAN.runs[k] for k in target_run_keys()]
+    targets = all_run_records() + [run_file(run, name) for run in runs for name in (layout.IMAGE, layout.HISTORY)]
+    targets += [layout.RUNS_TABLE]
     for name in PLAN.experiments:
         targets += [layout.table(name)] + [layout.figure(name, figure) for figure in layout.EXPERIMENT_FIGURES]
     targets += [layout.figure(name, "selection") for name in tuned_experiments()]
