@@ -20,7 +20,8 @@ import json
 import os
 from pathlib import Path
 
-from ..files import sha256_file, write_text
+from ..files import write_text
+from ..hashes import sha256_file
 
 VARIABLE = "NST_PRESCORE"
 FOLDER = "scores/prescored"
