@@ -20,6 +20,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
               "study/halving.py", "study/halving_plan.py",
+              "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
               "execution/resources.py", "execution/runner.py", "files.py", "errors.py"]
 
 
