@@ -16,6 +16,8 @@
   baseline (caffe, 256 px)
 8 multi-scale time-to-quality at 256 and 512 px: time to the single-scale run's final
   evaluator score, as a ratio (caffe; about 15-25 minutes on 2 cores)
+9 the gallery at 10,000 runs (records only): `nst gallery build`, and the page's first render
+  in Chromium (Debian's, through Playwright)
 
 Stand-in weights: the ImageNet file cannot be downloaded here, so a seeded random torchvision
 vgg19() state dict (full, 548 MB) and its features-only part are saved once in --cache.
@@ -36,7 +38,7 @@ from .common import REPO, log, machine_info, stand_in_weights
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="comma-separated benchmark numbers (default all)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated benchmark numbers (default all)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats/iterations: a smoke run, not numbers to keep")
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"),
                         help="folder for the stand-in weights (630 MB) and images, kept between runs")
@@ -213,6 +215,18 @@ def main(argv=None) -> int:
             n["multi_seconds"][n["reached_at"]] / n["single_seconds"] <= 0.5 for n in numbers.values())
         sections.append(("8. Multi-scale: time to the single-scale run's quality", md,
                          f"Target: ratio <= 0.5 at every size: {'met' if met else 'NOT met'}."))
+    if 9 in wanted:
+        from . import gallery as b9
+
+        log("benchmark 9: the gallery at 10,000 runs")
+        out = b9.run(repeats=1 if args.quick else 3)
+        raw["9"] = out["raw"]
+        slowest = max(w for w, _ in out["raw"]["builds"])
+        first = max(p["ready"] for p in out["raw"]["pages"])
+        sections.append(("9. Gallery: 10,000 runs, build and first render", out["markdown"],
+                         f"Target: build <= 10 s and first render <= 1 s: "
+                         f"{'met' if slowest <= 10 and first <= 1000 else 'NOT met'} "
+                         f"(slowest build {slowest:.1f} s, slowest first render {first:.0f} ms)."))
     info["load average at the end"] = common.loadavg()
     info["suite wall time"] = f"{time.perf_counter() - started:.0f} s"
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -180,12 +180,16 @@ def test_the_folder_has_the_page_its_data_and_every_runs_files(built):
     study, manifest, runs, out = built
     for name in build.ASSETS + ("data.js",):
         assert (out / name).stat().st_size > 100, name
+    copies = sorted(p.relative_to(out).as_posix() for p in (out / "runs").rglob("*") if p.is_file())
+    assert copies == sorted(f"runs/{c}/{s}/{r}.{ext}" for c, s, r in zip(runs["content"], runs["style"], runs["run_id"])
+                            for ext in ("js", "png", "webp"))
     for content, style, run_id in zip(runs["content"], runs["style"], runs["run_id"]):
         copy = out / "runs" / content / style / run_id
-        for name in (layout.THUMB, layout.CURVE, layout.IMAGE, layout.RECORD):
-            assert (copy / name).is_file(), (copy, name)
         source = Path(layout.run_file(content, style, run_id, layout.IMAGE, study.runs_dir))
-        assert os.path.samefile(copy / layout.IMAGE, source)  # a hard link here: no second copy on disk
+        assert os.path.samefile(copy.with_suffix(".png"), source)  # a hard link: no second copy on disk
+        thumb = Path(layout.card_file(content, style, run_id, layout.THUMB, study.root))
+        assert copy.with_suffix(".webp").read_bytes() == thumb.read_bytes()
+        assert curve_of(copy.with_suffix(".js").read_text())[0] == f"{content}/{style}/{run_id}"
     data = json.loads((out / "data.js").read_text()[len("window.NST_GALLERY = "):].rstrip().rstrip(";"))
     for role in ("content", "style"):
         for stem, path in data["images"][role].items():

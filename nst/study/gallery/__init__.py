@@ -6,7 +6,7 @@ from disk with no server and no internet, and inside the Snakemake report's zip.
 - `data`: the page's data (data.js) from runs.csv, the experiment tables and the manifest:
   every run's settings, status, losses and scores, the experiments and trials it is part of.
 - `build`: the page's folder: the assets (assets/: HTML, CSS, plain JavaScript written here),
-  data.js, each run's card, image and run.json linked in, the content and style images.
+  data.js, each run's thumbnail, curve and image linked in, the content and style images.
 
 Torch-free (Pillow, pandas); the page itself is DESIGN.md's "Gallery" contract.
 """

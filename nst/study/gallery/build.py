@@ -2,15 +2,16 @@
 
     index.html, gallery.css, *.js     the page (assets/, written here: no CDN, no build step)
     data.js                           every run (data.py), loaded by <script src>
-    runs/<content>/<style>/<run_id>/  per run: thumb.webp and curve.js (its card, a job's
-                                      output), image.png and run.json (the run's own)
+    runs/<content>/<style>/<run_id>.webp, .js, .png
+                                      per run: its card's thumbnail and curve (a job's
+                                      output) and the run's image
     images/content/, images/style/    the study's content and style images
 
 Per-run files are hard links where the file system allows them (a copy otherwise): no image is
 stored twice on disk, 10,000 runs link in seconds, and the folder is whole by itself, which is
 what the report's zip needs (it carries this folder and nothing else of results/). On disk a
-card links to the run's own folder (../runs/...); inside the zip the page links to these
-copies instead. The folder is built under a temporary name and then swapped in.
+card links to the run's own folder (../runs/<content>/<style>/<run_id>/); inside the zip the
+page links to the copy of its image instead. The folder is built under a temporary name and then swapped in.
 """
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ def asset_text(name: str) -> str:
     return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def link_or_copy(source: Path, dest: Path) -> None:
+def link_or_copy(source: str | os.PathLike, dest: str | os.PathLike) -> None:
     """`dest` as a hard link of `source`, else a copy; InputError naming a missing source."""
-    if not source.is_file():
-        raise InputError(f"gallery: {str(source)!r} is missing (snakemake makes it; was it deleted?)")
     try:
         os.link(source, dest)
+    except FileNotFoundError:
+        if not os.path.isfile(source):
+            raise InputError(f"gallery: {str(source)!r} is missing (snakemake makes it; was it deleted?)") from None
+        raise
     except OSError:  # another file system, or one without hard links
         shutil.copyfile(source, dest)
 
@@ -62,22 +65,31 @@ def copy_images(manifest: Manifest, folder: Path) -> dict[str, dict[str, str]]:
             dest = folder / "images" / role / name
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                link_or_copy(Path(path), dest)
+                link_or_copy(path, dest)
             out[role][stem] = f"images/{role}/{name}"
     return out
 
 
+# The gallery's copy of each run's files, named by the run: runs/<content>/<style>/<run_id>.<ext>
+COPIES = {"webp": ("card", layout.THUMB), "js": ("card", layout.CURVE), "png": ("run", layout.IMAGE)}
+
+
 def link_runs(runs: pd.DataFrame, results, folder: Path) -> None:
-    """Each run's card, image and record into folder/runs/<content>/<style>/<run_id>/."""
+    """Each run's thumbnail, curve and image into folder/runs/<content>/<style>/ (flat, three
+    files a run: on a network file system every file and folder is a round trip; plain string
+    paths: at 10,000 runs pathlib's objects cost more than the links)."""
+    runs_dir = layout.runs_folder(results)
+    made = set()
     for content, style, run_id in zip(runs["content"].astype(str), runs["style"].astype(str),
                                       runs["run_id"].astype(str)):
-        dest = folder / layout.run_folder(content, style, run_id, runs="runs")
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in (layout.THUMB, layout.CURVE):
-            link_or_copy(Path(layout.card_file(content, style, run_id, name, results)), dest / name)
-        for name in (layout.IMAGE, layout.RECORD):
-            link_or_copy(Path(layout.run_file(content, style, run_id, name, layout.runs_folder(results))),
-                         dest / name)
+        pair = os.path.join(folder, "runs", content, style)
+        if pair not in made:
+            os.makedirs(pair, exist_ok=True)
+            made.add(pair)
+        for ext, (kind, name) in COPIES.items():
+            source = (layout.card_file(content, style, run_id, name, results) if kind == "card"
+                      else layout.run_file(content, style, run_id, name, runs_dir))
+            link_or_copy(source, os.path.join(pair, f"{run_id}.{ext}"))
 
 
 def build_gallery(manifest: Manifest, results: str | os.PathLike, out: str | os.PathLike) -> Path:

@@ -20,6 +20,7 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ...errors import AggregateError
@@ -32,7 +33,7 @@ DATA_FORMAT = 1  # raise it whenever data.js changes shape (the page checks it)
 LOSSES = ["final_total", "final_content", "final_style"]
 EVALS = METRIC_COLUMNS[3:]  # eval_*, ssim_content, color_distance_style: run.json's evaluation
 RUN_NUMBERS = ["iterations_done", "diverged_at", "seconds"]
-RUN_TEXT = ["status", "device", "weights", "random_weights"]
+RUN_TEXT = ["status", "device", "random_weights"]  # (weights: the param_weights setting)
 DIGITS = 6
 
 
@@ -58,30 +59,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _rounded(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return float(f"{number:.{DIGITS}g}") if math.isfinite(number) else None
-
-
 def encode_values(column: pd.Series) -> dict:
     """A setting or text column: its distinct values (first seen first) and each run's code."""
-    cells = [_plain(v) for v in column.tolist()]
-    index: dict[str, int] = {}
-    values, codes = [], []
-    for cell in cells:
-        key = json.dumps(cell)
-        if key not in index:
-            index[key] = len(values)
-            values.append(cell)
-        codes.append(index[key])
-    return {"values": values} if len(values) <= 1 else {"values": values, "codes": codes}
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)  # NaN (an empty cell): a value too
+    values = [_plain(v) for v in uniques]
+    return {"values": values} if len(values) <= 1 else {"values": values, "codes": codes.tolist()}
 
 
 def encode_numbers(column: pd.Series) -> dict:
-    return {"numbers": [_rounded(v) for v in column.tolist()]}
+    """A loss, score or time: each run's value to DIGITS significant digits, None when not finite."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(values).tolist()
+    return {"numbers": [float(f"{v:.{DIGITS}g}") if ok else None for v, ok in zip(values.tolist(), finite)]}
 
 
 def score_columns(manifest: Manifest, runs: pd.DataFrame) -> list[str]:

@@ -24,6 +24,7 @@
       window.addEventListener("hashchange", () => this.restore());
       document.addEventListener("keydown", (e) => this.key(e));
       this.update();
+      G.readyAt = performance.now(); // the first render's end, for benchmarks/gallery.py
       document.body.dataset.ready = "true";
     }
 

@@ -14,14 +14,14 @@
     return node;
   }
 
-  // Curves load as scripts (file:// pages may not fetch): runs/<key>/curve.js files its curve
+  // Curves load as scripts (file:// pages may not fetch): runs/<key>.js files its curve
   // under the key in window.NST_CURVES. Resolves with the curve, or null if it cannot load.
   G.loadCurve = function (key) {
     const have = (window.NST_CURVES || {})[key];
     if (have) return Promise.resolve(have);
     return new Promise((resolve) => {
       const script = document.createElement("script");
-      script.src = G.path("runs", key, "curve.js");
+      script.src = G.copyOf(key, "js");
       script.onload = () => resolve((window.NST_CURVES || {})[key] || null);
       script.onerror = () => resolve(null);
       document.head.append(script);

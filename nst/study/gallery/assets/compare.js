@@ -32,7 +32,7 @@
       ]);
       this.stages = [];
       const panes = runs.map((run) => {
-        const img = G.el("img", { src: G.path("runs", run.key, "image.png"), alt: run.key, draggable: "false" });
+        const img = G.el("img", { src: G.copyOf(run.key, "png"), alt: run.key, draggable: "false" });
         const stage = G.el("div", { class: "stage" }, [img]);
         this.stages.push({ stage: stage, img: img });
         this.bind(stage);

@@ -45,9 +45,11 @@
 
   function links(app, run) {
     const here = G.runHref(app, run);
-    const items = [["run folder", here], ["image.png", here + "image.png"], ["run.json", here + "run.json"]];
-    if (!app.inReport) items.push(["history.csv", here + "history.csv"], ["scores/", here + "scores/"]);
-    const note = app.inReport ? " (inside the report: the gallery's copies; history.csv and snapshots are in the run's folder on disk)" : "";
+    const items = app.inReport ? [["image.png (" + run.run_id + ")", here]]
+      : [["run folder", here], ["image.png", here + "image.png"], ["run.json", here + "run.json"],
+        ["history.csv", here + "history.csv"], ["scores/", here + "scores/"]];
+    const note = app.inReport ? " (inside the report: the gallery's copy; run.json, history.csv and scores are in " +
+      "the run's folder on disk, results/runs/" + run.key + "/)" : "";
     return G.el("p", { class: "links" }, [
       ...items.flatMap(([text, href]) => [G.el("a", { href: href, target: "_blank", text: text }), " "]), note]);
   }
@@ -75,7 +77,7 @@
         ]),
       ]);
       const images = G.el("div", { class: "images" }, [
-        figure(G.path("runs", key, "image.png"), "result", "result"),
+        figure(G.copyOf(key, "png"), "result", "result"),
         figure(G.imageOf(app, "content", run.content), "content: " + run.content),
         figure(G.imageOf(app, "style", run.style), "style: " + run.style),
       ]);
@@ -97,7 +99,7 @@
       G.loadCurve(key).then((curve) => {
         if (this.key !== key) return;
         chart.replaceChildren(curve ? G.lossChart(curve, { divergedAt: run.v.diverged_at })
-          : G.el("p", { text: "no loss curve (runs/" + key + "/curve.js did not load)" }));
+          : G.el("p", { text: "no loss curve (" + G.copyOf(key, "js") + " did not load)" }));
       });
     }
 

@@ -42,6 +42,12 @@ window.NSTG = window.NSTG || {};
     return node;
   };
 
+  // The gallery's copy of a run's file: runs/<content>/<style>/<run_id>.<ext>, ext one of
+  // webp (the thumbnail), png (the image), js (the loss curve).
+  G.copyOf = function (key, ext) {
+    return G.path("runs", key) + "." + ext;
+  };
+
   // A relative URL of a file whose path parts may hold any character (image stems do).
   G.path = function (...parts) {
     return parts.map((p) => String(p).split("/").map(encodeURIComponent).join("/")).join("/");

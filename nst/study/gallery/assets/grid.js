@@ -3,12 +3,12 @@
 "use strict";
 
 (function (G) {
-  const CARD_W = 216, GAP = 12, THUMB = 200, LINE = 16;
+  const CARD_W = 248, GAP = 12, THUMB = 230, LINE = 16;
 
-  // Where a card's run folder link points: the run's own folder on disk, the gallery's copy of
-  // its image and run.json inside the report's zip (which carries only the gallery's folder).
+  // Where a card's link points: the run's own folder on disk; inside the report's zip, which
+  // carries only the gallery's folder, the gallery's copy of the run's image.
   G.runHref = function (app, run) {
-    return app.inReport ? G.path("runs", run.key) + "/" : "../" + G.path("runs", run.key) + "/";
+    return app.inReport ? G.copyOf(run.key, "png") : "../" + G.path("runs", run.key) + "/";
   };
 
   // Per evaluator: "name: S .. C .. T .." and, when it has image metrics, a line of them.
@@ -33,31 +33,43 @@
     return 6 + perEvaluator.reduce((a, b) => a + b, 0);
   };
 
+  // What the run's experiments vary, with its values ("style_weight=1e6, init=zeros"); for a run
+  // of experiments that vary nothing (content x style), their base preset.
+  G.trialSettings = function (model, run) {
+    const keys = [...new Set(run.trials.flatMap((t) => t.experiment.keys))];
+    const parts = keys.map((k) => {
+      const f = model.field[k] || model.field["param_" + k];
+      return k + "=" + (f ? G.fmtValue(run.v[f.name]) : "?");
+    });
+    if (parts.length) return parts.join(", ");
+    return "base: " + [...new Set(run.trials.map((t) => t.experiment.base))].join(", ");
+  };
+
   G.cardElement = function (app, run) {
     const model = app.model, state = app.state;
     const picked = state.sel.includes(run.key);
     const box = G.el("div", { class: "thumb" }, [
-      G.el("img", { src: G.path("runs", run.key, "thumb.webp"), alt: run.key, loading: "lazy", decoding: "async" }),
+      G.el("img", { src: G.copyOf(run.key, "webp"), alt: run.key, loading: "lazy", decoding: "async" }),
       G.el("div", { class: "marks" }, G.marks(run).map((m) => G.el("span", { class: "mark " + m.cls, text: m.word }))),
     ]);
     const pick = G.el("input", { type: "checkbox", class: "pick", title: "compare (2-4 runs)", checked: picked,
       "aria-label": "compare " + run.key, onclick: (e) => { e.stopPropagation(); app.togglePick(run.key); } });
     const trials = run.trials.map((t) => t.experiment.name + (t.label && t.label !== "base" ? " [" + t.label + "]" : ""));
-    const settings = model.varied.map((f) => f.label + "=" + G.fmtValue(run.v[f.name])).join(", ");
-    const own = "own L " + G.fmtNumber(run.v.final_total) + "  (C " + G.fmtNumber(run.v.final_content) +
-      ", S " + G.fmtNumber(run.v.final_style) + ")";
+    const settings = G.trialSettings(model, run);
+    const own = "own loss " + G.fmtNumber(run.v.final_total) + "  C " + G.fmtNumber(run.v.final_content) +
+      "  S " + G.fmtNumber(run.v.final_style);
     const sortField = state.sort ? model.field[state.sort] : null;
     const lines = [
       G.el("div", { class: "pair", title: run.content + " \u00d7 " + run.style, text: run.content + " \u00d7 " + run.style }),
       G.el("div", { class: "trials", title: trials.join("\n"), text: trials.join(" \u00b7 ") }),
-      G.el("div", { class: "settings", title: settings, text: settings || "(base settings)" }),
+      G.el("div", { class: "settings", title: settings, text: settings }),
       G.el("div", { class: "losses", text: own }),
       ...scoreLines(app, run).map((t) => G.el("div", { class: "scores", title: t, text: t })),
       G.el("div", { class: "foot" }, [
         G.el("a", { class: "run-link", href: G.runHref(app, run), target: "_blank", title: "the run's folder",
           onclick: (e) => e.stopPropagation(), text: run.run_id }),
-        sortField ? G.el("span", { class: "sorted", title: sortField.label,
-          text: sortField.label + " " + G.fmtNumber(run.v[sortField.name]) }) : null,
+        sortField ? G.el("span", { class: "sorted", title: "sorted by " + sortField.label },
+          [G.el("b", { text: G.fmtNumber(run.v[sortField.name]) }), " " + sortField.label]) : null,
       ]),
     ];
     const card = G.el("article", { class: "card" + (picked ? " picked" : ""), "data-key": run.key, tabindex: 0,
