@@ -30,8 +30,6 @@ CONFIG = {
         "layers": {"pairs": PAIR, "subsets": {"style_layers": ["conv_1", "conv_3"]}},
         "grid": {"pairs": PAIR, "grid": {"init": ["content", "zeros"], "style_weight": [1.0e+5, 1.0e+6]}},
         "revised": {"base": "revised", "pairs": TWO_PAIRS, "tune": {"style_weight": [1.0e+5, 1.0e+6]}},
-        "halving": {"base": "revised", "pairs": PAIR, "schedule": "halving", "eta": 3, "min_iterations": 2,
-                    "set": {"iterations": 6}, "tune": {"style_weight": [1.0e+3, 1.0e+5, 1.0e+7]}},
         "rec": {"pairs": PAIR, "reconstruct": {"content_layers": ["relu1_1"], "style_layers": ["relu1_1"]}},
     },
     "evaluation": [{"name": "paper", "weights": "random"}],
