@@ -1,7 +1,7 @@
 """The gallery page in a real browser (Debian's Chromium through Playwright, tests/browser_kit.py),
 on a small study made here by the real snakemake CLI with every experiment kind (pairs with a
-blend, vary with a diverging value, subsets, grid, tune with its selection, successive halving
-with stopped candidates, reconstruct), random weights, 32 px: opened from disk (file://) and
+blend, vary with a diverging value, subsets, grid, tune with its selection, reconstruct;
+successive halving's STOPPED marks are tested in tests/test_gallery.py's data), random weights, 32 px: opened from disk (file://) and
 from inside the report's zip."""
 from __future__ import annotations
 
@@ -108,10 +108,6 @@ def test_the_page_lists_every_run_and_marks_them(study, runs, page):
     assert len(diverged) >= 1
     search(page, keys_of(diverged)[0])
     assert "DIVERGED" in page.inner_text(".card .marks")
-    halving = read_csv(study / layout.table("halving"))
-    stopped = halving[halving["stopped_at"].notna()]
-    search(page, keys_of(stopped)[0])
-    assert "STOPPED @2" in page.inner_text(".card .marks")
     revised = read_csv(study / layout.table("revised"))
     chosen = revised[revised["selected"].astype(str) == "True"]
     search(page, keys_of(chosen)[0])
