@@ -190,7 +190,7 @@ def test_compare_shows_the_chosen_runs_side_by_side(study, runs, page):
     page.wait_for_function("[...document.querySelectorAll('#compare .stage img')].every(i => i.complete && i.naturalWidth > 0)")
     differing = page.eval_on_selector_all("#compare tr.differs th", "ts => ts.map(t => t.textContent)")
     assert "trials" in differing
-    compared = runs.set_index(keys_of(runs)).loc[keys]
+    compared = runs.set_axis(keys_of(runs), axis=0).loc[keys]
     for column in ("style_weight", "init", "style_layers"):
         assert (column in differing) == (compared[column].astype(str).nunique() > 1), column
     stage = page.locator("#compare .stage").first.bounding_box()
