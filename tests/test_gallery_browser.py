@@ -1,8 +1,8 @@
 """The gallery page in a real browser (Debian's Chromium through Playwright, tests/browser_kit.py),
 on a small study made here by the real snakemake CLI with every experiment kind (pairs with a
-blend, vary with a diverging value, subsets, grid, tune with its selection, reconstruct;
-successive halving's STOPPED marks are tested in tests/test_gallery.py's data), random weights, 32 px: opened from disk (file://) and
-from inside the report's zip."""
+blend, vary with a diverging value, subsets, grid, tune with its selection, successive halving
+with its stopped candidates, reconstruct), random weights, 32 px: opened from disk (file://)
+and from inside the report's zip."""
 from __future__ import annotations
 
 import zipfile
@@ -30,6 +30,8 @@ CONFIG = {
         "layers": {"pairs": PAIR, "subsets": {"style_layers": ["conv_1", "conv_3"]}},
         "grid": {"pairs": PAIR, "grid": {"init": ["content", "zeros"], "style_weight": [1.0e+5, 1.0e+6]}},
         "revised": {"base": "revised", "pairs": TWO_PAIRS, "tune": {"style_weight": [1.0e+5, 1.0e+6]}},
+        "halving": {"base": "revised", "pairs": PAIR, "schedule": "halving", "eta": 3, "min_iterations": 2,
+                    "set": {"iterations": 6}, "tune": {"style_weight": [1.0e+3, 1.0e+5, 1.0e+7]}},
         "rec": {"pairs": PAIR, "reconstruct": {"content_layers": ["relu1_1"], "style_layers": ["relu1_1"]}},
     },
     "evaluation": [{"name": "paper", "weights": "random"}],
@@ -112,6 +114,11 @@ def test_the_page_lists_every_run_and_marks_them(study, runs, page):
     chosen = revised[revised["selected"].astype(str) == "True"]
     search(page, keys_of(chosen)[0])
     assert "SELECTED" in page.inner_text(".card")
+    halved = read_csv(study / layout.table("halving"))
+    stopped = halved[halved["stopped_at"].notna()]
+    assert len(stopped) == 2
+    search(page, keys_of(stopped)[0])
+    assert "STOPPED" in page.inner_text(".card .marks")
     assert page.eval_on_selector(".card .thumb img", "i => i.complete && i.naturalWidth") > 0
     assert page.errors == []
 
