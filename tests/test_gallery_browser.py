@@ -233,6 +233,19 @@ def test_a_card_opens_its_run_with_images_settings_and_curve(study, runs, page):
     assert page.errors == []
 
 
+def test_the_loss_curve_is_on_a_log_axis_even_when_a_loss_starts_at_zero(study, page):
+    open_gallery(page, study / layout.GALLERY / layout.GALLERY_INDEX)
+    # init: content makes the content loss 0 at iteration 1 (a linear axis would flatten the curve
+    # under the first iterations' style loss); 1e-9 lies below the axis's floor
+    labels = page.evaluate("""() => {
+        const chart = NSTG.lossChart({iteration: [1, 2, 3, 4], total: [1e4, 50, 3, 2],
+                                      content: [0, 1e-9, 1.5, 1.6], style: [1e4, 49, 1.5, 0.4]});
+        return [...chart.querySelectorAll('.axis text[text-anchor=end]')].map(t => t.textContent);
+    }""")
+    assert labels == ["0.01", "0.1", "1", "10", "100", "1000", "10000"]  # decades; the floor six below the top
+    assert page.errors == []
+
+
 # --- inside the report's zip ----------------------------------------------------------------------
 def test_the_gallery_works_inside_the_report_zip(study, runs, page, tmp_path):
     snakemake(study, "--report", "report.zip")

@@ -49,9 +49,12 @@
       root.append(svg("text", { x: 10, y: 20 }, "no finite losses to draw"));
       return root;
     }
-    const positive = values.every((v) => v > 0);
+    // Zeros (a content loss at iteration 1 from init: content) are left out of the log axis, which
+    // spans at most six decades below the top: what lies lower is drawn on its floor.
+    const positive = values.filter((v) => v > 0);
     let lo = Math.min(...values), hi = Math.max(...values);
-    const log = positive && hi / lo > 10;
+    const log = positive.length > 0 && hi / Math.min(...positive) > 10;
+    if (log) lo = Math.max(Math.min(...positive), hi * 1e-6);
     const f = log ? Math.log10 : (v) => v;
     if (log) { lo = Math.pow(10, Math.floor(Math.log10(lo))); hi = Math.pow(10, Math.ceil(Math.log10(hi))); }
     if (lo === hi) { lo -= 1; hi += 1; }
