@@ -29,9 +29,11 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/halving.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/layers.smk"
+include: "workflow/rules/gallery.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets,
+        gallery_targets,

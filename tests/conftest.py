@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from browser_kit import launched_browser, missing_browser
 from kit import make_image, make_images
 
 
@@ -67,3 +68,14 @@ def root(tmp_path):
     make_images(tmp_path / "images/content", ["cat", "dog"])
     make_images(tmp_path / "images/style", ["wave", "mosaic"])
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (tests/browser_kit.py). Without Chromium or
+    Playwright the browser tests fail with the reason: they are never skipped (CI runs them)."""
+    reason = missing_browser()
+    if reason:
+        pytest.fail(reason)
+    with launched_browser() as chromium:
+        yield chromium

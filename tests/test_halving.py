@@ -181,6 +181,33 @@ def test_stopped_candidates_are_recorded_with_their_rung(root):
     assert counted == {"halving": 12 + 3 + 6 + 3, "full_grid": 48}
 
 
+def test_another_experiments_table_does_not_wait_for_a_halving_decision(root):
+    """Its job's inputs hold no halving decision (the workflow may run it first): the table of
+    an experiment beside a halving one is made before any rung is decided; the halving
+    experiment's own table still needs them."""
+    from nst.study import halving
+    from study_kit import fabricate_run, write_scores
+    from kit import run_nst
+
+    config = halving_config()
+    config["experiments"]["sweep"] = {"vary": {"style_weight": [1.0, 2.0]}}
+    plan = build_plan(config, root=root)
+    manifest, results = plan.manifest(), root / "results"
+    (root / "manifest.json").write_text(manifest.to_json())
+    for n, trial in enumerate(manifest.trials_of("sweep")):
+        fabricate_run(results / "runs", trial.content, trial.style, plan.runs[f"cat/wave/{trial.run_id}"].params, n=n + 1)
+        write_scores(results / "runs", trial.content, trial.style, trial.run_id, manifest.evaluation[0], 1.0, 1.0)
+    with pytest.raises(NSTError, match="decision at rung 0"):
+        halving.resolve(manifest, results)
+    assert halving.resolve(manifest, results, ["sweep"]).trials_of("tuned") == manifest.trials_of("tuned")
+    for what in ("sweep", "tuned"):
+        done = run_nst(["aggregate", "experiment", what, "--manifest", str(root / "manifest.json"),
+                        "--results", str(results), "-o", str(root / f"{what}.csv")])
+        assert (done.returncode == 0) == (what == "sweep"), done.stderr
+    assert len(pd.read_csv(root / "sweep.csv")) == 2
+    assert "decision at rung 0" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root):
     """Finished work is never redone: once `schedule: halving` is gone, the plain plan still
     has the full run continuing its rung's run (planned as it ran, though no target), so its

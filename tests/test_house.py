@@ -21,6 +21,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
               "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
               "study/stale_runs.py", "run/state_dict_file.py",
+              "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
               "execution/resources.py", "execution/runner.py", "files.py", "hashes.py", "errors.py"]
 
 

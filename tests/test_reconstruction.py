@@ -3,6 +3,8 @@
 (nst/study/reconstruction.py), from runs fabricated as tests/study_kit.py does."""
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -185,6 +187,7 @@ def test_the_workflow_draws_the_layer_figures(tmp_path):
     for path in (layout.layer_chart("rec"), layout.reconstruction_figure("rec")):
         with Image.open(root / path) as img:
             assert img.format == "PNG" and img.width > 200, path
-    snakemake(root, "--report", "report.html")
-    html = (root / "report.html").read_text(errors="ignore")
+    snakemake(root, "--report", "report.zip")  # a zip: the report holds the gallery's folder
+    with zipfile.ZipFile(root / "report.zip") as archive:
+        html = archive.read("report/report.html").decode(errors="ignore")
     assert "layers.png" in html and "reconstruction.png" in html

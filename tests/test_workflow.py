@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +100,16 @@ def test_nothing_left_to_do_after_a_full_run(study):
     assert "Nothing to be done" in snakemake(study, "-n").stdout
 
 
-def test_report_contains_every_figure(study):
-    snakemake(study, "--report", "report.html")
-    html = (study / "report.html").read_text(errors="ignore")
+def test_report_contains_every_figure_and_the_gallery(study):
+    # a zip: the gallery is a folder with an index page, which a single-file report cannot hold
+    snakemake(study, "--report", "report.zip")
+    with zipfile.ZipFile(study / "report.zip") as archive:
+        html = archive.read("report/report.html").decode(errors="ignore")
+        names = archive.namelist()
     assert len(html) > 10_000
-    for name in ("results_array.png", "table5.csv", "runs.csv", "grid.png", "chart.png"):
+    for name in ("results_array.png", "table5.csv", "runs.csv", "grid.png", "chart.png", "gallery.html"):
         assert name in html, name
+    assert sum(n.endswith("/data.js") for n in names) == 1 and any(n.endswith("/thumb.webp") for n in names)
 
 
 def test_lint_is_clean(study):

@@ -20,7 +20,7 @@ def cmd_figures_layers(args) -> int:
     from ..study import layout
     from ..study.halving import load_manifest
 
-    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
+    manifest = load_manifest(args.manifest, args.results, [args.experiment])  # its halving's rungs, not others
     runs_dir = layout.runs_folder(args.results)
     if args.what == "layers":
         from ..study.layer_charts import layer_chart

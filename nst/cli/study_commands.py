@@ -54,11 +54,31 @@ def _results_array(manifest):
     return manifest.results_array
 
 
+def _read_manifest(args):
+    """The manifest with the halving resolved of the experiments this command reads, and only
+    theirs: its job's inputs hold their decisions, not necessarily the others' (not made yet)."""
+    from ..study.halving import resolve
+    from ..study.manifest import Manifest
+
+    planned = Manifest.load(args.manifest)
+    if args.what == "runs":
+        read = None  # every experiment (the runs table's job waits for every decision)
+    elif args.what in ("table5", "results-array"):
+        array = planned.results_array
+        read = [array.baseline, array.revised] if array else []
+    elif args.what == "findings":
+        from ..study import findings
+
+        read = findings.claimed_experiments(planned, findings.load_claims(_need(args.claims, "--claims")))
+    else:
+        read = [args.experiment] if args.experiment else []
+    return resolve(planned, args.results, read)
+
+
 def cmd_aggregate(args) -> int:
     from ..study import aggregate, layout
-    from ..study.halving import load_manifest
 
-    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
+    manifest = _read_manifest(args)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
     if args.what in ("summary", "interactions", "findings"):
         aggregate.write_csv(_effects_table(args, manifest), args.output)
@@ -98,9 +118,8 @@ def _effects_table(args, manifest):
 def cmd_figures(args) -> int:
     from ..study import charts, figures, layout, selection_chart
     from ..study.aggregate import read_csv
-    from ..study.halving import load_manifest
 
-    manifest = load_manifest(args.manifest, args.results)  # halving's rungs read
+    manifest = _read_manifest(args)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
     if args.what == "results-array":
         array = _results_array(manifest)

@@ -141,15 +141,19 @@ def read_decisions(name: str, count: int, results: str | os.PathLike) -> list[di
 
 
 # --- the tables' view ------------------------------------------------------------------------------
-def resolve(manifest: Manifest, results: str | os.PathLike) -> Manifest:
+def resolve(manifest: Manifest, results: str | os.PathLike, experiments=None) -> Manifest:
     """The manifest with every halving trial as the run it ended with: a stopped candidate is
-    its rung's run, with stopped_at (the rung's iterations); the others keep their full run."""
+    its rung's run, with stopped_at (the rung's iterations); the others keep their full run.
+    `experiments` (default all): resolve only these; the other halving experiments' trials stay
+    as planned and their decisions are not read (a job may read only the decisions among its
+    inputs: another experiment's may not be made yet)."""
     decisions = {name: read_decisions(name, decision_count(exp.halving), results)  # once per experiment
-                 for name, exp in manifest.experiments.items() if exp.halving is not None}
+                 for name, exp in manifest.experiments.items()
+                 if exp.halving is not None and (experiments is None or name in experiments)}
     trials = []
     for trial in manifest.trials:
         halving = manifest.experiments[trial.experiment].halving
-        if halving is None:
+        if trial.experiment not in decisions:
             trials.append(trial)
             continue
         count = decision_count(halving)
@@ -159,12 +163,13 @@ def resolve(manifest: Manifest, results: str | os.PathLike) -> Manifest:
     return dataclasses.replace(manifest, trials=tuple(trials))
 
 
-def load_manifest(path: str | os.PathLike, results: str | os.PathLike) -> Manifest:
-    """The workflow's manifest as the tables and figures read it (halving resolved)."""
+def load_manifest(path: str | os.PathLike, results: str | os.PathLike, experiments=None) -> Manifest:
+    """The workflow's manifest as the tables and figures read it (halving resolved; only that
+    of `experiments`, the ones the command reads, when given: see resolve)."""
     manifest = Manifest.load(path)
     if not any(exp.halving for exp in manifest.experiments.values()):
         return manifest
-    return resolve(manifest, results)
+    return resolve(manifest, results, experiments)
 
 
 def computed_iterations(manifest: Manifest, name: str, results) -> dict[str, int]:

@@ -14,6 +14,8 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/figures/<experiment>/<figure>.png   grid, chart, selection, interaction, layers, reconstruction
     results/figures/results_array.png
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
+    results/cards/<content>/<style>/<run_id>/   one run's gallery card: thumb.webp, curve.js
+    results/gallery/index.html                  the gallery page, its data and per-run copies
 
 Paths are strings, as Snakemake takes them. A `..._PATTERN` holds Snakemake wildcards
 ({content}, {style}, {run_id}, {evaluator}, {experiment}). Functions that take `results` (or
@@ -127,3 +129,26 @@ RESULTS_ARRAY = f"{RESULTS}/figures/results_array.png"
 def weights_record(family: str) -> str:
     """The record of a verified network's weights (imagenet: fetched; caffe: packaged)."""
     return f"{RESULTS}/weights/{family}.json"
+
+
+# --- the gallery (nst/study/gallery/) --------------------------------------------------------
+# A run's card (thumbnail, loss curve) is its own job's output, outside results/gallery/: the
+# gallery is one directory() output (so the report can carry it whole), and Snakemake allows
+# no other job's output inside a directory output. The gallery job links the cards in.
+THUMB = "thumb.webp"
+CURVE = "curve.js"
+GALLERY = f"{RESULTS}/gallery"
+GALLERY_INDEX = "index.html"  # inside GALLERY: the report's htmlindex
+
+
+def cards_folder(results: str | os.PathLike = RESULTS) -> str:
+    return f"{results}/cards"
+
+
+def card_file(content: str, style: str, run_id: str, name: str, results: str | os.PathLike = RESULTS) -> str:
+    """A file (THUMB or CURVE) of one run's gallery card."""
+    return f"{cards_folder(results)}/{content}/{style}/{run_id}/{name}"
+
+
+def card_pattern(name: str) -> str:
+    return card_file("{content}", "{style}", "{run_id}", name)
