@@ -14,6 +14,8 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/figures/<experiment>/<figure>.png   grid, chart, selection, interaction, layers, reconstruction
     results/figures/results_array.png
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
+    results/judgements.sqlite                   people's judgements (nst judge; nst/study/judgements.py)
+    results/human/                              what they say: rankings, agreement, reliability
 
 Paths are strings, as Snakemake takes them. A `..._PATTERN` holds Snakemake wildcards
 ({content}, {style}, {run_id}, {evaluator}, {experiment}). Functions that take `results` (or
@@ -30,7 +32,12 @@ __all__ = ["HISTORY", "IMAGE", "RECORD", "SNAPSHOTS"]  # the run folder's own fi
 RESULTS = "results"
 
 # --- the plan ------------------------------------------------------------------------------
-MANIFEST = f"{RESULTS}/plan/manifest.json"
+def manifest_file(results: str | os.PathLike = RESULTS) -> str:
+    """This call's plan, under `results` (nst judge finds a study's runs through it)."""
+    return f"{results}/plan/manifest.json"
+
+
+MANIFEST = manifest_file()
 MANIFESTS = f"{RESULTS}/plan/manifests"  # <hash>.json, written by plan.write_by_content
 EXECUTIONS = f"{RESULTS}/plan/execution"  # likewise
 
@@ -126,3 +133,22 @@ RESULTS_ARRAY = f"{RESULTS}/figures/results_array.png"
 def weights_record(family: str) -> str:
     """The record of a verified network's weights (imagenet: fetched; caffe: packaged)."""
     return f"{RESULTS}/weights/{family}.json"
+
+
+# --- people's judgements (nst judge, workflow/rules/human.smk) --------------------------------
+def judgements(results: str | os.PathLike = RESULTS) -> str:
+    """The study's judgements database (SQLite, WAL; nst/study/judgements.py)."""
+    return f"{results}/judgements.sqlite"
+
+
+def human(name: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/human/<name>: rankings.csv/.png, agreement.csv/.png, reliability.csv."""
+    return f"{results}/human/{name}"
+
+
+JUDGEMENTS = judgements()
+HUMAN_RANKINGS = human("rankings.csv")
+HUMAN_RANKINGS_FIGURE = human("rankings.png")
+HUMAN_AGREEMENT = human("agreement.csv")
+HUMAN_AGREEMENT_FIGURE = human("agreement.png")
+HUMAN_RELIABILITY = human("reliability.csv")
