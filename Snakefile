@@ -27,6 +27,7 @@ include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/halving.smk"
+include: "workflow/rules/human.smk"  # before aggregate.smk: its tables read the judgements too
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/layers.smk"
 
@@ -35,3 +36,4 @@ rule all:
     default_target: True
     input:
         all_targets,
+        human_targets,
