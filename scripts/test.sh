@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/install-browser.sh  # Chromium for the browser tests (Debian's package, when missing)
 export PATH="$PWD/.venv/bin:$PATH"
 exec .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

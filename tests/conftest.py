@@ -52,3 +52,16 @@ def root(tmp_path):
     make_images(tmp_path / "images/content", ["cat", "dog"])
     make_images(tmp_path / "images/style", ["wave", "mosaic"])
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's browser tests (tests/browser_kit.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_kit import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
