@@ -11,8 +11,8 @@ Rule, per group of the catalog (one experiment's runs of one pair, or every run 
 - A comparison the rater has judged before is not shown again (a returning rater continues), and
   a comparison shared by two groups (the same two runs in two experiments) is shown once.
 The round is shuffled, each comparison's left and right drawn at random, and about REPEAT_SHARE
-(10 %) of its comparisons (at least one in a round of 5 or more) shown a second time, at least
-MIN_REPEAT_GAP items later, with sides drawn again: the rater's consistency.
+(10 %) of its comparisons (at least one in a round of 5 or more) shown a second time, with at
+least MIN_REPEAT_GAP (3) others in between and sides drawn again: the rater's consistency.
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ ALL_PAIRS_UP_TO = 6
 EXPOSURES = 4
 REPEAT_SHARE = 0.10
 MIN_REPEAT_GAP = 3
-SCHEDULING_QUESTION = "overall"
 
 
 @dataclass(frozen=True)
@@ -125,12 +124,11 @@ def repeat_count(n: int) -> int:
 
 
 def with_repeats(items: list[Item], rng: random.Random) -> list[Item]:
-    """`items` with repeat_count of them shown again, each at least MIN_REPEAT_GAP later (at
-    the end when the round is too short for that), sides drawn again."""
+    """`items` with repeat_count of them shown again, each with at least MIN_REPEAT_GAP others
+    in between (the originals are drawn from those with room after them), sides drawn again."""
     n = len(items)
     placed = [(float(k), item) for k, item in enumerate(items)]
-    for k in rng.sample(range(n), repeat_count(n)):
-        low = k + MIN_REPEAT_GAP
-        spot = rng.uniform(low, n) if low < n else n + rng.random()
+    for k in rng.sample(range(n - MIN_REPEAT_GAP - 1), repeat_count(n)):
+        spot = rng.uniform(k + MIN_REPEAT_GAP + 0.01, n)  # after item k + MIN_REPEAT_GAP
         placed.append((spot, Item(items[k].comparison, rng.choice(SIDES), repeat=True)))
     return [item for _, item in sorted(placed, key=lambda pair: pair[0])]

@@ -291,6 +291,7 @@ def _server_class(host: str):
         address_family = family
         daemon_threads = True
         allow_reuse_address = True
+        request_queue_size = 128  # socketserver's 5 refuses connections when a lab's raters post at once
 
     return Server
 
