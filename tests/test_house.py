@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 NST = Path(__file__).resolve().parents[1] / "nst"
-LAYERS = ("run", "study", "execution")
-# what each part of nst/ may import from nst/ (besides itself and the shared errors/files)
-MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"}}
+LAYERS = ("run", "study", "execution", "judge")
+# what each part of nst/ may import from nst/ (besides itself and the shared errors/files);
+# judge (the rating page) reads a study through study/ and is read by no layer
+MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"},
+              "judge": {"judge", "study", "run"}}
 TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
               "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
               "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
@@ -20,6 +22,9 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
               "study/halving.py", "study/halving_plan.py",
+              "study/judgements.py", "study/bradley_terry.py", "study/human.py", "study/human_agreement.py",
+              "study/human_charts.py", "study/people_claims.py", "study/verdicts.py",
+              "judge/catalog.py", "judge/schedule.py", "judge/store.py", "judge/server.py",
               "execution/resources.py", "execution/runner.py", "files.py", "errors.py"]
 
 
