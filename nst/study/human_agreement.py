@@ -23,7 +23,8 @@ both times, in the runs' terms, with its Wilson interval), the share of decisive
 picked the left image (position bias: 0.5 is none), agreement with the other raters' majority,
 the median response time, and on the "all" rows Krippendorff's alpha over raters: interval
 level with b = -1, same = 0, a = +1 (so left-vs-right disagrees more than left-vs-same), and
-nominal (three unordered answers), each rater's first judgement of a comparison.
+nominal (three unordered answers), each rater's first judgement of a comparison, each comparison
+counted in both orders of its two runs (which is "a" is arbitrary).
 Only pandas, numpy and scipy: no torch.
 """
 from __future__ import annotations
@@ -191,9 +192,14 @@ def krippendorff_alpha(units: list[list[float]], nominal: bool = False) -> float
 
 
 def _alpha_units(rows: pd.DataFrame) -> list[list[float]]:
-    """Per comparison, each rater's first judgement, coded b -1, same 0, a +1."""
+    """Per comparison, each rater's first judgement, coded b -1, same 0, a +1, and the same
+    comparison once more in the other order (negated): which run is "a" is only the order of
+    their ids, so the answers' distribution, and with it alpha's expected disagreement, must not
+    depend on it (counted once, one way round, a study where people mostly preferred "b" would
+    get an alpha near 0 for perfect agreement)."""
     first = rows[rows["repeat"] == 0].drop_duplicates(["content", "style", "run_a", "run_b", "rater"])
-    return [list(g.map(CODE)) for _, g in first.groupby(["content", "style", "run_a", "run_b"])["chosen"]]
+    units = [list(g.map(CODE)) for _, g in first.groupby(["content", "style", "run_a", "run_b"])["chosen"]]
+    return units + [[-v for v in u] for u in units]
 
 
 def _repeats(rows: pd.DataFrame) -> tuple[int, int]:
@@ -227,6 +233,6 @@ def reliability_table(judged: pd.DataFrame) -> pd.DataFrame:
                 "median_response_ms": float(mine["response_ms"].median()) if mine["response_ms"].notna().any() else math.nan,
                 "alpha_interval": krippendorff_alpha(units) if rater == "all" else math.nan,
                 "alpha_nominal": krippendorff_alpha(units, nominal=True) if rater == "all" else math.nan,
-                "alpha_units": sum(len(u) >= 2 for u in units) if rater == "all" else 0,
+                "alpha_units": sum(len(u) >= 2 for u in units) // 2 if rater == "all" else 0,
             })
     return pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
