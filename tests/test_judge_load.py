@@ -4,6 +4,7 @@ retried; and `kill -9` of the server in the middle of such a load loses no judge
 acknowledged. Timings are not checked here (benchmarks/ measures them)."""
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import signal
@@ -45,8 +46,9 @@ def rater_session(base: str, token: str, name: str, count: int, acked: list, ret
             try:
                 with urllib.request.urlopen(request, timeout=30) as r:
                     reply = json.load(r)
-            except (urllib.error.URLError, ConnectionError, OSError) as err:
-                errors.append(err)  # the server is gone (the kill test)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                # the server is gone (the kill test); a reply cut off mid-body (IncompleteRead) is no acknowledgement
+                errors.append(err)
                 return
             assert reply["stored"] is True
             if attempt == 0:
