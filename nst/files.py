@@ -36,7 +36,10 @@ def write_failure(path: str | os.PathLike, err: OSError) -> OutputError:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary name next to `path` to write to: renamed onto `path` when the block ends
     without an error, removed when it raises. Creates the folder. A write that fails for lack
-    of space or permission raises OutputError naming `path`."""
+    of space or permission raises OutputError naming `path`, as does a path that names no file
+    ("", ".": an empty -o would otherwise be Path's ValueError)."""
+    if not str(path).strip() or Path(path).name in ("", ".", ".."):
+        raise OutputError(f"output path {str(path)!r} names no file; give the file to write")
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

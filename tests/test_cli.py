@@ -254,6 +254,16 @@ def test_presets_lists_every_preset_and_how_it_differs(capsys):
     assert "gram_norm spatial (baseline: abcd)" in out
 
 
+@pytest.mark.parametrize("outdir", ["", "  "])
+def test_an_empty_output_folder_is_refused_not_taken_as_the_current_one(tmp_path, monkeypatch, outdir,
+                                                                           content_path, style_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(content_path), str(style_path), "-o", outdir, "--weights", "random",
+                     "--image-size", "32", "--num-iterations", "1", "--device", "cpu", "-q"]) == 2
+    assert "-o" in one_error_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder
+
+
 # --- `nst run -o` never loses a finished run -----------------------------------------------
 def tiny_run_args(content, style, out, *extra):
     return [str(a) for a in ["run", content, style, "-o", out, "--set", "weights=random", "--image-size", "32",

@@ -78,3 +78,12 @@ def test_content_hash_is_remembered_beside_the_file_and_renewed_when_it_changes(
     other.write_bytes(b"changed!")
     os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert content_sha256(other) == sha256_file(other)
+
+
+@pytest.mark.parametrize("name", ["", " ", "."])
+def test_an_output_path_that_names_no_file_is_refused(tmp_path, monkeypatch, name):
+    """-o "" (or ".") as a file to write: one line, not Path's ValueError, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match="names no file"):
+        write_text(name, "x")
+    assert list(tmp_path.iterdir()) == []

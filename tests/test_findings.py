@@ -11,9 +11,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from kit import PAIR, ROOT, make_study, run_nst, snakemake
+from kit import PAIR, ROOT, make_images, make_study, run_nst, small_config, snakemake
 from nst.errors import ClaimsError
 from nst.study import findings
+from nst.study.plan import build_plan
 from study_kit import FOUR_PAIRS, constructed
 
 INIT = [{"init": "content"}, {"init": "noise"}, {"init": "zeros"}]
@@ -145,8 +146,18 @@ def test_a_bad_claims_file_is_one_message(tmp_path):
         findings.load_claims(tmp_path / "none.yaml")
 
 
+def test_a_key_twice_in_a_claims_file_is_refused_naming_it_and_both_lines(tmp_path):
+    """YAML would keep the second `better:` silently: the claim would test something else."""
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n  - claim: zeros helps\n    experiment: init\n    better: zeros\n"
+                    "    than: content\n    better: noise\n")
+    with pytest.raises(ClaimsError) as info:
+        findings.load_claims(path)
+    assert str(path) in str(info.value) and "key 'claims[0].better' appears twice, on lines 4 and 6" in str(info.value)
+
+
 def test_an_unknown_metric_names_the_key(tmp_path):
-    with pytest.raises(ClaimsError, match=r"claims\[0\]\.metric.*no column 'smoothness'"):
+    with pytest.raises(ClaimsError, match=r"claims\[0\]\.metric.*no metric 'smoothness'"):
         check(tmp_path, ZEROS_BETTER, {"better": "zeros", "than": "content", "metric": "smoothness"})
 
 
@@ -169,6 +180,56 @@ def test_the_shipped_claims_load_and_name_the_configs_experiments(claims, config
     assert loaded and all(c.experiment in settings["experiments"] or c.experiment == "shift"
                           or (c.comparison == "agrees_with_people" and not c.experiment) for c in loaded)
     assert any(c.comparison == "agrees_with_people" for c in loaded)  # the paper's conclusion, tested by people
+
+
+# --- claims checked at planning (issue 19, item 11) -------------------------------------------
+def planned_manifest(tmp_path):
+    make_images(tmp_path / "images/content", ["cat", "dog"])
+    make_images(tmp_path / "images/style", ["wave"])
+    config = small_config(init={"vary": {"init": ["content", "zeros"]}},
+                          tuned={"base": "revised", "tune": {"init": ["content", "zeros"]}})
+    config["evaluation"] = {"name": "gatys", "weights": "random"}
+    return build_plan(config, root=tmp_path, verify_images=False).manifest()
+
+
+@pytest.mark.parametrize("metric", [None, "total", "score_style", "ssim_content", "score_gatys_content",
+                                    "score_gatys_style_relu_1", "eval_total", "final_style", "seconds"])
+def test_a_metric_the_experiment_will_have_passes_planning(tmp_path, metric):
+    claim = {"claim": "zeros helps", "experiment": "init", "better": "zeros", "than": "content"}
+    path = write_claims(tmp_path, [{**claim, **({"metric": metric} if metric else {})}])
+    findings.check_claim_metrics(planned_manifest(tmp_path), findings.load_claims(path), path)
+
+
+@pytest.mark.parametrize("experiment, metric", [("init", "eval_totl"), ("init", "status"), ("init", "label"),
+                                                ("init", "style_weight"), ("init", "selection_score"),
+                                                ("tuned", "score_paper_total")])
+def test_a_metric_no_column_holds_is_refused_at_planning(tmp_path, experiment, metric):
+    """Not after every run, in the findings job: a metric must be a numeric result column of
+    its experiment's table (text columns and the settings compared are not metrics)."""
+    claims = [{"claim": "fine", "experiment": "init", "better": "zeros", "than": "content"},
+              {"claim": "zeros helps", "experiment": experiment, "better": "zeros", "than": "content",
+               "metric": metric}]
+    path = write_claims(tmp_path, claims)
+    with pytest.raises(ClaimsError) as info:
+        findings.check_claim_metrics(planned_manifest(tmp_path), findings.load_claims(path), path)
+    message = str(info.value)
+    assert str(path) in message and "'claims[1].metric'" in message and repr(metric) in message
+    assert "allowed: total, style, content" in message and "score_gatys_total" in message and "\n" not in message
+
+
+def test_a_claim_on_an_experiment_not_planned_is_not_checked(tmp_path):
+    path = write_claims(tmp_path, [{"claim": "x", "experiment": "shift", "best": 0.97, "metric": "anything"}])
+    findings.check_claim_metrics(planned_manifest(tmp_path), findings.load_claims(path), path)
+
+
+def test_the_workflow_refuses_a_bad_metric_before_any_job(tmp_path):
+    root = make_study(tmp_path / "study", {**GRID_CONFIG, "experiments": {"init": GRID_CONFIG["experiments"]["init"]}})
+    write_claims(root, [{"claim": "zeros helps", "experiment": "init", "better": "zeros", "than": "content",
+                         "metric": "eval_totl"}])
+    proc = snakemake(root, "-n", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "'claims[0].metric'" in output and "eval_totl" in output, output[-2000:]
+    assert "Traceback" not in output and not (root / "results").exists()
 
 
 # --- the workflow ----------------------------------------------------------------------------

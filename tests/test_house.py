@@ -21,7 +21,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/stats.py", "study/summary.py", "study/findings.py", "study/effect_charts.py",
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
-              "study/halving.py", "study/halving_plan.py",
+              "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
               "study/judgements.py", "study/bradley_terry.py", "study/human.py", "study/human_agreement.py",
               "study/human_charts.py", "study/people_claims.py", "study/verdicts.py",
               "judge/catalog.py", "judge/schedule.py", "judge/store.py", "judge/server.py",

@@ -112,6 +112,37 @@ def test_sixteen_bit_grayscale_uses_the_full_range(tmp_path):
     assert np.allclose(out[:, 24:], 255, atol=1e-3)
 
 
+def float_tiff(path: Path, values: np.ndarray) -> Path:
+    Image.fromarray(values.astype(np.float32)).save(path)
+    assert Image.open(path).mode == "F"  # 32-bit float, as scientific and HDR tools write it
+    return path
+
+
+@pytest.mark.parametrize("white", [1.0, 255.0])
+def test_a_float_image_is_scaled_by_its_range(tmp_path, white):
+    """A 32-bit float TIFF holds 0..1 (or 0..255): each value is its share of white, not a
+    number of 8-bit steps (0..1 read as 0..255 is an almost black image)."""
+    values = np.zeros((32, 32))
+    values[:, 8:16], values[:, 16:24], values[:, 24:] = 0.25 * white, 0.5 * white, white
+    image, info = load_image(float_tiff(tmp_path / "float.tif", values), 32, "square")
+    assert info.mode == "F"
+    out = pixels(image)
+    assert np.allclose(out[:, :8], 0, atol=1e-3) and np.allclose(out[:, 24:], 255, atol=1e-3)
+    assert np.allclose(out[:, 8:16], 64, atol=1) and np.allclose(out[:, 16:24], 128, atol=1)
+    assert np.allclose(out[..., 0], out[..., 2])
+
+
+@pytest.mark.parametrize("bad", [-0.5, 300.0, np.nan, np.inf])
+def test_a_float_image_outside_both_ranges_is_refused_naming_the_file(tmp_path, bad):
+    values = np.full((32, 32), 0.5)
+    values[0, 0] = bad
+    path = float_tiff(tmp_path / "odd.tif", values)
+    for read in (open_rgb, check_readable):  # in a run, and at planning (before any job)
+        with pytest.raises(ImageError) as info:
+            read(path)
+        assert str(path) in str(info.value) and "0..1" in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("mode, composited", [("RGBA", True), ("LA", True), ("L", False), ("RGB", False)])
 def test_run_json_records_alpha_compositing(mode, composited, tmp_path, style_path):
     content = make_image(tmp_path / "content.png", 32, 32, seed=3, mode=mode)

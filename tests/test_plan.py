@@ -343,3 +343,77 @@ def test_bad_blends_name_the_key(root, blends, key):
     config["blends"] = blends
     with pytest.raises(PlanError, match=re.escape(repr(key))):
         build_plan(config, root=root)
+
+
+# --- names that become path parts (issue 19, item 7) ----------------------------------------
+@pytest.mark.parametrize("name", ["../../../escaped", "a/b", "/abs", "my exp", ".hidden", "-x", "", "x.summary",
+                                  "runs", "Table5", "findings", "caf\u00e9"])
+def test_an_experiment_name_that_is_not_a_safe_path_part_is_refused(root, name):
+    """An experiment's name becomes results/tables/<name>.csv, results/figures/<name>/, logs:
+    it may not leave results/, hide, start like a flag, or be another table's name."""
+    with pytest.raises(PlanError) as info:
+        build_plan(small_config(**{name: {"base": "baseline"}}), root=root)
+    message = str(info.value)
+    assert repr(f"experiments.{name}") in message and "letters, digits" in message, message
+    assert "\n" not in message
+
+
+def test_an_experiment_name_that_is_not_text_is_refused(root):
+    config = small_config()
+    config["experiments"] = {2024: {"base": "baseline"}}
+    with pytest.raises(PlanError, match=re.escape("'experiments.2024'") + ".*quote it"):
+        build_plan(config, root=root)
+
+
+def test_safe_experiment_names_are_kept(root):
+    plan = build_plan(small_config(**{"Style-weight_2": {"base": "baseline"}, "e1": {"base": "baseline"}}), root=root)
+    assert list(plan.experiments) == ["Style-weight_2", "e1"]
+
+
+@pytest.mark.parametrize("name", ["../../../../x", "my mix", "a__b", ".mix", "mix/1"])
+def test_a_blend_name_that_is_not_a_safe_path_part_is_refused(root, name):
+    """A blend's name is a style stem: results/runs/<content>/<blend>/, logs/runs/..."""
+    config = small_config(matrix={"base": "baseline"})
+    config["blends"] = {name: {"wave": 1, "mosaic": 1}}
+    with pytest.raises(PlanError) as info:
+        build_plan(config, root=root)
+    assert repr(f"blends.{name}") in str(info.value) and "letters, digits" in str(info.value)
+
+
+# --- image folders: every bad name at once, what was skipped said (issue 19, item 14) ---------
+def test_every_unusable_file_name_of_a_folder_is_reported_at_once(root):
+    names = {"my photo.png": "my_photo.png", "café.png": "cafe.png", "a__b.jpg": "a_b.jpg", "-x.png": "x.png"}
+    make_images(root / "images/content", ["p0", "p1", "p2", "p3"])
+    for i, name in enumerate(names):
+        os.rename(root / f"images/content/p{i}.png", root / "images/content" / name)
+    with pytest.raises(ImageError) as info:
+        build_plan(small_config(), root=root)
+    message = str(info.value)
+    for name, suggestion in names.items():
+        assert repr(name) in message and repr(suggestion) in message, message
+    assert "4 image file names" in message and "\n" not in message
+
+
+def test_what_an_image_folder_skips_is_said(root):
+    folder = root / "images/style"
+    (folder / "gone.png").symlink_to(folder / "deleted.png")     # a dangling link
+    (folder / "loop.png").symlink_to(folder / "loop.png")        # a link to itself
+    (folder / "x.png").mkdir()                                   # a folder named like an image
+    (folder / "notes.txt").write_text("not an image, not worth a word")
+    plan = build_plan(small_config(), root=root)
+    assert sorted(plan.style_images) == ["mosaic", "wave"]
+    skipped = [note for note in plan.notes if "skipped" in note]
+    assert len(skipped) == 1, plan.notes
+    note = skipped[0]
+    assert "style image folder" in note and str(folder) in note
+    assert "'gone.png' (a symbolic link to a missing file)" in note
+    assert "'loop.png' (a symbolic link loop)" in note and "'x.png' (a folder)" in note
+    assert "notes.txt" not in note
+
+
+def test_a_folder_of_only_skipped_entries_says_why_it_has_no_images(tmp_path):
+    make_images(tmp_path / "images/content", ["cat"])
+    (tmp_path / "images/style").mkdir(parents=True)
+    (tmp_path / "images/style/wave.png").symlink_to(tmp_path / "elsewhere/wave.png")
+    with pytest.raises(ImageError, match=r"has no image files .*skipped 'wave.png' \(a symbolic link to a missing"):
+        build_plan(small_config(), root=tmp_path)

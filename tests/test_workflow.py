@@ -395,3 +395,36 @@ def test_a_weights_file_replaced_in_place_reruns_its_runs(tmp_path):
     second = pd.read_csv(root / "results/tables/runs.csv")
     assert len(first) == len(second) == 1
     assert first.run_id[0] != second.run_id[0] and first.final_total[0] != second.final_total[0]
+
+
+# --- after kill -9: Snakemake's lock, and what the README says to do (issue 19, item 18) -------
+def guarantees() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return readme.split("## What is guaranteed", 1)[1].split("\n## ", 1)[0]
+
+
+def test_after_kill_9_the_rerun_is_refused_until_unlock_as_the_readme_says(tmp_path):
+    config = {"images": {"content": "images/content", "style": "images/style"},
+              "params": {"size": 32, "weights": "random"}, "execution": {"device": "cpu", "threads": 1},
+              "claims": None, "evaluation": {"name": "gatys", "weights": "random"},
+              "experiments": {"slow": {"pairs": PAIR, "set": {"iterations": 100000}}}}
+    root = make_study(tmp_path / "study", config)
+    slow = next(iter(plan_of(root, config).runs.values()))
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", "--configfile", "study.yaml"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = root / "logs/runs" / slow.content / slow.style / f"{slow.run_id}.log"
+    deadline = time.monotonic() + 180
+    while not log.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert log.exists(), "the slow run never started"
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, as a power loss or `kill -9 -PGID`
+    proc.wait(timeout=60)
+    target = ("--keep-going", "results/plan/manifest.json")  # locks like any real run, and is quick
+    refused = snakemake(root, *target, check=False)
+    assert refused.returncode != 0 and "--unlock" in refused.stdout + refused.stderr
+    snakemake(root, "--unlock")
+    snakemake(root, *target)
+    assert planned_jobs(root, "stylize") == 1  # the killed run is planned again
+    said = guarantees()
+    assert "kill -9" in said and "snakemake --unlock" in said and "--configfile" in said

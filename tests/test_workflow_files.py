@@ -2,7 +2,9 @@
 and spelling no path under results/ (nst/study/layout.py names them all)."""
 from __future__ import annotations
 
+import ast
 import re
+import string
 import subprocess
 import sys
 
@@ -26,3 +28,46 @@ def test_rules_take_every_results_path_from_the_layout(path):
     code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
     spelled = [line for line in code if re.search(r"""["']results/""", line)]
     assert not spelled, f"{path.name}: use nst.study.layout for {spelled}"
+
+
+# Placeholders whose values come from a fixed alphabet, so they never need shell quoting: run ids
+# and evaluator hashes (hex, the rules' wildcard_constraints), rung numbers and snapshot lists
+# (digits and commas), the thread count; and two that hold a flag with a path: the stylize
+# rule's trajectory (a run folder: image stems, blend names and a run id, all of the alphabet
+# nst/study/names.py enforces at planning) and the score rule's weights record
+# (results/weights/<family>.json). Quoting those two would change the stylize and score
+# commands, and Snakemake reruns a job whose command changed: every finished run of every
+# study would be recomputed and re-scored once. The judgements' and agreement table's flags
+# (workflow/rules/human_inputs.smk) are empty or a flag and a path its function shlex-quotes.
+UNQUOTED_SAFE = {"wildcards.run_id", "wildcards.evaluator", "wildcards.rung", "params.snapshots", "threads",
+                 "params.trajectory", "params.weights", "params.people", "params.agreement"}
+
+
+def shell_commands(path):
+    """The shell commands of a rule file, each as the one string Snakemake formats."""
+    commands, lines = [], path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() != "shell:":
+            continue
+        parts = []
+        for part in lines[i + 1:]:
+            if not part.strip().startswith(("'", '"')):
+                break
+            parts.append(ast.literal_eval(part.strip()))
+        commands.append("".join(parts))
+    return commands
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_shell_argument_made_from_a_name_is_quoted(path):
+    """A name with a space or a quote must reach the command as one argument (issue 19, item 8):
+    every placeholder is quoted ({x:q}) unless its values cannot hold such characters."""
+    unquoted = [(field, command) for command in shell_commands(path)
+                for _, field, spec, _ in string.Formatter().parse(command)
+                if field and not (spec or "").endswith("q") and field not in UNQUOTED_SAFE]
+    assert not unquoted, f"{path.name}: quote these placeholders with :q: {unquoted}"
+
+
+def test_the_shell_commands_are_found():
+    found = {path.name: len(shell_commands(path)) for path in WORKFLOW_FILES}
+    assert found["stylize.smk"] == 1 and found["aggregate.smk"] >= 7 and found["layers.smk"] == 2, found

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from ..errors import NSTError
+from ..errors import NSTError, OutputError
 
 # `nst run` has a flag for every RunParams field (--style-weight, --lbfgs-history, ...), parsed
 # and checked by RunParams as --set's values are; these three also answer to neural-style's names.
@@ -159,6 +159,9 @@ class Progress:
 
 
 def cmd_run(args) -> int:
+    if not args.outdir.strip():  # Path("") is the current folder: a run would land there unasked
+        raise OutputError(f"-o {args.outdir!r} names no folder; give the folder for the run's files "
+                          "(-o . for the current one)")
     params, content, style = run_params_from_args(args)
     if args.expect_run_id and params.run_id != args.expect_run_id:
         raise NSTError(f"parameters hash to run id {params.run_id}, not {args.expect_run_id}: the "

@@ -1,7 +1,8 @@
 """Reading, sizing and writing images.
 
 Any file Pillow can read; EXIF orientation applied; every mode converted to RGB (transparent
-pixels composited on white, which is recorded); sized per the resize mode.
+pixels composited on white, which is recorded; 16-bit and float images scaled by their range);
+sized per the resize mode.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .image_files import image_header, target_size
+from .image_files import float_white, image_header, target_size
 from ..errors import ImageError
 from ..files import atomic_path
 
@@ -45,6 +46,9 @@ def open_rgb(path: str | os.PathLike) -> tuple[Image.Image, str, bool]:
     if img.width == 0 or img.height == 0:
         raise ImageError(f"image {str(path)!r} has zero size")
     mode = img.mode
+    if mode == "F":  # 32-bit float: 0..1 (or 0..255) to 8 bits, as the 16-bit modes below
+        grey = np.asarray(img, dtype=np.float64) / float_white(np.asarray(img), path) * 255.0
+        img = Image.fromarray(np.clip(grey + 0.5, 0, 255).astype(np.uint8), "L")
     rgb, composited = to_rgb(img)
     return rgb, mode, composited
 

@@ -188,6 +188,20 @@ def _param_column(key: str) -> str:
     return PARAM_PREFIX + key if key in RUN_COLUMNS else key
 
 
+# results a claim (nst/study/findings.py) may compare besides the evaluators' scores
+RESULT_COLUMNS = [*METRIC_COLUMNS, "seconds", "iterations_done"]
+
+
+def metric_columns(manifest: Manifest, name: str) -> list[str]:
+    """The numeric result columns experiment `name`'s table will have, known before any run:
+    every evaluator's scores (per layer too), run.json's metrics, seconds and iterations_done;
+    a tuned experiment's selection_score. Text columns and the settings compared are not
+    results. AggregateError for an unknown experiment."""
+    scores = [c for ev in manifest.evaluation for c in ev.columns() if c != ev.column("evaluator")]
+    tuned = ["selection_score"] if manifest.experiment(name).kind == "tune" else []
+    return scores + RESULT_COLUMNS + tuned
+
+
 def experiment_table(manifest: Manifest, runs: pd.DataFrame, name: str, people: dict | None = None) -> pd.DataFrame:
     """One row per trial of experiment `name`, in plan order (see the module docstring);
     `people`: a select.metric human experiment's judgements per pair (select.select_runs).

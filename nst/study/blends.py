@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import PlanError
+from .names import check_blend_name
 
 
 def resolve_blends(spec: Any, style_images: dict[str, str]) -> dict[str, dict[str, float]]:
@@ -19,6 +20,7 @@ def resolve_blends(spec: Any, style_images: dict[str, str]) -> dict[str, dict[st
     blends = {}
     for name, members in spec.items():
         where = f"blends.{name}"
+        check_blend_name(name, where)
         if name in style_images:
             raise PlanError(f"config key {where!r}: {name!r} is already a style image's name; name the blend otherwise")
         if not isinstance(members, dict) or not members:

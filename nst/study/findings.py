@@ -21,8 +21,10 @@ A value (A, B) is matched against the experiment's values: the value itself (600
 zeros, "relu_1+relu_2" for a layer list), its label ("iterations=600"), a shell pattern of
 either ("style_layers=relu_*"), or a mapping {key: value} (every value of a crossed experiment
 with that key, averaged over the other keys). A YAML list is a group of values: per pair, the
-mean of the group's ok runs. M is a column of the experiment table, or one of the main
-evaluator's scores by its short name (total, style, content, an image metric; score_total ...).
+mean of the group's ok runs. M is a numeric result column of the experiment table (any
+evaluator's scores, run.json's metrics, seconds, iterations_done: aggregate.metric_columns), or
+one of the main evaluator's scores by its short name (total, style, content, an image metric;
+score_total ...); the workflow checks it at planning (check_claim_metrics).
 
 Statistics (nst/study/stats.py): per pair, A - B; the effect is its mean over pairs, with a
 95 % bootstrap interval over pairs. Diverged runs are left out (summary.py's rule).
@@ -57,9 +59,11 @@ import pandas as pd
 import yaml
 
 from ..errors import ClaimsError
-from ..run.evaluate import IMAGE_METRICS, RUN_METRICS, SCORE_METRICS
+from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
 from . import people_claims, stats
 from .manifest import Manifest, format_value, label_of
+from .aggregate import metric_columns
+from .config_input import repeated_key
 from .summary import by_pair, value_rows
 from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 
@@ -92,9 +96,13 @@ def load_claims(path: str | os.PathLike) -> list[Claim]:
     if not path.is_file():
         raise ClaimsError(f"claims file {str(path)!r} (config key claims) does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        repeated = repeated_key(text)  # YAML would keep the last one silently
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ClaimsError(f"claims file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if repeated:
+        raise ClaimsError(f"claims file {str(path)!r}: {repeated}; keep one")
     if not isinstance(data, dict) or set(data) != {"claims"} or not isinstance(data["claims"], list):
         raise ClaimsError(f"claims file {str(path)!r}: must be a mapping with one key, 'claims', a list of claims")
     return [parse_claim(item, f"claims[{i}]", path) for i, item in enumerate(data["claims"])]
@@ -162,21 +170,38 @@ def _margin(value: Any, where: str, path) -> tuple[float, bool]:
 
 
 # --- one claim -------------------------------------------------------------------------------
-def metric_column(manifest: Manifest, claim: Claim, table: pd.DataFrame, path) -> str:
-    """The table column a claim's metric names (ClaimsError, naming the key, if none)."""
+def metric_column(manifest: Manifest, claim: Claim, path) -> str:
+    """The table column a claim's metric names: a numeric result column of its experiment's
+    table (aggregate.metric_columns), or a main evaluator's score by its short name; ClaimsError
+    naming the key and the allowed metrics otherwise (known before any run: the workflow checks
+    every claim at planning, check_claim_metrics)."""
     ev = manifest.main_evaluator
     metric = claim.metric
     if metric is None:
         return ev.column("total") if ev else "eval_total"
-    if metric in SCORE_METRICS:
-        metric = metric[len("score_"):]
-    if ev and metric in SHORT_METRICS and ev.column(metric) in table.columns:
-        return ev.column(metric)
-    if metric in table.columns:
+    columns = metric_columns(manifest, claim.experiment)
+    short = metric[len("score_"):] if metric in SCORE_METRICS else metric
+    if ev and short in SHORT_METRICS and ev.column(short) in columns:
+        return ev.column(short)
+    if metric in columns:
         return metric
-    known = [ev.column(m) for m in SHORT_METRICS if ev and ev.column(m) in table.columns] + list(RUN_METRICS)
-    raise _bad(path, f"{claim.where}.metric", f"experiment {claim.experiment!r} has no column {claim.metric!r}; "
-                                              f"known: {', '.join(known)}")
+    named = [m for m in SHORT_METRICS if ev and ev.column(m) in columns]
+    summaries = [c for e in manifest.evaluation for c in e.summary_columns()]
+    rest = [c for c in columns if c.startswith("score_") and c not in summaries]
+    allowed = list(dict.fromkeys(named + summaries + [c for c in columns if not c.startswith("score_")]))
+    layers = f", or a per-layer score ({rest[0]}, ...)" if rest else ""
+    raise _bad(path, f"{claim.where}.metric", f"experiment {claim.experiment!r} has no metric {claim.metric!r}; "
+                                              f"allowed: {', '.join(allowed)}{layers}")
+
+
+def check_claim_metrics(manifest: Manifest, claims: list[Claim], path) -> None:
+    """ClaimsError for the first claim on a planned experiment whose metric its table will not
+    have (a claim on an experiment not planned is 'not run', whatever its metric). An
+    agrees_with_people claim's metric is the agreement table's, checked when that table is read
+    (people_claims.check)."""
+    for claim in claims:
+        if claim.experiment in manifest.experiments and claim.comparison != people_claims.KIND:
+            metric_column(manifest, claim, path)
 
 
 def _scalar_matches(pattern: Any, value: Any) -> bool:
@@ -255,7 +280,7 @@ def check_claim(manifest: Manifest, claim: Claim, table: pd.DataFrame | None, pa
     if claim.experiment not in manifest.experiments or table is None:
         return {**row, "verdict": NOT_RUN, "n_pairs": 0,
                 "evidence": f"experiment {claim.experiment!r} is not in this study's plan."}
-    column = metric_column(manifest, claim, table, path)
+    column = metric_column(manifest, claim, path)
     rows = value_rows(manifest, table, claim.experiment, [column])
     wide = by_pair(rows, column)
     values = {label_of(t.values): t.values for t in manifest.trials_of(claim.experiment)}

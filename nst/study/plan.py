@@ -23,6 +23,7 @@ from typing import Any
 
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
+from .names import check_experiment_name
 from ..errors import PlanError
 from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..run.families import missing_network
@@ -271,8 +272,9 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
     runs) is a later step, nst.study.trajectory.share_trajectories."""
     root = Path(root)
     images = config.get("images") or {}
-    content = find_images(root / images.get("content", "images/content"), "content", verify_images)
-    style = find_images(root / images.get("style", "images/style"), "style", verify_images)
+    notes: list[str] = []  # what the plan leaves out, said once per call
+    content = find_images(root / images.get("content", "images/content"), "content", verify_images, notes)
+    style = find_images(root / images.get("style", "images/style"), "style", verify_images, notes)
     blends = resolve_blends(config.get("blends"), style)
     style_images = {**style, **{name: style[heaviest_member(m)] for name, m in blends.items()}}
     global_params = dict(config.get("params") or {})
@@ -283,13 +285,13 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         raise _key("experiments", "no experiments defined")
     default_pairs = resolve_pairs(config.get("pairs", "all"), content, style_images, "pairs")
 
-    plan = Plan(content, style_images, experiments={}, blends=blends)
+    plan = Plan(content, style_images, experiments={}, blends=blends, notes=notes)
     try:
         plan.evaluation = resolve_evaluation(config.get("evaluation"))
     except EvaluationError as err:
         raise PlanError(str(err)) from None
     for name, spec in experiments.items():
-        where = f"experiments.{name}"
+        where = f"experiments.{check_experiment_name(name, f'experiments.{name}')}"
         if not isinstance(spec, dict):
             raise _key(where, "must be a mapping")
         unknown = sorted(set(spec) - EXPERIMENT_KEYS)

@@ -44,7 +44,7 @@ rule runs_table:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst aggregate runs --manifest {input.manifest:q} --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst aggregate runs --manifest {input.manifest:q} --results {params.results:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_table:
@@ -70,8 +70,8 @@ rule experiment_table:
         evaluation=evaluation_caption(),
         people=judgements_flag,
     shell:
-        "nst aggregate experiment {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} {params.people} -o {output:q} > {log:q} 2>&1"
+        "nst aggregate experiment {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} {params.people} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_figures:
@@ -103,8 +103,8 @@ rule experiment_figures:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst figures experiment {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
+        "nst figures experiment {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
 
 
 # Tuned experiments: each pair's candidates by their two scores, the selected one marked.
@@ -131,8 +131,8 @@ rule selection_figure:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst figures selection {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} --figure {output:q} > {log:q} 2>&1"
+        "nst figures selection {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} --figure {output:q} > {log:q} 2>&1"
 
 
 # Table 5 from the runs (nst aggregate table5), then Fig. 19 drawn from it and the two experiments' tables.
@@ -157,9 +157,9 @@ rule results_array:
         evaluation=evaluation_caption(),
         people=judgements_flag,
     shell:
-        "nst aggregate table5 --manifest {input.manifest:q} --results {params.results} {params.people}"
+        "nst aggregate table5 --manifest {input.manifest:q} --results {params.results:q} {params.people}"
         " -o {output.table:q}"
-        " > {log:q} 2>&1 && nst figures results-array --manifest {input.manifest:q} --results {params.results}"
+        " > {log:q} 2>&1 && nst figures results-array --manifest {input.manifest:q} --results {params.results:q}"
         " --figure {output.figure:q} >> {log:q} 2>&1"
 
 
@@ -185,8 +185,8 @@ rule experiment_summary:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst aggregate summary {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst aggregate summary {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} -o {output:q} > {log:q} 2>&1"
 
 
 # Grid experiments: main effects and two-way interactions, and the interaction plot.
@@ -219,9 +219,9 @@ rule interactions:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst aggregate interactions {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} -o {output.table:q} > {log:q} 2>&1 && nst figures interaction"
-        " {wildcards.experiment} --manifest {input.manifest:q} --results {params.results}"
+        "nst aggregate interactions {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} -o {output.table:q} > {log:q} 2>&1 && nst figures interaction"
+        " {wildcards.experiment:q} --manifest {input.manifest:q} --results {params.results:q}"
         " --figure {output.figure:q} >> {log:q} 2>&1"
 
 
@@ -243,5 +243,5 @@ rule findings:
         evaluation=evaluation_caption(),
         agreement=agreement_flag,
     shell:
-        "nst aggregate findings --manifest {input.manifest:q} --results {params.results}"
+        "nst aggregate findings --manifest {input.manifest:q} --results {params.results:q}"
         " --claims {input.claims:q} {params.agreement} -o {output:q} > {log:q} 2>&1"

@@ -5,6 +5,7 @@ import os
 import re
 import sys
 
+import yaml
 from jsonschema.exceptions import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -14,7 +15,8 @@ from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
 from nst.execution.runner import start_runner, stop_runner
 from nst.run.device import cuda_expected
 from nst.study import layout
-from nst.study.findings import claimed_experiments, load_claims
+from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides
+from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
 from nst.study.plan import build_plan, execution_settings, write_by_content
 from nst.study.trajectory import share_trajectories, shares_trajectories
@@ -23,11 +25,27 @@ from nst.study.trajectory import share_trajectories, shares_trajectories
 CONDA_ENV = "../../environment.yml"
 
 
+SCHEMA = "../schemas/config.schema.yaml"
+
+
+def read_config_as_written(config):
+    """The config as its files and --config say (nst/study/config_input.py): a key repeated in
+    a config file stops here, naming it and both lines (YAML would keep the last silently);
+    --config values, which Snakemake parses with YAML's base loader (every scalar a string),
+    are read as the schema's types."""
+    try:
+        check_config_files(workflow.configfiles)
+    except NSTError as err:
+        sys.exit(f"Error in the workflow config: {err}")
+    with open(workflow.source_path(SCHEMA), encoding="utf-8") as schema:
+        apply_overrides(config, coerce_overrides(workflow.config_settings.config, yaml.safe_load(schema)))
+
+
 def validate_or_exit(config):
     """Check the config against the schema (filling its defaults); a bad key stops here with
     one line naming it, not Snakemake's traceback and a dump of the schema."""
     try:
-        validate(config, "../schemas/config.schema.yaml")
+        validate(config, SCHEMA)
     except WorkflowError as err:
         cause = err.__context__  # snakemake raises its WorkflowError inside jsonschema's except
         if not isinstance(cause, ValidationError):
@@ -44,12 +62,32 @@ def plan_or_exit(config):
         sys.exit(f"Error in the workflow config or images: {err}")
 
 
+def claims_or_exit(plan):
+    """The claims file and its claims, read and checked against the plan (a claim's metric
+    must be a column its experiment's table will have) at parse time, so that a bad file
+    stops before any run; (None, []) for `claims: null` or a file that is not there (noted)."""
+    path = config.get("claims")
+    if not path:
+        return None, []
+    if not os.path.isfile(path):
+        print(f"nst: no claims file {path!r} (config key claims): no findings table", file=sys.stderr)
+        return None, []
+    try:
+        claims = load_claims(path)
+        check_claim_metrics(plan.manifest(), claims, path)
+        return path, claims
+    except NSTError as err:
+        sys.exit(str(err))  # names the file and the key
+
+
+read_config_as_written(config)
 validate_or_exit(config)
 PLAN = plan_or_exit(config)
 # A separate step after planning: it reads the finished runs' run.json (never redo their work).
 if shares_trajectories(config):
     PLAN = share_trajectories(PLAN, layout.RUNS)
 PLAN = keep_finished_continuations(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
+CLAIMS_FILE, CLAIMS = claims_or_exit(PLAN)  # before anything is written
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
 # This call's plan and execution settings are written under names made from their content:
@@ -218,24 +256,6 @@ def results_folder(wildcards, input):
 # --- statistics over pairs and the paper's claims (nst/study/summary.py, findings.py) ---
 def grid_experiments():
     return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
-
-
-def claims_or_exit():
-    """The claims file and its claims, read at parse time so that a bad file stops before
-    any run; (None, []) for `claims: null` or a file that is not there (noted)."""
-    path = config.get("claims")
-    if not path:
-        return None, []
-    if not os.path.isfile(path):
-        print(f"nst: no claims file {path!r} (config key claims): no findings table", file=sys.stderr)
-        return None, []
-    try:
-        return path, load_claims(path)
-    except NSTError as err:
-        sys.exit(str(err))  # names the file and the key
-
-
-CLAIMS_FILE, CLAIMS = claims_or_exit()
 
 
 def findings_targets():

@@ -31,5 +31,5 @@ checkpoint halving_rung:
             sort_keys=True,
         ),
     shell:
-        "nst halving {wildcards.experiment} --rung {wildcards.rung} --manifest {input.manifest:q}"
-        " --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst halving {wildcards.experiment:q} --rung {wildcards.rung} --manifest {input.manifest:q}"
+        " --results {params.results:q} -o {output:q} > {log:q} 2>&1"

@@ -26,7 +26,7 @@ rule human_rankings:
     params:
         results=results_folder,
     shell:
-        "nst human rankings --manifest {input.manifest:q} --results {params.results}"
+        "nst human rankings --manifest {input.manifest:q} --results {params.results:q}"
         " --judgements {input.judgements:q} -o {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
@@ -56,6 +56,6 @@ rule human_agreement:
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
-        "nst human agreement --manifest {input.manifest:q} --results {params.results}"
+        "nst human agreement --manifest {input.manifest:q} --results {params.results:q}"
         " --judgements {input.judgements:q} -o {output.table:q} --reliability {output.reliability:q}"
         " --figure {output.figure:q} > {log:q} 2>&1"

@@ -1,6 +1,8 @@
 # Input functions of people's judgements (workflow/rules/human.smk). `nst judge` writes
 # results/judgements.sqlite; it is an input only where it exists, so a study nobody has judged
 # builds as before, and new judgements (the file's modification time) rerun only what reads them.
+import shlex
+
 from nst.study.people_claims import reads_agreement
 
 
@@ -47,7 +49,7 @@ def table5_judgements(wildcards):
 
 
 def judgements_flag(wildcards, input):
-    return f"--judgements {input.judgements}" if input.judgements else ""
+    return f"--judgements {shlex.quote(str(input.judgements))}" if input.judgements else ""
 
 
 def claims_agreement(wildcards):
@@ -56,4 +58,4 @@ def claims_agreement(wildcards):
 
 
 def agreement_flag(wildcards, input):
-    return f"--agreement {input.agreement}" if input.agreement else ""
+    return f"--agreement {shlex.quote(str(input.agreement))}" if input.agreement else ""

@@ -31,8 +31,8 @@ rule layer_chart:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
     shell:
-        "nst figures-layers layers {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst figures-layers layers {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule reconstruction_figure:
@@ -57,5 +57,5 @@ rule reconstruction_figure:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
     shell:
-        "nst figures-layers reconstruction {wildcards.experiment} --manifest {input.manifest:q}"
-        " --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst figures-layers reconstruction {wildcards.experiment:q} --manifest {input.manifest:q}"
+        " --results {params.results:q} -o {output:q} > {log:q} 2>&1"
