@@ -27,6 +27,7 @@ include: "workflow/rules/weights.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/halving.smk"
+include: "workflow/rules/human.smk"  # before aggregate.smk: its tables read the judgements too
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/layers.smk"
 include: "workflow/rules/gallery.smk"
@@ -37,3 +38,4 @@ rule all:
     input:
         all_targets,
         gallery_targets,
+        human_targets,

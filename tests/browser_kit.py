@@ -34,3 +34,10 @@ def launched_browser():
             yield browser
         finally:
             browser.close()
+
+
+def launch(playwright):
+    """A headless Chromium from CHROMIUM through an open Playwright (scripts that drive their own);
+    AssertionError saying how to get it when it is missing."""
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: run scripts/install-browser.sh (or set NST_CHROMIUM)"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)

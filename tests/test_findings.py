@@ -209,7 +209,9 @@ def test_the_shipped_claims_load_and_name_the_configs_experiments(claims, config
     settings = yaml.safe_load((ROOT / config).read_text())
     assert settings["claims"] == claims
     loaded = findings.load_claims(ROOT / claims)
-    assert loaded and all(c.experiment in settings["experiments"] or c.experiment == "shift" for c in loaded)
+    assert loaded and all(c.experiment in settings["experiments"] or c.experiment == "shift"
+                          or (c.comparison == "agrees_with_people" and not c.experiment) for c in loaded)
+    assert any(c.comparison == "agrees_with_people" for c in loaded)  # the paper's conclusion, tested by people
 
 
 # --- claims checked at planning (issue 19, item 11) -------------------------------------------

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 NST = Path(__file__).resolve().parents[1] / "nst"
-LAYERS = ("run", "study", "execution")
-# what each part of nst/ may import from nst/ (besides itself and the shared errors/files/hashes)
-MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"}}
+LAYERS = ("run", "study", "execution", "judge")
+# what each part of nst/ may import from nst/ (besides itself and the shared errors/files/hashes);
+# judge (the rating page) reads a study through study/ and is read by no layer
+MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"},
+              "judge": {"judge", "study", "run"}}
 TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
               "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
               "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
@@ -22,6 +24,9 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
               "study/stale_runs.py", "run/state_dict_file.py",
               "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
+              "study/judgements.py", "study/bradley_terry.py", "study/human.py", "study/human_agreement.py",
+              "study/human_charts.py", "study/people_claims.py", "study/verdicts.py",
+              "judge/catalog.py", "judge/schedule.py", "judge/store.py", "judge/server.py",
               "execution/resources.py", "execution/runner.py", "files.py", "hashes.py", "errors.py"]
 
 

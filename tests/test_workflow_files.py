@@ -37,9 +37,10 @@ def test_rules_take_every_results_path_from_the_layout(path):
 # nst/study/names.py enforces at planning) and the score rule's weights record
 # (results/weights/<family>.json). Quoting those two would change the stylize and score
 # commands, and Snakemake reruns a job whose command changed: every finished run of every
-# study would be recomputed and re-scored once.
+# study would be recomputed and re-scored once. The judgements' and agreement table's flags
+# (workflow/rules/human_inputs.smk) are empty or a flag and a path its function shlex-quotes.
 UNQUOTED_SAFE = {"wildcards.run_id", "wildcards.evaluator", "wildcards.rung", "params.snapshots", "threads",
-                 "params.trajectory", "params.weights"}
+                 "params.trajectory", "params.weights", "params.people", "params.agreement"}
 
 
 def shell_commands(path):

@@ -4,14 +4,14 @@ One module per family of commands, each adding its subparsers and naming their h
 run_command (`nst run`), study_commands (the workflow's tables, figures, scores),
 layer_commands (per-layer charts, reconstructions), tool_commands (weights, presets, the
 batching runner, demo images), halving_command (a rung's decision), gallery_command (the
-gallery page)."""
+gallery page), judge_command (the rating page, people's rankings and agreement)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
 from ..errors import NSTError
-from . import gallery_command, halving_command, layer_commands, run_command, study_commands, tool_commands
+from . import gallery_command, halving_command, judge_command, layer_commands, run_command, study_commands, tool_commands
 from .run_command import run_params_from_args  # noqa: F401  (tests and scripts call it as cli.run_params_from_args)
 
 JOB_COMMANDS = ("run", "runner")  # processes that optimise (nst/execution/process.py)
@@ -22,7 +22,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = argparse.ArgumentParser(prog="nst", description="Gatys-style neural style transfer runs.")
     sub = parser.add_subparsers(dest="command", required=True)
     handlers = {}
-    for module in (run_command, tool_commands, study_commands, layer_commands, halving_command, gallery_command):
+    for module in (run_command, tool_commands, study_commands, layer_commands, halving_command, gallery_command,
+                   judge_command):
         handlers.update(module.add_parsers(sub))
     return parser, handlers
 

@@ -14,6 +14,8 @@ def add_parsers(sub) -> dict:
     agg.add_argument("--manifest", required=True)
     agg.add_argument("--results", default="results", help="results folder (runs/ and tables/ inside)")
     agg.add_argument("--claims", help="findings: the claims file (YAML, see claims.yaml)")
+    agg.add_argument("--judgements", help="experiment, table5: people's judgements, for select.metric human")
+    agg.add_argument("--agreement", help="findings: results/human/agreement.csv, for agrees_with_people claims")
     agg.add_argument("-o", "--output", required=True)
 
     fig = sub.add_parser("figures", help="figures of a planned study, from its tables (used by the workflow)")
@@ -88,13 +90,24 @@ def cmd_aggregate(args) -> int:
     elif args.what == "experiment":
         name = _need(args.experiment, "an experiment name")
         sub = manifest.restricted_to([name])  # reads only this experiment's runs
-        table = aggregate.experiment_table(sub, aggregate.runs_table(sub, runs_dir), name)
+        table = aggregate.experiment_table(sub, aggregate.runs_table(sub, runs_dir), name,
+                                           _people(args, manifest, name, runs_dir))
     else:
         array = _results_array(manifest)
         sub = manifest.restricted_to([array.baseline, array.revised])
-        table = aggregate.table5(sub, aggregate.runs_table(sub, runs_dir))
+        table = aggregate.table5(sub, aggregate.runs_table(sub, runs_dir),
+                                 _people(args, manifest, array.revised, runs_dir))
     aggregate.write_csv(table, args.output)
     return 0
+
+
+def _people(args, manifest, name: str, runs_dir) -> dict | None:
+    """select.metric human: the judgements per pair of tuned experiment `name` (None: no file given)."""
+    if not args.judgements or (manifest.experiment(name).select or {}).get("metric") != "human":
+        return None
+    from ..study import human
+
+    return human.people_choice(manifest, human.load(args.judgements, runs_dir), name)
 
 
 def _effects_table(args, manifest):
@@ -107,7 +120,8 @@ def _effects_table(args, manifest):
         path = _need(args.claims, "--claims")
         claims = findings.load_claims(path)
         tables = {name: read_csv(table(name, args.results)) for name in findings.claimed_experiments(manifest, claims)}
-        return findings.findings_table(manifest, claims, tables, path)
+        agreement = read_csv(args.agreement) if args.agreement else None
+        return findings.findings_table(manifest, claims, tables, path, agreement)
     name = _need(args.experiment, "an experiment name")
     manifest.experiment(name)  # an unknown name fails before its table is looked for
     exp_table = read_csv(table(name, args.results))

@@ -105,6 +105,9 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 HASH_LENGTH = 12
 # the two-sided selection rules (nst/study/aggregate.py) and the one-sided metrics of an evaluator
 TWO_SIDED = ("pareto", "tradeoff")
+# select.metric human: people's choice (the Bradley-Terry strength of the judgements,
+# nst/study/human.py); a pair nobody judged falls back to select.fallback, one of the others
+HUMAN = "human"
 SCORE_METRICS = ("score_total", "score_style", "score_content",
                  *(f"score_{m}" for m in IMAGE_METRICS))
 # runs.csv columns select.metric may name besides pareto / tradeoff and the score_* metrics
@@ -323,6 +326,12 @@ def resolve_evaluation(spec: Any) -> list[Evaluator]:
 def describe_select(select: dict, short: bool = False) -> str:
     """The selection rule in words (table notes, figure titles, captions); `short`: a few words."""
     metric = select["metric"]
+    if metric == HUMAN:
+        fallback = describe_select({**select, "metric": select.get("fallback", "pareto")}, short)
+        if short:
+            return f"people's choice (else {fallback})"
+        return ("people's choice: the highest Bradley-Terry strength of the judgements of the pair's candidates "
+                f"(nst judge); a pair nobody judged: {fallback}")
     if short and metric in TWO_SIDED:
         share = f" {float(select.get('style_share', 0.5)):g}" if metric == "tradeoff" else ""
         return f"{metric}{share} of {select.get('evaluator')}'s style and content scores"

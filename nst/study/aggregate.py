@@ -205,8 +205,9 @@ def metric_columns(manifest: Manifest, name: str) -> list[str]:
     return scores + RESULT_COLUMNS + tuned
 
 
-def experiment_table(manifest: Manifest, runs: pd.DataFrame, name: str) -> pd.DataFrame:
-    """One row per trial of experiment `name`, in plan order (see the module docstring).
+def experiment_table(manifest: Manifest, runs: pd.DataFrame, name: str, people: dict | None = None) -> pd.DataFrame:
+    """One row per trial of experiment `name`, in plan order (see the module docstring);
+    `people`: a select.metric human experiment's judgements per pair (select.select_runs).
     Raises AggregateError for an unknown experiment or a trial whose run `runs` lacks."""
     exp = manifest.experiment(name)
     trials = manifest.trials_of(name)
@@ -233,7 +234,7 @@ def experiment_table(manifest: Manifest, runs: pd.DataFrame, name: str) -> pd.Da
     if exp.halving is not None:  # successive halving: where a candidate stopped (empty: it ran in full)
         table["stopped_at"] = pd.array([t.stopped_at for t in trials], dtype="Int64")
     if exp.kind == "tune":
-        table = select_runs(table, manifest, name)
+        table = select_runs(table, manifest, name, people)
     return table
 
 
@@ -279,7 +280,7 @@ def reference_values(manifest: Manifest, name: str) -> dict:
     return dict(chosen.values) if chosen else {}
 
 
-def table5(manifest: Manifest, runs: pd.DataFrame) -> pd.DataFrame:
+def table5(manifest: Manifest, runs: pd.DataFrame, people: dict | None = None) -> pd.DataFrame:
     """The paper's Table 5, one row per pair of the revised (tune) experiment, in plan order.
 
     baseline_L_S / baseline_L_C: the baseline run's own final style / content loss;
@@ -288,15 +289,16 @@ def table5(manifest: Manifest, runs: pd.DataFrame) -> pd.DataFrame:
     fixed reference evaluation of both images, which is. After TABLE5_COLUMNS, per evaluator N
     of the manifest: baseline_score_N_<w> and revised_score_N_<w> for its style, content, total
     and image metrics, and score_N_evaluator (its name and settings). A pair with no selected
-    revised run has empty revised columns and a note. Raises AggregateError for a manifest
-    without results_array and for a pair the baseline experiment lacks.
+    revised run has empty revised columns and a note. `people`: the revised experiment's
+    judgements per pair, for select.metric human (select.select_runs). Raises AggregateError
+    for a manifest without results_array and for a pair the baseline experiment lacks.
     """
     array = manifest.results_array
     if not array:
         raise AggregateError("the manifest has no results_array (baseline and revised "
                              "experiments): there is no Table 5 to make")
     base = experiment_table(manifest, runs, array.baseline)
-    rev = experiment_table(manifest, runs, array.revised)
+    rev = experiment_table(manifest, runs, array.revised, people)
     rows = []
     for number, (content, style) in enumerate(pairs_in_order(rev), start=1):
         b = baseline_trial_index(manifest, base, array.baseline, content, style)

@@ -13,6 +13,9 @@ a list of:
     margin: 0.05 | "5%"           optional, default 0; a number is in the metric's units, "N%" is
                                   N % of B's mean (for best: of each other value's mean)
     higher_is_better: true        optional; default false, true for SSIM
+    agrees_with_people: {metric: M, at_most: 60%}   instead of a comparison of values: whether
+                                  a score agrees with people's judgements (nst/study/people_claims.py;
+                                  experiment optional there, and `question`)
 
 A value (A, B) is matched against the experiment's values: the value itself (600, 1.0e+5,
 zeros, "relu_1+relu_2" for a layer list), its label ("iterations=600"), a shell pattern of
@@ -62,17 +65,18 @@ from scipy import stats as sps
 
 from ..errors import ClaimsError
 from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
-from . import stats
+from . import people_claims, stats
 from .manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
 from .config_input import repeated_key
 from .summary import by_pair, value_rows
+from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 
-COMPARISONS = ("better", "no_worse", "matches", "best")
-KEYS = ("claim", "experiment", *COMPARISONS, "than", "metric", "margin", "higher_is_better")
+COMPARISONS = ("better", "no_worse", "matches", "best", people_claims.KIND)
+KEYS = ("claim", "experiment", *COMPARISONS, "than", "metric", "margin", "higher_is_better", "question")
 COLUMNS = ["claim", "experiment", "metric", "effect", "ci_low", "ci_high", "ci_method", "n_pairs", "verdict",
            "evidence"]
-HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "does not hold", "inconclusive", "not run"
+__all__ = ["HOLDS", "FAILS", "INCONCLUSIVE", "NOT_RUN"]  # the verdicts (nst/study/verdicts.py), re-exported
 MIN_PAIRS = stats.VALID_FROM  # fewer: inconclusive whatever the interval (see the verdict rule)
 MAX_PROJECTED = 10_000  # pairs_to_decide looks no further
 SHORT_METRICS = ("total", "style", "content", *IMAGE_METRICS)
@@ -122,14 +126,24 @@ def parse_claim(item: Any, where: str, path) -> Claim:
     unknown = [k for k in item if k not in KEYS]
     if unknown:
         raise _bad(path, f"{where}.{unknown[0]}", f"unknown key; allowed: {', '.join(KEYS)}")
-    for key in ("claim", "experiment"):
+    given = [c for c in COMPARISONS if c in item]
+    people = given == [people_claims.KIND]
+    for key in ("claim",) if people and "experiment" not in item else ("claim", "experiment"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             raise _bad(path, f"{where}.{key}", "must be a non-empty text")
-    given = [c for c in COMPARISONS if c in item]
     if len(given) != 1:
         raise _bad(path, where, f"needs exactly one comparison of {', '.join(COMPARISONS)}; found "
                                 f"{', '.join(given) or 'none'}")
     comparison = given[0]
+    if people:
+        extra = [k for k in ("than", "metric", "margin", "higher_is_better") if k in item]
+        if extra:
+            raise _bad(path, f"{where}.{extra[0]}", f"{people_claims.KIND} takes metric and its bound inside it")
+        value = people_claims.parse(item[comparison], item, where, lambda key, message: _bad(path, key, message))
+        return Claim(item["claim"].strip(), item.get("experiment", ""), comparison, value, None, value["metric"],
+                     0.0, False, None, where)
+    if "question" in item:
+        raise _bad(path, f"{where}.question", f"only {people_claims.KIND} claims take a question")
     if item[comparison] in (None, [], {}, ""):  # YAML's empty value: compares with nothing
         raise _bad(path, f"{where}.{comparison}", "needs a value of the experiment (a value, a label, a pattern, "
                                                   "{key: value} or a list)")
@@ -189,9 +203,11 @@ def metric_column(manifest: Manifest, claim: Claim, path) -> str:
 
 def check_claim_metrics(manifest: Manifest, claims: list[Claim], path) -> None:
     """ClaimsError for the first claim on a planned experiment whose metric its table will not
-    have (a claim on an experiment not planned is 'not run', whatever its metric)."""
+    have (a claim on an experiment not planned is 'not run', whatever its metric). An
+    agrees_with_people claim's metric is the agreement table's, checked when that table is read
+    (people_claims.check)."""
     for claim in claims:
-        if claim.experiment in manifest.experiments:
+        if claim.experiment in manifest.experiments and claim.comparison != people_claims.KIND:
             metric_column(manifest, claim, path)
 
 
@@ -280,10 +296,14 @@ def pairs_to_decide(kind: str, gain: float, sd: float, margin: float,
     return int(n[np.argmax(enough)]) if enough.any() else None
 
 
-def check_claim(manifest: Manifest, claim: Claim, table: pd.DataFrame | None, path) -> dict:
-    """One row of findings.csv for `claim` (`table`: its experiment's table, None if not run)."""
+def check_claim(manifest: Manifest, claim: Claim, table: pd.DataFrame | None, path,
+                agreement: pd.DataFrame | None = None) -> dict:
+    """One row of findings.csv for `claim` (`table`: its experiment's table, None if not run;
+    `agreement`: results/human/agreement.csv, None without judgements)."""
     row = dict.fromkeys(COLUMNS)
     row.update(claim=claim.text, experiment=claim.experiment)
+    if claim.comparison == people_claims.KIND:
+        return people_claims.check(manifest, claim, agreement, row, lambda key, message: _bad(path, key, message))
     if claim.experiment not in manifest.experiments or table is None:
         return {**row, "verdict": NOT_RUN, "n_pairs": 0,
                 "evidence": f"experiment {claim.experiment!r} is not in this study's plan."}
@@ -362,15 +382,18 @@ def _g(value: float) -> str:
 
 
 # --- the table -------------------------------------------------------------------------------
-def findings_table(manifest: Manifest, claims: list[Claim], tables: dict[str, pd.DataFrame], path) -> pd.DataFrame:
+def findings_table(manifest: Manifest, claims: list[Claim], tables: dict[str, pd.DataFrame], path,
+                   agreement: pd.DataFrame | None = None) -> pd.DataFrame:
     """findings.csv: one row per claim, in file order (`tables`: experiment name -> its table,
-    for the planned experiments the claims name; `path`: the claims file, for messages)."""
-    rows = [check_claim(manifest, c, tables.get(c.experiment), path) for c in claims]
+    for the planned experiments the claims name; `path`: the claims file, for messages;
+    `agreement`: the agreement table for agrees_with_people claims, None without judgements)."""
+    rows = [check_claim(manifest, c, tables.get(c.experiment), path, agreement) for c in claims]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def claimed_experiments(manifest: Manifest, claims: list[Claim]) -> list[str]:
-    """The planned experiments the claims name, in plan order (the tables findings reads);
-    `manifest`: a Manifest or a Plan (both have experiments by name)."""
-    named = {c.experiment for c in claims}
+    """The planned experiments whose tables the claims need, in plan order (an agrees_with_people
+    claim reads the agreement table instead); `manifest`: a Manifest or a Plan (both have
+    experiments by name)."""
+    named = {c.experiment for c in claims if c.comparison != people_claims.KIND}
     return [name for name in manifest.experiments if name in named]

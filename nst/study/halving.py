@@ -26,7 +26,7 @@ from ..files import write_text
 from . import layout
 from .halving_plan import promoted_count
 from .manifest import Manifest, Trial, pair_key
-from .select import matches, metric_column
+from .select import automatic_rule, matches, metric_column
 
 
 def is_halving(manifest: Manifest, name: str) -> bool:
@@ -68,9 +68,10 @@ def run_at(halving: dict, trial: Trial, rung: int) -> str:
 # --- one decision ---------------------------------------------------------------------------------
 def rung_manifest(manifest: Manifest, name: str, trials: list[Trial], rung: int) -> Manifest:
     """The experiment as its `rung` runs: those trials, each its run at that rung (the override
-    left out: decide() promotes its candidate itself)."""
+    left out: decide() promotes its candidate itself; select.metric human's fallback rule, since
+    people judge finished runs only)."""
     exp = manifest.experiment(name)
-    select = {**exp.select, "override": {}}
+    select = {**automatic_rule(exp.select), "override": {}}
     at_rung = tuple(dataclasses.replace(t, run_id=run_at(exp.halving, t, rung)) for t in trials)
     experiment = dataclasses.replace(exp, select=select, halving=None)
     return dataclasses.replace(manifest, experiments={name: experiment}, trials=at_rung)
@@ -108,7 +109,8 @@ def decide(manifest: Manifest, name: str, rung: int, runs_dir, decisions: list[d
     trials = alive_at(manifest.trials_of(name), decisions, rung)
     sub = rung_manifest(manifest, name, trials, rung)
     table = rung_table(sub, name, runs_dir, exp.halving["rungs"][rung])
-    sign = -1.0 if metric_column(exp.select) is not None and exp.select["mode"] == "max" else 1.0
+    rule = automatic_rule(exp.select)
+    sign = -1.0 if metric_column(rule) is not None and rule["mode"] == "max" else 1.0
     pairs = {}
     for key in dict.fromkeys(pair_key(t.content, t.style) for t in trials):
         rows = [i for i, t in enumerate(trials) if pair_key(t.content, t.style) == key]

@@ -16,6 +16,8 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
     results/cards/<content>/<style>/<run_id>/   one run's gallery card: thumb.webp, curve.js
     results/gallery/index.html                  the gallery page, its data and per-run copies
+    results/judgements.sqlite                   people's judgements (nst judge; nst/study/judgements.py)
+    results/human/                              what they say: rankings, agreement, reliability
 
 Paths are strings, as Snakemake takes them. A `..._PATTERN` holds Snakemake wildcards
 ({content}, {style}, {run_id}, {evaluator}, {experiment}). Functions that take `results` (or
@@ -32,7 +34,12 @@ __all__ = ["HISTORY", "IMAGE", "RECORD", "SNAPSHOTS"]  # the run folder's own fi
 RESULTS = "results"
 
 # --- the plan ------------------------------------------------------------------------------
-MANIFEST = f"{RESULTS}/plan/manifest.json"
+def manifest_file(results: str | os.PathLike = RESULTS) -> str:
+    """This call's plan, under `results` (nst judge finds a study's runs through it)."""
+    return f"{results}/plan/manifest.json"
+
+
+MANIFEST = manifest_file()
 MANIFESTS = f"{RESULTS}/plan/manifests"  # <hash>.json, written by plan.write_by_content
 EXECUTIONS = f"{RESULTS}/plan/execution"  # likewise
 PRESCORE_REQUESTS = f"{RESULTS}/plan/prescore"  # likewise: the evaluators a run's process scores with
@@ -152,3 +159,22 @@ def card_file(content: str, style: str, run_id: str, name: str, results: str | o
 
 def card_pattern(name: str) -> str:
     return card_file("{content}", "{style}", "{run_id}", name)
+
+
+# --- people's judgements (nst judge, workflow/rules/human.smk) --------------------------------
+def judgements(results: str | os.PathLike = RESULTS) -> str:
+    """The study's judgements database (SQLite, WAL; nst/study/judgements.py)."""
+    return f"{results}/judgements.sqlite"
+
+
+def human(name: str, results: str | os.PathLike = RESULTS) -> str:
+    """results/human/<name>: rankings.csv/.png, agreement.csv/.png, reliability.csv."""
+    return f"{results}/human/{name}"
+
+
+JUDGEMENTS = judgements()
+HUMAN_RANKINGS = human("rankings.csv")
+HUMAN_RANKINGS_FIGURE = human("rankings.png")
+HUMAN_AGREEMENT = human("agreement.csv")
+HUMAN_AGREEMENT_FIGURE = human("agreement.png")
+HUMAN_RELIABILITY = human("reliability.csv")

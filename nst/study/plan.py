@@ -25,7 +25,7 @@ from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
 from .names import check_experiment_name
 from ..errors import PlanError, WeightsError
-from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..run.families import missing_network
 from ..files import write_text
 from ..run.params import FIELD_NAMES, RunParams
@@ -40,7 +40,7 @@ EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_mis
 EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
-SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS)
+SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)
 
 
 @dataclass(frozen=True)
@@ -207,25 +207,35 @@ def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
         select.setdefault("evaluator", names[0])
     if select["metric"] not in SELECT_METRICS:
         raise _key(f"{where}.metric", f"{select['metric']!r} is not allowed; allowed: {', '.join(SELECT_METRICS)}")
+    # human: people's choice, and for pairs nobody judged (and halving's rungs) the fallback rule,
+    # which the checks below are about
+    if select["metric"] == HUMAN:
+        select.setdefault("fallback", "pareto")
+        if select["fallback"] not in SELECT_METRICS or select["fallback"] == HUMAN:
+            raise _key(f"{where}.fallback", f"{select['fallback']!r} is not allowed; allowed: "
+                                            f"{', '.join(m for m in SELECT_METRICS if m != HUMAN)}")
+    elif "fallback" in select:
+        raise _key(f"{where}.fallback", "only metric human takes a fallback (the rule for pairs nobody judged)")
+    rule = select.get("fallback", select["metric"])
     if select["mode"] not in ("min", "max"):
         raise _key(f"{where}.mode", "must be min or max")
     if "evaluator" in select and select["evaluator"] not in names:
         raise _key(f"{where}.evaluator", f"{select['evaluator']!r} is not an evaluator of `evaluation`; "
                                          f"defined: {', '.join(names) or 'none'}")
-    if select["metric"] in TWO_SIDED and select["mode"] != "min":
-        raise _key(f"{where}.mode", f"{select['metric']} minimises both distances; mode max applies to "
+    if rule in TWO_SIDED and select["mode"] != "min":
+        raise _key(f"{where}.mode", f"{rule} minimises both distances; mode max applies to "
                                     "one-sided metrics only")
-    if select["metric"] == "tradeoff":
+    if rule == "tradeoff":
         share = select.setdefault("style_share", 0.5)
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
             raise _key(f"{where}.style_share", f"must be a number in [0, 1], not {share!r}")
     elif "style_share" in select:
         raise _key(f"{where}.style_share", "only metric tradeoff takes a style_share")
-    if select["metric"].startswith("score_") and names:
-        metric = select["metric"][len("score_"):]
+    if rule.startswith("score_") and names:
+        metric = rule[len("score_"):]
         scorer = next(ev for ev in evaluators if ev.name == select["evaluator"])
         if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
-            raise _key(f"{where}.metric", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
+            raise _key(f"{where}.{'fallback' if select['metric'] == HUMAN else 'metric'}", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
                                           f"{', '.join(scorer.settings['metrics']) or 'none'}")
     pair_names = {pair_key(c, s) for c, s in pairs}
     for pair, chosen in (select["override"] or {}).items():

@@ -5,7 +5,9 @@ The rule is the experiment's `select` in the manifest, its defaults filled in by
 stopped at a rung: nst/study/halving.py). A two-sided rule (pareto, the
 default; tradeoff) weighs the select evaluator's style and content scores, each relative to the
 pair's best; a one-sided rule minimises (or maximises) one column; a per-pair override names the
-run by its tuned values. Only pandas and the standard library: no torch.
+run by its tuned values. `human` picks the candidate people preferred (the Bradley-Terry
+strengths nst/study/human.py fits per pair) and a pair nobody judged by its `fallback` rule.
+Only pandas and the standard library: no torch.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.evaluate import RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
+from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
 from ..run.params import FIELD_NAMES, RunParams
 from .manifest import Manifest, Trial, pair_key
 
@@ -33,6 +35,12 @@ def pair_rows(table: pd.DataFrame, content: str, style: str) -> pd.DataFrame:
 
 
 # --- what the rule compares ----------------------------------------------------------------------
+def automatic_rule(select: dict) -> dict:
+    """The rule that needs no people: `select` itself, or for metric human its fallback (what
+    pairs nobody judged, and successive halving's rungs, are decided by)."""
+    return {**select, "metric": select["fallback"]} if select["metric"] == HUMAN else select
+
+
 def selection_axes(manifest: Manifest, select: dict) -> tuple[str, str]:
     """(style column, content column) a tuned experiment's candidates are compared on: the
     select evaluator's scores, or run.json's eval_* for a manifest without evaluators."""
@@ -137,37 +145,53 @@ def _number(value: Any) -> float | None:
 
 
 # --- the selection ---------------------------------------------------------------------------------
-def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFrame:
+def select_runs(table: pd.DataFrame, manifest: Manifest, name: str, people: dict | None = None) -> pd.DataFrame:
     """Add a tuned experiment's selection to its table (rows in trial order, a fresh index):
     `selected` (bool, at most one per pair), `note` (why, or why nothing), `selection_score`
     (what the rule minimised) and `pareto_rank` (1 = on the pair's Pareto front of the select
-    scores; empty for non-candidates). Raises AggregateError for a column the rule needs that
-    the table lacks, and for an override that names no pair or not exactly one run."""
+    scores; empty for non-candidates). Metric human adds `selected_by` (people, fallback or
+    override) and `people_strength`; `people` is human.people_choice's {pair key: strengths}.
+    Raises AggregateError for a column the rule needs that the table lacks, and for an
+    override that names no pair or not exactly one run."""
     select = manifest.experiment(name).select
-    column, axes = metric_column(select), selection_axes(manifest, select)
-    _check_columns(table, name, select["metric"], [column] if column else list(axes))
+    rule = automatic_rule(select)
+    column, axes = metric_column(rule), selection_axes(manifest, rule)
+    _check_columns(table, name, rule["metric"], [column] if column else list(axes))
     pairs = pairs_in_order(table)
     overrides = _checked_overrides(dict(select["override"]), pairs, name)
     trials = manifest.trials_of(name)
     selected, notes = [False] * len(table), [""] * len(table)
     scores: list[float | None] = [None] * len(table)
     ranks: list[int | None] = [None] * len(table)
+    by, strengths = [""] * len(table), [None] * len(table)
     for content, style in pairs:
         rows = list(pair_rows(table, content, style).index)
         ok = [i for i in rows if table.at[i, "status"] == "ok" and not _stopped(table, i)]
         points = _candidate_points(table, ok, axes)
         for i, rank in pareto_ranks(points).items():
             ranks[i] = rank
-        values = _rule_values(table, ok, points, select, column)
-        for i, v in values.items():
-            scores[i] = v
+        values = _rule_values(table, ok, points, rule, column)
         key = pair_key(content, style)
+        judged = _people_values(table, ok, (people or {}).get(key)) if select["metric"] == HUMAN else {}
+        for i, v in (judged or values).items():
+            scores[i] = -v if judged else v
+        for i in rows:
+            strengths[i] = judged.get(i)
         if key in overrides:
             chosen = _override_choice(table, rows, trials, name, key, overrides[key])
-            selected[chosen], notes[chosen] = True, _override_note(table.at[chosen, "status"])
+            selected[chosen], notes[chosen], by[chosen] = True, _override_note(table.at[chosen, "status"]), "override"
+        elif judged:
+            best = _best(judged, -1.0)
+            info = people[key]
+            selected[best], by[best] = True, "people"
+            notes[best] = (f"selected by people: the highest Bradley-Terry strength of {info['judgements']} "
+                           f"judgements by {info['raters']} raters")
         elif values:
-            best = _best(values, 1.0 if select["mode"] == "min" or column is None else -1.0)
-            selected[best], notes[best] = True, f"selected: {describe_select(select)}"
+            best = _best(values, 1.0 if rule["mode"] == "min" or column is None else -1.0)
+            selected[best], notes[best] = True, f"selected: {describe_select(rule)}"
+            if select["metric"] == HUMAN:
+                by[best] = "fallback"
+                notes[best] = f"no judgements of this pair: selected by the fallback rule, {describe_select(rule)}"
         else:
             what = f"finite {axes[0]} and {axes[1]}" if column is None else f"a finite {column}"
             reason = "all runs diverged" if not ok else f"no ok run has {what}"
@@ -180,7 +204,16 @@ def select_runs(table: pd.DataFrame, manifest: Manifest, name: str) -> pd.DataFr
     table["note"] = notes
     table["selection_score"] = pd.array(scores, dtype="Float64").astype(float)
     table["pareto_rank"] = pd.array(ranks, dtype="Int64")
+    if select["metric"] == HUMAN:
+        table["selected_by"] = by
+        table["people_strength"] = pd.array(strengths, dtype="Float64").astype(float)
     return table
+
+
+def _people_values(table: pd.DataFrame, ok: list[int], choice: dict | None) -> dict[int, float]:
+    """{row: strength} of the pair's ok candidates people judged (empty: nobody did)."""
+    strength = (choice or {}).get("strength", {})
+    return {i: strength[table.at[i, "run_id"]] for i in ok if table.at[i, "run_id"] in strength}
 
 
 def _stopped(table: pd.DataFrame, row: int) -> bool:

@@ -51,6 +51,8 @@ rule experiment_table:
     input:
         manifest=layout.MANIFEST,
         records=experiment_records,
+        judgements=selection_judgements,
+        judged_images=selection_images,
     output:
         report(
             layout.EXPERIMENT_TABLE_PATTERN,
@@ -66,9 +68,10 @@ rule experiment_table:
         caption=lambda wildcards: experiment_caption(wildcards.experiment),
         results=results_folder,
         evaluation=evaluation_caption(),
+        people=judgements_flag,
     shell:
         "nst aggregate experiment {wildcards.experiment:q} --manifest {input.manifest:q}"
-        " --results {params.results:q} -o {output:q} > {log:q} 2>&1"
+        " --results {params.results:q} {params.people} -o {output:q} > {log:q} 2>&1"
 
 
 rule experiment_figures:
@@ -137,6 +140,7 @@ rule results_array:
     input:
         manifest=layout.MANIFEST,
         tables=results_array_inputs,
+        judgements=table5_judgements,
     output:
         figure=report(
             layout.RESULTS_ARRAY,
@@ -151,8 +155,10 @@ rule results_array:
     params:
         results=results_folder,
         evaluation=evaluation_caption(),
+        people=judgements_flag,
     shell:
-        "nst aggregate table5 --manifest {input.manifest:q} --results {params.results:q} -o {output.table:q}"
+        "nst aggregate table5 --manifest {input.manifest:q} --results {params.results:q} {params.people}"
+        " -o {output.table:q}"
         " > {log:q} 2>&1 && nst figures results-array --manifest {input.manifest:q} --results {params.results:q}"
         " --figure {output.figure:q} >> {log:q} 2>&1"
 
@@ -225,6 +231,7 @@ rule findings:
         manifest=layout.MANIFEST,
         claims=CLAIMS_FILE or [],
         tables=claimed_tables,
+        agreement=claims_agreement,
     output:
         report(layout.FINDINGS, caption="../report/findings.rst", category="Findings"),
     log:
@@ -234,6 +241,7 @@ rule findings:
     params:
         results=results_folder,
         evaluation=evaluation_caption(),
+        agreement=agreement_flag,
     shell:
         "nst aggregate findings --manifest {input.manifest:q} --results {params.results:q}"
-        " --claims {input.claims:q} -o {output:q} > {log:q} 2>&1"
+        " --claims {input.claims:q} {params.agreement} -o {output:q} > {log:q} 2>&1"
