@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import NSTError
-from ..files import sha256_file
+from ..hashes import sha256_file
 from ..study.judgements import ANSWERS, QUESTIONS, SIDES, chosen_side, comparison_id
 from .catalog import Catalog
 from .schedule import Item, Past, plan_round

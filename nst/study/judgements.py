@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..files import sha256_file
+from ..hashes import sha256_file
 from .layout import IMAGE, run_file
 
 FORMAT = 1  # the schema's version, kept in table `meta`
