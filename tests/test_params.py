@@ -158,7 +158,8 @@ def test_identity_field_changes_the_run_id(change):
 @pytest.mark.parametrize(
     "change",
     [{"device": "auto"}, {"device": "cuda:1"}, {"threads": 2}, {"snapshots": [1, 3]},
-     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}, {"channels_last": True}, {"cudnn_benchmark": True}],
+     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}, {"channels_last": True}, {"cudnn_benchmark": True},
+     {"max_memory_gb": 3.5}, {"tile_size": 256}],
     ids=lambda change: next(iter(change)),
 )
 def test_execution_field_leaves_the_run_id_alone(change):
@@ -169,7 +170,7 @@ def test_execution_field_leaves_the_run_id_alone(change):
 
 
 EXECUTION_FIELDS = {"device", "threads", "snapshots", "weights_file", "caffe_weights_file", "channels_last",
-                    "cudnn_benchmark", "checkpoint_seconds"}
+                    "cudnn_benchmark", "checkpoint_seconds", "max_memory_gb", "tile_size"}
 # added with issue 13: part of the identity only away from their defaults
 CONTROLS = {"style_layer_weights": "gatys", "gram_norm": "spatial", "style_loss": "wasserstein",
             "color": "luminance", "tv_weight": 0.1, "style_scale": 0.5, "style_blend_weights": [1, 1],

@@ -102,7 +102,7 @@ class Moments:
     dtype: torch.dtype
 
 
-def _wide(x: torch.Tensor) -> torch.Tensor:
+def widened(x: torch.Tensor) -> torch.Tensor:
     """float64 for the eigenvalues (fp32 loses the small ones of a 512 x 512 covariance);
     MPS has no float64, so fp32 there."""
     return x.float() if x.device.type == "mps" else x.double()
@@ -111,7 +111,7 @@ def _wide(x: torch.Tensor) -> torch.Tensor:
 def channel_moments(features: torch.Tensor) -> Moments:
     """The Moments of features of shape (1, C, h, w)."""
     a, b, c, d = features.shape
-    flat = _wide(features.reshape(a * b, c * d))
+    flat = widened(features.reshape(a * b, c * d))
     mean = flat.mean(dim=1)
     centred = flat - mean[:, None]
     return Moments(mean, (centred @ centred.t()) / (c * d), at_least_fp32(features).dtype)

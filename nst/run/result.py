@@ -34,6 +34,7 @@ class RunResult:
     resumed_from: list[int] = field(default_factory=list)  # iterations it was continued from
     styles: list[ImageInfo] = field(default_factory=list)  # every style image of a blend
     continued_from: str | None = None      # the shorter run (run id) whose last state it continued
+    memory: list[dict] = field(default_factory=list)  # per stage: tiling and L-BFGS history (memory.StageMemory)
 
     def outcome(self) -> str:
         """"ok", or "diverged (<the rule that fired>)": what one line about the run says."""
@@ -58,6 +59,9 @@ class RunResult:
             "timing": self.timing,
             "versions": library_versions(),
         }
+        if any(stage["tile"] for stage in self.memory) or any(
+                stage["lbfgs_history"] not in (None, self.params.lbfgs_history) for stage in self.memory):
+            record["memory"] = self.memory  # only where the budget changed how the run was computed
         if self.resumed_from:
             record["resumed_from"] = self.resumed_from
         if self.continued_from:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from .layers import channels
-from .losses import STD_EPS, Moments, _wide, at_least_fp32, gram_divisor, moments_target, total_variation
+from .losses import STD_EPS, Moments, widened, at_least_fp32, gram_divisor, moments_target, total_variation
 from .objective import Objective
 from .tiling import AxisTile, TilePlan, kind, plan_tiles
 
@@ -95,7 +95,7 @@ def style_sums(style_loss: str, features: torch.Tensor, centre) -> tuple[torch.T
     if style_loss == "gram":
         flat = at_least_fp32(_flat(features))
         return (flat @ flat.t(),)
-    flat = (_wide if style_loss == "wasserstein" else at_least_fp32)(_flat(features))
+    flat = (widened if style_loss == "wasserstein" else at_least_fp32)(_flat(features))
     centred = flat - centre.to(flat.dtype)[:, None]
     if style_loss == "mean_std":
         return centred.sum(dim=1), centred.square().sum(dim=1)
@@ -125,7 +125,7 @@ def content_sum(loss: str, features: torch.Tensor, target: torch.Tensor) -> torc
 
 def add_into(totals: dict, key, values) -> None:
     """totals[key] += values (float64; float32 on MPS), element by element of a tuple."""
-    wide = tuple(_wide(v.detach()) for v in values)
+    wide = tuple(widened(v.detach()) for v in values)
     totals[key] = wide if key not in totals else tuple(a + b for a, b in zip(totals[key], wide))
 
 
