@@ -249,3 +249,9 @@ def test_each_family_takes_its_own_local_file(tmp_path):
     assert tiny_params(weights="imagenet", weights_file=str(imagenet_copy)).family_weights_file == str(imagenet_copy)
     full = tiny_params(weights="caffe", caffe_weights_file=str(caffe_file))
     assert full.family_weights_file == str(caffe_file) and full.run_id != packaged.run_id
+
+
+def test_a_list_setting_reads_brackets_as_set_writes_it():
+    """`nst run --set scales=[256,512,1024]` (the README's high-resolution command) as `256,512,1024`."""
+    p = tiny_params(size=64).replace(scales="[16, 32]", scale_iterations="[3]")
+    assert p.scales == (16, 32) and p.scale_iterations == (3,)

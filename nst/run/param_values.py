@@ -162,8 +162,8 @@ def _is_empty(value: Any) -> bool:
 
 
 def _as_numbers(key: str, value: Any, convert, allowed: str) -> tuple:
-    """A list (or comma-separated text, or one number) of numbers."""
-    items = value.split(",") if isinstance(value, str) else value
+    """A list (or comma-separated text, bracketed or not: `[256,512]`, or one number) of numbers."""
+    items = value.strip().strip("[]()").split(",") if isinstance(value, str) else value
     if isinstance(items, (int, float)) and not isinstance(items, bool):
         items = [items]
     if not isinstance(items, (list, tuple)):
