@@ -157,7 +157,8 @@ def plan_stage(params, height: int, width: int, iterations: int, budget: int,
     if params.tile_size >= max(height, width) or (params.tile_size == 0 and peak(0, full) <= budget):
         return result(0, full)
     stride = receptive_field(_layers(params)[-1]).stride
-    tiles = [params.tile_size] if params.tile_size else range(max(height, width) // stride * stride, 0, -stride)
+    tiles = [params.tile_size] if params.tile_size else \
+        _distinct_plans(range(max(height, width) // stride * stride, 0, -stride), height, width, styles)
     for tile in tiles:
         if peak(tile, full) <= budget:
             return result(tile, full)
@@ -168,6 +169,19 @@ def plan_stage(params, height: int, width: int, iterations: int, budget: int,
             if (steps >= 1 or not lbfgs) and fixed + net <= budget:
                 return result(tile, steps)
     raise budget_error(height, width, budget, peak(stride, 1 if lbfgs else 0))
+
+
+def _distinct_plans(tiles, height: int, width: int, styles) -> list[int]:
+    """The largest tile of each distinct plan: a plan depends only on the tile count per axis
+    (tiling.splits), of the image and of each style image."""
+    sides = (height, width, *(side for hw in styles for side in hw))
+    seen, out = set(), []
+    for tile in tiles:
+        key = tuple(math.ceil(side / tile) for side in sides)
+        if key not in seen:
+            seen.add(key)
+            out.append(tile)
+    return out
 
 
 def budget_error(height: int, width: int, budget: int, needed: int) -> ParamsError:

@@ -24,6 +24,7 @@ that the deepest layer does not have).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class Field:
         return -self.offset
 
 
+@functools.lru_cache(maxsize=None)  # pure; the memory model asks it per tile and candidate
 def receptive_field(layer: str) -> Field:
     """The receptive field of `layer` (any name normalize_layer takes) in VGG-19's features:
     relu5_1's is 156 px (stride 16, 70 px beyond its block each side), relu4_2's 84 px."""
@@ -198,8 +200,10 @@ def activation_floats(plan: TilePlan | None, height: int, width: int, layers) ->
     if plan is None:
         rows, cols = level_sizes(height, len(stack) - 1), level_sizes(width, len(stack) - 1)
         return 3 * height * width + _kept_floats(stack, rows, cols, names)
-    return max(3 * (r.crop[1] - r.crop[0]) * (c.crop[1] - c.crop[0]) + _kept_floats(stack, r.lengths, c.lengths, names)
-               for r, c in plan.tiles())
+    # a tile is a row span x a column span: the distinct ones of each axis (even splits: a few) suffice
+    rows = {(r.crop[1] - r.crop[0], tuple(r.lengths)) for r in plan.rows}
+    cols = {(c.crop[1] - c.crop[0], tuple(c.lengths)) for c in plan.cols}
+    return max(3 * rc * cc + _kept_floats(stack, rl, cl, names) for rc, rl in rows for cc, cl in cols)
 
 
 def conv_work(plan: TilePlan) -> float:
