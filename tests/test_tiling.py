@@ -127,3 +127,9 @@ def test_execution_settings_are_checked_and_never_change_the_run_id():
         base.replace(max_memory_gb=-1)
     with pytest.raises(ParamsError, match="tile_size"):
         base.replace(tile_size="big")
+
+
+def test_keep_aspect_keeps_a_large_photograph_4_to_3():
+    from nst.run.image_files import target_size
+    assert target_size(4000, 3000, 4096, "keep_aspect") == (4096, 3072)
+    assert target_size(4000, 3000, 2048, "keep_aspect") == (2048, 1536)
