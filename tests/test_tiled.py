@@ -51,6 +51,8 @@ CASES = {  # preset, overrides, size (h, w), tile
     "shift and rotation, relu layers, l1": ("revised", {}, (72, 72), 32),
     "blend of two styles": ("baseline", {"style_blend_weights": [3, 1]}, (64, 72), 32),
     "several content layers": ("baseline", {"content_layers": ["conv_2", "conv_4", "relu_5"]}, (64, 64), 32),
+    "colour: luminance": ("baseline", {"color": "luminance"}, (64, 72), 32),
+    "colour: histogram": ("baseline", {"color": "histogram"}, (72, 64), 32),
 }
 
 
