@@ -137,3 +137,15 @@ def test_the_engine_tiles_only_below_the_untiled_need(tmp_path):
         run = RunState(params.replace(max_memory_gb=budget / 1e9), content, style)
         bind_network([run], run.params, params.content_layers + params.style_layers, torch.device("cpu"))
         assert isinstance(run.objective, TiledObjective) == tiled and bool(run.memory.tile) == tiled
+
+
+def test_a_constant_channel_rounded_below_zero_variance_has_a_finite_std():
+    """Float32 sums can put a dead channel's variance at -1e-12 (caffe, 96 px, relu5_1): the
+    std must be sqrt(STD_EPS) as torch.var_mean gives, not NaN."""
+    from nst.run.losses import STD_EPS
+    from nst.run.tiled import statistic_from_sums
+    n, c = 36, 0.7
+    sums = (torch.tensor([-c * n], dtype=torch.float64), torch.tensor([c * c * n * (1 - 1e-7)], dtype=torch.float64))
+    mean, std = statistic_from_sums("mean_std", "spatial", sums, (1, 6, 6), torch.tensor([c]), torch.float32)
+    assert torch.isfinite(std).all() and float(std) == pytest.approx(STD_EPS ** 0.5)
+    assert float(mean) == pytest.approx(0.0, abs=1e-6)

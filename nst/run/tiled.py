@@ -112,7 +112,9 @@ def statistic_from_sums(style_loss: str, gram_norm: str, sums, shape, centre, dt
     shift = sums[0] / n
     mean = shift + centre.to(shift.dtype)
     if style_loss == "mean_std":
-        var = sums[1] / n - shift.square()
+        # clamped: rounding in the sums can make a constant (dead) channel's variance -1e-12,
+        # whose sqrt is NaN; torch.var_mean gives it 0 (its gradient there is 0 either way)
+        var = (sums[1] / n - shift.square()).clamp(min=0)
         return mean.to(dtype), torch.sqrt(var.to(dtype) + STD_EPS)
     return Moments(mean, sums[1] / n - shift[:, None] * shift[None, :], dtype)
 
