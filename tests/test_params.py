@@ -161,7 +161,8 @@ def test_identity_field_changes_the_run_id(change):
 @pytest.mark.parametrize(
     "change",
     [{"device": "auto"}, {"device": "cuda:1"}, {"threads": 2}, {"snapshots": [1, 3]},
-     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}, {"channels_last": True}, {"cudnn_benchmark": True}],
+     {"weights_file": "/somewhere/vgg19-dcbb9e9d.pth"}, {"channels_last": True}, {"cudnn_benchmark": True},
+     {"max_memory_gb": 3.5}, {"tile_size": 256}],
     ids=lambda change: next(iter(change)),
 )
 def test_execution_field_leaves_the_run_id_alone(change):
@@ -172,7 +173,7 @@ def test_execution_field_leaves_the_run_id_alone(change):
 
 
 EXECUTION_FIELDS = {"device", "threads", "snapshots", "weights_file", "caffe_weights_file", "channels_last",
-                    "cudnn_benchmark", "checkpoint_seconds"}
+                    "cudnn_benchmark", "checkpoint_seconds", "max_memory_gb", "tile_size"}
 # added with issue 13: part of the identity only away from their defaults
 CONTROLS = {"style_layer_weights": "gatys", "gram_norm": "spatial", "style_loss": "wasserstein",
             "color": "luminance", "tv_weight": 0.1, "style_scale": 0.5, "style_blend_weights": [1, 1],
@@ -293,3 +294,9 @@ def test_each_family_takes_its_own_local_file(tmp_path):
     assert tiny_params(weights="imagenet", weights_file=str(imagenet_copy)).family_weights_file == str(imagenet_copy)
     full = tiny_params(weights="caffe", caffe_weights_file=str(caffe_file))
     assert full.family_weights_file == str(caffe_file) and full.run_id != packaged.run_id
+
+
+def test_a_list_setting_reads_brackets_as_set_writes_it():
+    """`nst run --set scales=[256,512,1024]` (the README's high-resolution command) as `256,512,1024`."""
+    p = tiny_params(size=64).replace(scales="[16, 32]", scale_iterations="[3]")
+    assert p.scales == (16, 32) and p.scale_iterations == (3,)

@@ -60,3 +60,15 @@ def test_estimate_grows_with_pixels_and_cuda_runs_ask_a_fixed_amount():
     assert resources.run_memory_bytes(large) - resources.run_memory_bytes(small) > 15 * 256 * 256 * 4096
     assert resources.run_memory_mb(small, on_cuda=True) == resources.run_memory_mb(large, on_cuda=True)
     assert resources.run_memory_mb(small) % 100 == 0
+
+
+def test_a_budget_or_forced_tiles_lower_what_a_large_run_declares():
+    """mem_mb follows the tiling: a 4096 px run with an 8 GB budget declares at most the budget
+    (its own tiled plan), far below its untiled need; without either setting nothing changes."""
+    big = tiny_params("gatys", size=4096, iterations=10, lbfgs_history=100)
+    untiled = resources.run_memory_bytes(big)
+    budgeted = resources.run_memory_bytes(big.replace(max_memory_gb=8))
+    assert budgeted <= 8e9 < untiled
+    assert resources.run_memory_bytes(big.replace(tile_size=512)) < untiled
+    small = tiny_params(size=64)
+    assert resources.run_memory_bytes(small.replace(max_memory_gb=8)) <= resources.run_memory_bytes(small)

@@ -28,6 +28,8 @@ def add_param_flags(run: argparse.ArgumentParser) -> None:
              "snapshots": "comma-separated iterations to save (or --save-iter)",
              "weights_file": "imagenet: a local copy of torchvision's VGG-19 file; caffe: a Caffe VGG-19 file",
              "threads": "CPU threads (0 = torch's default)",
+             "max_memory_gb": "memory a run may use (GB); above it the run is tiled, exactly (0: 80 %% of what is free)",
+             "tile_size": "inner tile side in px (0: untiled when the run fits max_memory_gb)",
              "style_layer_weights": "gatys (1e3/n^2) or comma-separated, one per style layer",
              "style_blend_weights": "comma-separated, one per style image (neural-style's -style_blend_weights)",
              "scales": "comma-separated sizes run before --size, coarse to fine, e.g. 128,256",

@@ -72,6 +72,8 @@ def stylize_batch(requests: list[Request]) -> list[RunResult]:
         return [stylize(p, c, s) for p, c, s in requests]
     layers = {n for p, _, _ in requests for n in p.content_layers + p.style_layers}
     extractor = bind_network(runs, first, sorted(layers), device)
+    if any(run.memory.tile for run in runs):  # a tiled objective computes its own gradient: not stackable
+        return [stylize(p, c, s) for p, c, s in requests]
     # one parameter group per run: its own learning rate and optimizer state
     optimizer = OPTIMIZER_CLASSES[first.optimizer]([{"params": [run.image], "lr": run.params.lr} for run in runs])
     loop_start = time.perf_counter()

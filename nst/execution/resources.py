@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ..run import memory
 from ..run.params import RunParams
 
 MIB = 2**20
@@ -35,7 +36,12 @@ def run_memory_bytes(params: RunParams, on_cuda: bool = False) -> int:
     per_pixel = PER_PIXEL_BYTES
     if params.optimizer == "lbfgs":
         per_pixel += LBFGS_BYTES_PER_PIXEL_AND_STEP * min(params.lbfgs_history, params.iterations)
-    return BASE_BYTES + pixels(params) * per_pixel
+    untiled = BASE_BYTES + pixels(params) * per_pixel
+    if not (params.max_memory_gb or params.tile_size):
+        return untiled  # on a host with less memory the run tiles itself (nst/run/memory.py): less, never more
+    # a budget or forced tiles: the tiled run's own plan (its largest stage), as the engine makes it
+    budget = memory.budget_bytes(params.max_memory_gb) if params.max_memory_gb else 10**15
+    return min(untiled, max(stage.peak_bytes for stage in memory.plan_run(params, budget)))
 
 
 def run_memory_mb(params: RunParams, on_cuda: bool = False) -> int:

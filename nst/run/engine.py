@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color, outputs, stall
+from . import checkpoint, color, memory, outputs, stall
 from .evaluate import REFERENCE, evaluate
 from .inputs import load_inputs
 from .layers import LAYER_INDEX
@@ -30,6 +30,7 @@ from .optimizers import clamps_in_closure, make_optimizer
 from .params import RunParams
 from .result import RunResult
 from .shift import RandomShift
+from .tiled import TiledObjective
 from .vgg import make_extractor
 from .weights import load_weights
 from .device import pick_device
@@ -62,6 +63,13 @@ def precision_context(params: RunParams, device: torch.device):
     if params.precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def memory_budget(params: RunParams, device: torch.device) -> int:
+    """Bytes the run plans with (nst/run/memory.py): max_memory_gb, else a share of the GPU's
+    free memory on CUDA, of the host's available memory otherwise."""
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" and params.max_memory_gb <= 0 else None
+    return memory.budget_bytes(params.max_memory_gb, free)
 
 
 BLOW_UP_FACTOR = 2.0
@@ -121,6 +129,7 @@ class RunState:
         self.continued_from: str | None = None  # the shorter run continued (checkpoint.continued_state)
         self.evaluated: tuple | None = None  # (image, loss, gradient) of the last evaluation: `reuse`
         self._reference_totals: dict[int, float] = {}  # per stage
+        self.memory_plans: dict[int, memory.StageMemory] = {}  # per stage: tiling, L-BFGS history
 
     def _load(self, stage: int, previous: torch.Tensor | None = None):
         return load_inputs(self.params, self.content_path, self.style_paths, self.params.stages[stage][0],
@@ -136,6 +145,7 @@ class RunState:
         params = self.params
         self.device, self.weights_record, self.extractor = device, weights_record, extractor
         self.amp = precision_context(params, device)
+        self.budget = memory_budget(params, device)
         self.evaluator = extractor
         if params.pooling != REFERENCE["pooling"] or not _covers(extractor, REFERENCE):
             self.evaluator = make_extractor(REFERENCE["content_layers"] + REFERENCE["style_layers"],
@@ -148,8 +158,15 @@ class RunState:
         self.content = inputs.content.to(device)
         shift = (RandomShift(params.shift, params.shift_rotation, self.generator, params.shift_mode)
                  if params.shift is not None else None)
-        self.objective = Objective(params, self.extractor, self.content, [s.to(device) for s in inputs.styles],
-                                   shift, self.amp)
+        self.memory = self.memory_plans[self.stage] = memory.plan_stage(
+            params, *self.content.shape[-2:], params.stages[self.stage][1], self.budget,
+            [tuple(s.shape[-2:]) for s in inputs.styles])
+        styles = [s.to(device) for s in inputs.styles]
+        if self.memory.tile:  # the same losses and gradients, tile by tile (nst/run/tiled.py)
+            self.objective = TiledObjective(params, self.extractor, self.content, styles, shift, self.amp,
+                                            self.memory.tile)
+        else:
+            self.objective = Objective(params, self.extractor, self.content, styles, shift, self.amp)
         # inputs.start stays the start; clamped as the first evaluation of the tutorial's loop clamps it
         self.image = inputs.start.to(device, copy=True).clamp_(0, 1).requires_grad_(True)
         self.last_good = self.image.detach().clone()
@@ -171,9 +188,10 @@ class RunState:
         shown = self.presented(image)
         content = self.inputs.original_content.to(self.device)
         styles = [s.to(self.device) for s in self.inputs.original_styles]
+        tile = self.memory.tile
         if len(styles) == 1:
-            return evaluate(self.evaluator, shown, content, styles[0])
-        each = [evaluate(self.evaluator, shown, content, s) for s in styles]
+            return evaluate(self.evaluator, shown, content, styles[0], tile)
+        each = [evaluate(self.evaluator, shown, content, s, tile) for s in styles]
         return {k: sum(w * e[k] for w, e in zip(self.objective.style_weights, each)) for k in each[0]}
 
     def scores(self, image: torch.Tensor, evaluate_too: bool = True) -> dict:
@@ -315,6 +333,7 @@ class RunState:
             final=final_scores["final"], evaluation=final_scores["evaluation"],
             content=self.inputs.content_info, style=self.inputs.style_infos[0],
             styles=self.inputs.style_infos, weights=self.weights_record, init_image=self.init_info,
+            memory=[self.memory_plans[k].record() for k in sorted(self.memory_plans)],
             device=str(self.device), resumed_from=self.resumed_from, continued_from=self.continued_from,
             timing={  # a resumed run counts the loop time of its earlier invocations, not their set-up
                 "seconds": time.perf_counter() - started + self.carried_seconds,
@@ -347,7 +366,7 @@ def stylize(params: RunParams, content_path, style_path,
     bind_network([run], params, params.content_layers + params.style_layers, device)
     if resume is not None:
         run.restore(*resume)
-    optimizer = make_optimizer(params, run.image)
+    optimizer = make_optimizer(params, run.image, run.memory.lbfgs_history)
     if resume is not None:
         optimizer.load_state_dict(resume[0]["optimizer"])
     checkpoints = checkpoint.Checkpoints(outdir, params) if outdir is not None else None
@@ -363,9 +382,11 @@ def stylize(params: RunParams, content_path, style_path,
     while True:  # one stage per scale, coarse to fine; one stage without scales
         optimize([run], optimizer, each_objective, len(run.history) + 1, loop_start, after_step, run.stage_end)
         if run.stage + 1 == len(params.stages) or run.diverged_at is not None:
+            optimizer = None  # its state (L-BFGS's history) is let go before the final scores
             return run.result(started, loop_start)
+        optimizer = None  # the coarser stage's history, before the finer stage is set up
         run.enter_stage(run.stage + 1)
-        optimizer = make_optimizer(params, run.image)  # a fresh one: another image size
+        optimizer = make_optimizer(params, run.image, run.memory.lbfgs_history)  # a fresh one: another image size
 
 
 # --- network and loop (also nst/execution/batch.py's: several runs, one network pass) -------

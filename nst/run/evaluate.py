@@ -357,12 +357,12 @@ def evaluation_layers(evaluators: list[Evaluator]) -> tuple[str, ...]:
 PAPER = Evaluator("paper", BUILT_IN["paper"])
 
 
-def reference_losses(extractor, output, content, style) -> dict[str, float]:
+def reference_losses(extractor, output, content, style, tile: int = 0) -> dict[str, float]:
     """Baseline-definition content/style/total loss of `output` (weighted as in Table 1),
-    with `extractor`'s network (the run's own, in the engine)."""
+    with `extractor`'s network (the run's own, in the engine); `tile` > 0: tile by tile."""
     from .score import network_scores  # torch: imported by the jobs that compute only
 
-    scores = network_scores(PAPER.settings, extractor, output, content, style)
+    scores = network_scores(PAPER.settings, extractor, output, content, style, tile)
     return {"eval_content": scores["content"], "eval_style": scores["style"], "eval_total": scores["total"]}
 
 
@@ -374,11 +374,12 @@ def color_distance(a, b) -> float:
     return compute(a, b)
 
 
-def evaluate(extractor, output, content, style) -> dict[str, float]:
-    """run.json's `evaluation`: reference_losses + SSIM to the content + colour distance."""
+def evaluate(extractor, output, content, style, tile: int = 0) -> dict[str, float]:
+    """run.json's `evaluation`: reference_losses + SSIM to the content + colour distance;
+    `tile` > 0: the network's part tile by tile, SSIM in bands (the same numbers)."""
     from .score import color_distance as colour, ssim_content
 
-    scores = reference_losses(extractor, output, content, style)
-    scores["ssim_content"] = ssim_content(output, content)
+    scores = reference_losses(extractor, output, content, style, tile)
+    scores["ssim_content"] = ssim_content(output, content, tile)
     scores["color_distance_style"] = colour(output, style)
     return scores

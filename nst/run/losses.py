@@ -19,7 +19,7 @@ def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
 
 
 # --- Gram matrices -------------------------------------------------------------------------
-def _gram_divisor(norm: str, a: int, b: int, c: int, d: int) -> int:
+def gram_divisor(norm: str, a: int, b: int, c: int, d: int) -> int:
     """What F F^T is divided by, for features of shape (a, b, c, d) = (batch, channels, h, w):
     abcd   a*b*c*d, the PyTorch tutorial's gram_matrix (every element of the batch);
     spatial  h*w, Gatys et al.'s G / M_l (their M_l = h*w positions); pystiche's normalize=True;
@@ -39,7 +39,7 @@ def gram(features: torch.Tensor, norm: str = "abcd") -> torch.Tensor:
     the evaluators use), in fp32 or wider."""
     a, b, c, d = features.shape
     flat = at_least_fp32(features.reshape(a * b, c * d))
-    return (flat @ flat.t()) / _gram_divisor(norm, a, b, c, d)
+    return (flat @ flat.t()) / gram_divisor(norm, a, b, c, d)
 
 
 def distance(kind: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -64,11 +64,15 @@ def channel_mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return mean, torch.sqrt(var + STD_EPS)
 
 
-def mean_std_loss(kind: str, features: torch.Tensor, target) -> torch.Tensor:
+def mean_std_distance(kind: str, statistic, target) -> torch.Tensor:
     """`kind` distance (l2: MSE, l1: mean absolute) of the channel means plus that of the
-    channel standard deviations to the target's (channel_mean_std of the style features)."""
-    mean, std = channel_mean_std(features)
-    return distance(kind, mean, target[0]) + distance(kind, std, target[1])
+    channel standard deviations, (mean, std), to the target's (channel_mean_std of the style)."""
+    return distance(kind, statistic[0], target[0]) + distance(kind, statistic[1], target[1])
+
+
+def mean_std_loss(kind: str, features: torch.Tensor, target) -> torch.Tensor:
+    """mean_std_distance of the features' channel means and standard deviations."""
+    return mean_std_distance(kind, channel_mean_std(features), target)
 
 
 # --- Wasserstein-2 between Gaussians -------------------------------------------------------
@@ -89,23 +93,35 @@ class GaussianTarget:
     ridge: float
 
 
-def _wide(x: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class Moments:
+    """An image's Gaussian at one layer: channel means and covariance over the N positions
+    (divided by N, no ridge), widened; `dtype`: the features' (fp32 or wider), the loss's."""
+    mean: torch.Tensor
+    cov: torch.Tensor
+    dtype: torch.dtype
+
+
+def widened(x: torch.Tensor) -> torch.Tensor:
     """float64 for the eigenvalues (fp32 loses the small ones of a 512 x 512 covariance);
     MPS has no float64, so fp32 there."""
     return x.float() if x.device.type == "mps" else x.double()
 
 
-def _gaussian(features: torch.Tensor, ridge: float | None = None):
-    """(mean, covariance + ridge I, ridge) of the channels over positions, widened; covariance
-    over N positions divided by N. ridge None: W2_RIDGE x the mean channel variance."""
+def channel_moments(features: torch.Tensor) -> Moments:
+    """The Moments of features of shape (1, C, h, w)."""
     a, b, c, d = features.shape
-    flat = _wide(features.reshape(a * b, c * d))
+    flat = widened(features.reshape(a * b, c * d))
     mean = flat.mean(dim=1)
     centred = flat - mean[:, None]
-    cov = (centred @ centred.t()) / (c * d)
+    return Moments(mean, (centred @ centred.t()) / (c * d), at_least_fp32(features).dtype)
+
+
+def _with_ridge(cov: torch.Tensor, ridge: float | None = None) -> tuple[torch.Tensor, float]:
+    """(cov + ridge I, ridge); ridge None: W2_RIDGE x the mean channel variance."""
     if ridge is None:
         ridge = max(W2_RIDGE * float(cov.diagonal().mean()), W2_RIDGE_FLOOR)
-    return mean, cov + ridge * torch.eye(a * b, dtype=cov.dtype, device=cov.device), ridge
+    return cov + ridge * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device), ridge
 
 
 def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
@@ -114,10 +130,15 @@ def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
     return (vectors * values.clamp(min=0).sqrt()) @ vectors.t()
 
 
+def moments_target(moments: Moments) -> GaussianTarget:
+    """The style's Gaussian from its Moments, with C_t^{1/2} computed once here rather than per step."""
+    cov, ridge = _with_ridge(moments.cov)
+    return GaussianTarget(moments.mean, _sqrtm_psd(cov), cov.trace(), ridge)
+
+
 def wasserstein_target(features: torch.Tensor) -> GaussianTarget:
-    """The style features' Gaussian, with C_t^{1/2} computed once here rather than per step."""
-    mean, cov, ridge = _gaussian(features)
-    return GaussianTarget(mean, _sqrtm_psd(cov), cov.trace(), ridge)
+    """The style features' Gaussian."""
+    return moments_target(channel_moments(features))
 
 
 def trace_sqrtm(matrix: torch.Tensor) -> torch.Tensor:
@@ -127,17 +148,22 @@ def trace_sqrtm(matrix: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(symmetric).clamp(min=0).sqrt().sum()
 
 
-def wasserstein_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
-    """Squared 2-Wasserstein distance between the Gaussians fitted to `features` and to the
-    style features, divided by the channel count C so that layers of 64 and 512 channels give
-    comparable values (a per-channel average, like mean_std's MSE):
+def wasserstein_distance(moments: Moments, target: GaussianTarget) -> torch.Tensor:
+    """Squared 2-Wasserstein distance between the image's Gaussian (its Moments, with the
+    target's ridge) and the style's, divided by the channel count C so that layers of 64 and
+    512 channels give comparable values (a per-channel average, like mean_std's MSE):
         (||mu_x - mu_t||^2 + tr(C_x) + tr(C_t) - 2 tr((C_t^{1/2} C_x C_t^{1/2})^{1/2})) / C.
     Computed in float64 (fp32 on MPS); returned in the features' fp32-or-wider dtype."""
-    mean, cov, _ = _gaussian(features, target.ridge)
+    cov, _ = _with_ridge(moments.cov, target.ridge)
     root = target.sqrt_cov
     cross = trace_sqrtm(root @ cov @ root)
-    w2 = (mean - target.mean).square().sum() + cov.trace() + target.cov_trace - 2 * cross
-    return (w2 / mean.numel()).to(at_least_fp32(features).dtype)
+    w2 = (moments.mean - target.mean).square().sum() + cov.trace() + target.cov_trace - 2 * cross
+    return (w2 / moments.mean.numel()).to(moments.dtype)
+
+
+def wasserstein_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
+    """wasserstein_distance of the features' Moments."""
+    return wasserstein_distance(channel_moments(features), target)
 
 
 # --- one style layer: target statistics and loss -------------------------------------------
@@ -155,9 +181,16 @@ def style_target(style_loss: str, features: torch.Tensor, gram_norm: str = "abcd
 
 
 def image_statistic(style_loss: str, features: torch.Tensor, gram_norm: str = "abcd"):
-    """What of the image's features at one layer its style loss reads: the Gram matrix for
-    gram (computed once, whatever the number of style images), the features otherwise."""
-    return gram(features, gram_norm) if style_loss == "gram" else features
+    """What of the image's features at one layer its style loss reads, computed once whatever
+    the number of style images: the Gram matrix (gram), (channel means, stds) (mean_std), the
+    Moments (wasserstein). The tiled objective (tiled.py) makes the same from sums over tiles."""
+    if style_loss == "gram":
+        return gram(features, gram_norm)
+    if style_loss == "mean_std":
+        return channel_mean_std(features)
+    if style_loss == "wasserstein":
+        return channel_moments(features)
+    raise ValueError(f"unknown style_loss {style_loss!r}")
 
 
 def statistic_loss(style_loss: str, kind: str, statistic, target) -> torch.Tensor:
@@ -166,9 +199,9 @@ def statistic_loss(style_loss: str, kind: str, statistic, target) -> torch.Tenso
     if style_loss == "gram":
         return distance(kind, statistic, target)
     if style_loss == "mean_std":
-        return mean_std_loss(kind, statistic, target)
+        return mean_std_distance(kind, statistic, target)
     if style_loss == "wasserstein":
-        return wasserstein_loss(statistic, target)
+        return wasserstein_distance(statistic, target)
     raise ValueError(f"unknown style_loss {style_loss!r}")
 
 

@@ -38,34 +38,43 @@ class Objective:
         self.style_weights = blend_weights(params, len(styles))
         self.layer_weights = style_layer_weights(params)
         with torch.no_grad():
-            with amp:
-                style_features = [extractor(style, set(self.style_layers)) for style in styles]
-                self.fixed_content_targets = self._content_targets(content)
-            # Style statistics outside autocast, as for the image in __call__: under bf16
-            # autocast the Gram matmul would run in bf16 and the targets carry bf16 rounding.
-            self.style_targets = [{n: style_target(params.style_loss, f, params.gram_norm) for n, f in features.items()}
-                                  for features in style_features]
+            self.style_targets = [self._style_targets(style) for style in styles]
+            self.fixed_content_targets = self._content_targets(content)
+
+    def _style_targets(self, style) -> dict:
+        """{style layer: the style image's target statistic}."""
+        with self.amp:
+            features = self.extractor(style, set(self.style_layers))
+        # Style statistics outside autocast, as for the image in __call__: under bf16
+        # autocast the Gram matmul would run in bf16 and the targets carry bf16 rounding.
+        return {n: style_target(self.params.style_loss, f, self.params.gram_norm) for n, f in features.items()}
 
     def _content_targets(self, content):
-        return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
+        with self.amp:
+            return {n: f.detach() for n, f in self.extractor(content, set(self.content_layers)).items()}
 
     def inputs(self, image: torch.Tensor, shifted: bool = True):
         """(what the network sees, content targets): both shifted alike when shifting is on."""
         if not (shifted and self.shift is not None):
             return image, self.fixed_content_targets
         image, content = self.shift(image, self.content)
-        with torch.no_grad(), self.amp:
+        with torch.no_grad():
             return image, self._content_targets(content)
 
     def style_losses(self, feats: dict) -> dict[str, torch.Tensor]:
         """Each style layer's unweighted loss, blended over the style images (the image's
         statistic, e.g. its Gram matrix, computed once per layer)."""
         p = self.params
+        return self.blended({n: image_statistic(p.style_loss, feats[n], p.gram_norm) for n in self.style_layers})
+
+    def blended(self, statistics: dict) -> dict[str, torch.Tensor]:
+        """Each style layer's unweighted loss from the image's statistic at that layer,
+        blended over the style images."""
+        p = self.params
         blended = {}
         for n in self.style_layers:
-            statistic = image_statistic(p.style_loss, feats[n], p.gram_norm)
             for weight, targets in zip(self.style_weights, self.style_targets):
-                value = weight * statistic_loss(p.style_loss, p.loss, statistic, targets[n])
+                value = weight * statistic_loss(p.style_loss, p.loss, statistics[n], targets[n])
                 blended[n] = value if n not in blended else blended[n] + value
         return blended
 
@@ -79,7 +88,10 @@ class Objective:
         """Weighted sums, their total, and the unweighted per-layer losses of `image` (what the
         network saw: `feats`)."""
         c_layers, _ = layer_losses(self.params.loss, feats, content_targets, {})
-        s_layers = self.style_losses(feats)
+        return self.combined(c_layers, self.style_losses(feats), image)
+
+    def combined(self, c_layers: dict, s_layers: dict, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms from each layer's unweighted loss (and the TV of `image`)."""
         content_sum = self.params.content_weight * torch.stack(list(c_layers.values())).sum()
         style_sum = self.params.style_weight * self.weighted_style_sum(s_layers)
         terms = {"content": content_sum, "style": style_sum}

@@ -29,13 +29,15 @@ OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
 LINE_SEARCH_EVALUATIONS = 25  # torch's _strong_wolfe max_ls, the most one line search may take
 
 
-def make_optimizer(params: RunParams, image: torch.Tensor) -> torch.optim.Optimizer:
-    """The run's optimizer over `image`."""
+def make_optimizer(params: RunParams, image: torch.Tensor, history: int | None = None) -> torch.optim.Optimizer:
+    """The run's optimizer over `image`; L-BFGS keeps `history` steps (default lbfgs_history;
+    fewer where the memory budget says so, nst/run/memory.py)."""
     if params.optimizer != "lbfgs":
         return OPTIMIZER_CLASSES[params.optimizer]([image], lr=params.lr)
+    history = history or params.lbfgs_history
     if params.lbfgs_bounds == "projected":
-        return BoundedLBFGS([image], lr=params.lr, history_size=params.lbfgs_history)
-    options = {"max_iter": 1, "history_size": params.lbfgs_history}
+        return BoundedLBFGS([image], lr=params.lr, history_size=history)
+    options = {"max_iter": 1, "history_size": history}
     if params.lbfgs_bounds == "strong_wolfe":  # max_eval caps the line search at max_eval - 1
         options.update(line_search_fn="strong_wolfe", max_eval=1 + LINE_SEARCH_EVALUATIONS)
     return torch.optim.LBFGS([image], lr=params.lr, **options)

@@ -31,6 +31,9 @@ LBFGS_BOUNDS = ("clamp", "projected", "strong_wolfe", "free")
 # overflow error inside the first step, so it is refused here with the others.
 FLOAT32_MAX = 3.4028234663852886e38
 
+MAX_MEMORY_ALLOWED = "gigabytes > 0, or 0 (the default: 80 % of the memory available)"
+TILE_SIZE_ALLOWED = "pixels >= 1, or 0 (the default: untiled when the run fits max_memory_gb, else from it)"
+
 # Learning rate used when none is given: torch's own default for L-BFGS, the paper's
 # Table 4 value (Adam, 0.05) for the first-order optimizers.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05, "adagrad": 0.05, "sgd": 0.05}
@@ -117,6 +120,10 @@ def coerce(key: str, value: Any) -> Any:
         return _as_int(key, value, "an integer")
     if key == "checkpoint_seconds":
         return _as_float(key, value, "seconds >= 0 (0 = off)")
+    if key == "max_memory_gb":
+        return _as_float(key, value, MAX_MEMORY_ALLOWED)
+    if key == "tile_size":
+        return _as_int(key, value, TILE_SIZE_ALLOWED)
     if key in ("content_weight", "style_weight", "shift_rotation"):
         return _as_float(key, value, "a finite number")
     if key == "lr":
@@ -163,8 +170,8 @@ def _is_empty(value: Any) -> bool:
 
 
 def _as_numbers(key: str, value: Any, convert, allowed: str) -> tuple:
-    """A list (or comma-separated text, or one number) of numbers."""
-    items = value.split(",") if isinstance(value, str) else value
+    """A list (or comma-separated text, bracketed or not: `[256,512]`, or one number) of numbers."""
+    items = value.strip().strip("[]()").split(",") if isinstance(value, str) else value
     if isinstance(items, (int, float)) and not isinstance(items, bool):
         items = [items]
     if not isinstance(items, (list, tuple)):
@@ -207,6 +214,8 @@ def check_ranges(p) -> None:
         ("seed", p.seed >= 0, "an integer >= 0"),
         ("threads", p.threads >= 0, "an integer >= 0 (0 = torch's default)"),
         ("checkpoint_seconds", p.checkpoint_seconds >= 0, "seconds >= 0 (0 = off)"),
+        ("max_memory_gb", p.max_memory_gb >= 0, MAX_MEMORY_ALLOWED),
+        ("tile_size", p.tile_size >= 0, TILE_SIZE_ALLOWED),
         ("content_weight", p.content_weight >= 0, "a number >= 0"),
         ("style_weight", p.style_weight >= 0, "a number >= 0"),
         ("lr", p.lr is not None and 0 < p.lr <= FLOAT32_MAX, "a number in (0, 3.4e38], float32's range"),

@@ -73,6 +73,9 @@ class RunParams:
     channels_last: bool | str = field(default="auto", metadata=_EXECUTION)  # NHWC; auto: on CPU
     cudnn_benchmark: bool = field(default=False, metadata=_EXECUTION)   # let cuDNN pick kernels
     checkpoint_seconds: float = field(default=60.0, metadata=_EXECUTION)  # resume state every N s; 0: off
+    # memory (nst/run/memory.py): a tiled run's losses and gradients are the untiled ones
+    max_memory_gb: float = field(default=0.0, metadata=_EXECUTION)  # 0: from the machine
+    tile_size: int = field(default=0, metadata=_EXECUTION)  # inner tile side in px; 0: from the budget
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

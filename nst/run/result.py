@@ -36,6 +36,7 @@ class RunResult:
     continued_from: str | None = None      # the shorter run (run id) whose last state it continued
     stalled_at: int | None = None          # the iteration its loss stopped changing from (nst/run/stall.py)
     init_image: ImageInfo | None = None    # the init image file (init: PATH)
+    memory: list[dict] = field(default_factory=list)  # per stage: tiling and L-BFGS history (memory.StageMemory)
 
     def outcome(self) -> str:
         """"ok", "ok, stalled at <k> (...)" or "diverged (<the rule that fired>)": what one line
@@ -69,6 +70,9 @@ class RunResult:
             "timing": self.timing,
             "versions": library_versions(),
         }
+        if any(stage["tile"] for stage in self.memory) or any(
+                stage["lbfgs_history"] not in (None, self.params.lbfgs_history) for stage in self.memory):
+            record["memory"] = self.memory  # only where the budget changed how the run was computed
         if self.resumed_from:
             record["resumed_from"] = self.resumed_from
         if self.continued_from:

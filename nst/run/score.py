@@ -25,6 +25,7 @@ from .images import load_image, open_rgb, pil_to_tensor
 from .outputs import image_named
 from .layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
+from .memory import budget_bytes, scoring_tile
 from .vgg import make_extractor
 from .weights import load_weights
 
@@ -61,17 +62,31 @@ def layer_terms(settings: dict, out_feats: dict, content_feats: dict, style_gram
     return content, style
 
 
-def network_scores(settings: dict, extractor, output, content, style) -> dict:
+def network_scores(settings: dict, extractor, output, content, style, tile: int = 0) -> dict:
     """{content, style, total, content_layers: {...}, style_layers: {...}} of `output`.
     normalise none: weight x sum of the layers' terms (the engine's reference evaluation,
-    operation for operation); relative: weight x mean of the layers' terms."""
+    operation for operation); relative: weight x mean of the layers' terms. `tile` > 0: the
+    terms computed tile by tile (nst/run/tiled_scores.py), for images too large for one pass."""
+    c_layers, s_layers = list(settings["content_layers"]), list(settings["style_layers"])
+    if tile > 0:
+        from .tiled_scores import layer_terms as tiled_terms
+
+        content_t, style_t = tiled_terms(settings, extractor, output, content, style, tile)
+    else:
+        content_t, style_t = _layer_terms_untiled(settings, extractor, output, content, style)
+    return _weighted(settings, content_t, style_t)
+
+
+def _layer_terms_untiled(settings: dict, extractor, output, content, style):
     c_layers, s_layers = list(settings["content_layers"]), list(settings["style_layers"])
     with torch.no_grad():
         c_feats = extractor(content, set(c_layers))
         s_feats = extractor(style, set(s_layers))
         o_feats = extractor(output, set(c_layers) | set(s_layers))
-        content_t, style_t = layer_terms(settings, o_feats, c_feats,
-                                         {n: gram(s_feats[n]) for n in s_layers})
+        return layer_terms(settings, o_feats, c_feats, {n: gram(s_feats[n]) for n in s_layers})
+
+
+def _weighted(settings: dict, content_t: dict, style_t: dict) -> dict:
     if settings["normalise"] == "none":
         c = settings["content_weight"] * float(sum(content_t.values()))
         s = settings["style_weight"] * float(sum(style_t.values()))
@@ -84,8 +99,14 @@ def network_scores(settings: dict, extractor, output, content, style) -> dict:
 
 
 # --- image-space metrics ------------------------------------------------------------------
-def ssim_content(output: torch.Tensor, content: torch.Tensor) -> float:
+def ssim_content(output: torch.Tensor, content: torch.Tensor, rows: int = 0) -> float:
+    """Mean SSIM (11 px window); `rows` > 0: in bands of that many rows (the same number, in
+    a fraction of the memory: tiled_scores.ssim_map_sum)."""
     with torch.no_grad():
+        if rows > 0 and rows < output.shape[-2]:
+            from .tiled_scores import ssim_map_sum
+
+            return ssim_map_sum(ssim, output, content, rows) / (output.shape[-3] * output.shape[-2] * output.shape[-1])
         return float(ssim(output.float(), content.float(), window_size=11).mean())
 
 
@@ -156,11 +177,13 @@ class Network:
         self.extractor = make_extractor(layers, settings["pooling"], weights)
 
 
-def score_images(evaluator: Evaluator, extractor, output, content, style) -> dict:
-    """Every score of `evaluator` for one output image (1x3xHxW tensors in [0, 1])."""
-    scores = network_scores(evaluator.settings, extractor, output, content, style)
+def score_images(evaluator: Evaluator, extractor, output, content, style, tile: int = 0) -> dict:
+    """Every score of `evaluator` for one output image (1x3xHxW tensors in [0, 1]); `tile`:
+    network_scores's."""
+    scores = network_scores(evaluator.settings, extractor, output, content, style, tile)
     for metric in evaluator.settings["metrics"]:
-        scores[metric] = METRICS[metric](output, content, style)
+        scores[metric] = ssim_content(output, content, tile) if metric == "ssim_content" else \
+            METRICS[metric](output, content, style)
     return scores
 
 
@@ -235,7 +258,9 @@ def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
     weights = (record.get("params") or {}).get("style_blend_weights") or [1.0]
     if len(weights) != len(styles):  # styles given on the command line: equal weights
         weights = [1.0 / len(styles)] * len(styles)
-    scores = blended([score_images(evaluator, network.extractor, output, content, s) for s in styles], weights)
+    layers = list(evaluator.settings["content_layers"]) + list(evaluator.settings["style_layers"])
+    tile = scoring_tile(layers, *output.shape[-2:], budget_bytes(0))  # 0: one pass fits
+    scores = blended([score_images(evaluator, network.extractor, output, content, s, tile) for s in styles], weights)
     return {
         "format": FORMAT,
         "run_id": record.get("run_id"),

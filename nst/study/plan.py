@@ -37,7 +37,8 @@ from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
 from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
-EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds")
+EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds",
+                  "max_memory_gb", "tile_size")
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)

@@ -1,0 +1,158 @@
+"""Benchmark 9: the tiled objective (issue 23): exactness, peak RSS, time per megapixel.
+
+    nice -n 10 .venv/bin/python -m benchmarks.tiling exact --sizes 256,384
+    nice -n 10 .venv/bin/python -m benchmarks.tiling memory --cases gatys:512:0:3:2,gatys:512:256:3:2
+    nice -n 10 .venv/bin/python -m benchmarks.tiling all          # the table of BENCHMARKS.md, in one run
+
+1. exactness, in this process: the `gatys` preset (conv4_2 content, relu1_1..relu5_1 style,
+   `weights: caffe`), each style loss (and each Gram normalisation), float64 and float32; the
+   loss and gradient of Objective against TiledObjective with tiles of half the image (4 tiles
+   at 256 px, 4 at 384 px: every tile has a clipped and an interior border), same image,
+   targets and shift. Relative difference of the total (and every term) and of the gradient
+   (max |g_tiled - g| / max |g|).
+2. memory and time, one fresh `nst run` per case (GNU time's peak RSS, see common.run_child):
+   PRESET:SIZE:TILE:ITERATIONS:LBFGS_HISTORY; TILE 0 = untiled. The loop's seconds per iteration
+   divided by the megapixels gives the per-megapixel time; the row also gives the memory
+   model's estimate (nst/run/memory.py) beside the measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from . import common
+from .common import BIN, child_env, log, run_child, table, test_images
+
+STYLE_LOSSES = (("gram", "spatial"), ("gram", "abcd"), ("gram", "elements"), ("mean_std", "spatial"),
+                ("wasserstein", "spatial"))
+DEFAULT_CASES = ("gatys:512:0:3:2", "gatys:512:256:3:2", "gatys:1024:0:2:1", "gatys:1024:512:2:1",
+                 "gatys:2048:512:1:1", "gatys:4096:512:1:1")
+
+
+def exactness(cache: Path, sizes=(256, 384), dtypes=("float64", "float32"), losses=STYLE_LOSSES) -> dict:
+    import torch
+    from nst.run.images import load_image
+    from nst.run.objective import Objective
+    from nst.run.presets import preset
+    from nst.run.tiled import TiledObjective
+    from nst.run.vgg import make_extractor
+    from nst.run.weights import load_weights
+
+    torch.set_num_threads(common.THREADS)
+    base = preset("gatys")
+    state, _ = load_weights(base.weights, base.family_weights_file)
+    rows, raw = [], []
+    for size in sizes:
+        content_path, style_path = test_images(cache, size)
+        tile = max(16, size // 2 // 16 * 16)
+        for dtype in dtypes:
+            dt = getattr(torch, dtype)
+            for style_loss, gram_norm in losses:
+                p = preset("gatys", size=size, style_loss=style_loss, gram_norm=gram_norm)
+                ext = make_extractor(p.content_layers + p.style_layers, p.pooling, state).to(dt)
+                content = load_image(content_path, size, p.resize)[0].to(dt)
+                style = load_image(style_path, size, p.resize)[0].to(dt)
+                gen = torch.Generator().manual_seed(0)
+                image = (content + 0.1 * torch.randn(content.shape, generator=gen, dtype=dt)).clamp(0, 1)
+                out = {}
+                for name, make in (("untiled", lambda: Objective(p, ext, content, [style], None, contextlib.nullcontext())),
+                                   ("tiled", lambda: TiledObjective(p, ext, content, [style], None,
+                                                                    contextlib.nullcontext(), tile=tile))):
+                    obj = make()
+                    x = image.clone().requires_grad_(True)
+                    t = time.perf_counter()
+                    terms = obj(x)
+                    terms["total"].backward()
+                    out[name] = ({k: float(v) for k, v in terms.items()}, x.grad.detach(), time.perf_counter() - t)
+                (a, ga, ta), (b, gb, tb) = out["untiled"], out["tiled"]
+                term_rel = max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-30) for k in a)
+                grad_rel = float((ga - gb).abs().max() / ga.abs().max())
+                r = {"size": size, "tile": tile, "dtype": dtype, "style_loss": style_loss, "gram_norm": gram_norm,
+                     "total_rel": abs(a["total"] - b["total"]) / abs(a["total"]), "worst_term_rel": term_rel,
+                     "grad_rel": grad_rel, "seconds_untiled": ta, "seconds_tiled": tb}
+                raw.append(r)
+                log(f"  exact {size} px {dtype} {style_loss}/{gram_norm}: total {r['total_rel']:.1e} "
+                    f"terms {term_rel:.1e} grad {grad_rel:.1e} ({ta:.1f}s / {tb:.1f}s)")
+                rows.append([f"{size} (tile {tile})", dtype, style_loss if style_loss != "gram" else f"gram/{gram_norm}",
+                             f"{r['total_rel']:.1e}", f"{term_rel:.1e}", f"{grad_rel:.1e}"])
+    md = table(["size px", "dtype", "style loss", "total: rel. diff", "worst term: rel. diff",
+                "gradient: max abs diff / max abs"], rows)
+    worst64 = max((r["grad_rel"] for r in raw if r["dtype"] == "float64"), default=None)
+    if worst64 is not None:
+        md += f"\n\nWorst float64 gradient difference {worst64:.1e} (target <= 1e-5: {'met' if worst64 <= 1e-5 else 'NOT met'})."
+    return {"markdown": md, "raw": raw}
+
+
+def memory_case(cache: Path, work: Path, case: str, timeout: float) -> dict:
+    from nst.run import memory
+    from nst.run.params import RunParams
+
+    preset, size, tile, iters, hist = case.split(":")
+    content, style = test_images(cache, int(size))
+    out = work / case.replace(":", "_")
+    cmd = [str(BIN / "nst"), "run", str(content), str(style), "-o", str(out), "--preset", preset,
+           "--weights", "caffe", "--set", f"size={size}", "--set", f"tile_size={tile}", "--set", f"iterations={iters}",
+           "--set", f"lbfgs_history={hist}", "--threads", str(common.THREADS), "--device", "cpu", "--quiet",
+           "--overwrite"]
+    child = run_child(cmd, env=child_env(), timeout=timeout)
+    rec = json.loads((out / "run.json").read_text())
+    p = RunParams.from_dict(rec["params"])
+    plan = memory.plan_stage(p, int(size), int(size), int(iters), 10**13, [(int(size), int(size))])
+    loop = rec["timing"]["loop_seconds"]
+    return {"case": case, "size": int(size), "tile": int(tile), "iterations": int(iters), "history": int(hist),
+            "rss_mib": child.maxrss_mib, "est_mib": plan.peak_bytes / 2**20, "loop_s": loop,
+            "s_per_iter_mp": loop / int(iters) / (int(size) ** 2 / 1e6), "wall": child.wall,
+            "memory": rec.get("memory")}
+
+
+def memory_and_time(cache: Path, cases=DEFAULT_CASES, timeout: float = 900) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="nst-bench-tiling-"))
+    rows, raw = [], []
+    for case in cases:
+        try:
+            r = memory_case(cache, work, case, timeout)
+        except Exception as e:  # a case past its timeout: say so, keep the others
+            log(f"  {case}: {e!r}")
+            rows.append([case, "-", "-", "-", "-", f"not measured: {type(e).__name__}"])
+            continue
+        raw.append(r)
+        log(f"  {case}: peak RSS {r['rss_mib']:.0f} MiB (model {r['est_mib']:.0f}), {r['s_per_iter_mp']:.1f} s/iteration/MP")
+        rows.append([case, "untiled" if r["tile"] == 0 else f"tile {r['tile']}", round(r["rss_mib"]),
+                     round(r["est_mib"]), f"{r['s_per_iter_mp']:.1f}", f"{r['wall']:.0f}"])
+    md = table(["preset:size:tile:iterations:history", "tiling", "peak RSS (MiB)", "memory model (MiB)",
+                "loop s / iteration / MP", "process wall (s)"], rows)
+    return {"markdown": md, "raw": raw}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tiling", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("exact", "memory", "all"))
+    parser.add_argument("--sizes", default="256,384")
+    parser.add_argument("--dtypes", default="float64,float32")
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
+    parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"))
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    cache = Path(args.cache)
+    report, raw = [], {}
+    if args.what in ("exact", "all"):
+        r = exactness(cache, [int(s) for s in args.sizes.split(",")], args.dtypes.split(","))
+        report.append("#### Exactness\n\n" + r["markdown"])
+        raw["exact"] = r["raw"]
+    if args.what in ("memory", "all"):
+        r = memory_and_time(cache, args.cases.split(","))
+        report.append("#### Peak RSS and time\n\n" + r["markdown"])
+        raw["memory"] = r["raw"]
+    print("\n\n".join(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
