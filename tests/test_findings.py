@@ -225,7 +225,8 @@ def planned_manifest(tmp_path):
 
 
 @pytest.mark.parametrize("metric", [None, "total", "score_style", "ssim_content", "score_gatys_content",
-                                    "score_gatys_style_relu_1", "eval_total", "final_style", "seconds"])
+                                    "score_gatys_style_relu_1", "score_gatys_style_relu1_1", "eval_total",
+                                    "final_style", "seconds"])
 def test_a_metric_the_experiment_will_have_passes_planning(tmp_path, metric):
     claim = {"claim": "zeros helps", "experiment": "init", "better": "zeros", "than": "content"}
     path = write_claims(tmp_path, [{**claim, **({"metric": metric} if metric else {})}])

@@ -70,6 +70,7 @@ def cmd_presets(args) -> int:
     import yaml
 
     from ..run.layers import LAYER_INDEX, paper_name, standard_name
+    from ..run.params import RunParams
     from ..run.presets import NOTES, PRESETS, differences, preset
 
     layer_keys = ("content_layers", "style_layers")
@@ -92,8 +93,12 @@ def cmd_presets(args) -> int:
             changed = ", ".join(f"{k} {text(k, new, name)} (baseline: {text(k, old, 'baseline')})"
                                 for k, (new, old) in differences(name).items())
             print(f"# differs from baseline in: {changed}")
-        settings = preset(name).settings()
+        params = preset(name)
+        settings = params.settings()
         settings.update({k: [standard_name(n) for n in settings[k]] for k in layer_keys})
+        if "lbfgs_bounds" not in settings and params.lbfgs_bounds != RunParams().lbfgs_bounds:
+            # not part of an Adam preset's run id, but what a trial switching it to L-BFGS gets
+            settings["lbfgs_bounds"] = params.lbfgs_bounds
         print(yaml.safe_dump({name: settings}, sort_keys=False, default_flow_style=None))
     return 0
 

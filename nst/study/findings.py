@@ -54,6 +54,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ from scipy import stats as sps
 
 from ..errors import ClaimsError
 from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
+from ..run.layers import standard_name
 from . import people_claims, stats
 from .manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
@@ -192,6 +194,9 @@ def metric_column(manifest: Manifest, claim: Claim, path) -> str:
         return ev.column(short)
     if metric in columns:
         return metric
+    standard = _standard_layer_metric(metric)  # score_gatys_style_relu_1: the paper's names stay accepted
+    if standard in columns:
+        return standard
     named = [m for m in SHORT_METRICS if ev and ev.column(m) in columns]
     summaries = [c for e in manifest.evaluation for c in e.summary_columns()]
     rest = [c for c in columns if c.startswith("score_") and c not in summaries]
@@ -199,6 +204,18 @@ def metric_column(manifest: Manifest, claim: Claim, path) -> str:
     layers = f", or a per-layer score ({rest[0]}, ...)" if rest else ""
     raise _bad(path, f"{claim.where}.metric", f"experiment {claim.experiment!r} has no metric {claim.metric!r}; "
                                               f"allowed: {', '.join(allowed)}{layers}")
+
+
+def _standard_layer_metric(metric: str) -> str | None:
+    """A per-layer score column named with the tutorial's sequential layer name (..._relu_1) in
+    the standard name the tables use (..._relu1_1); None when `metric` names no such layer."""
+    match = re.fullmatch(r"(.+_(?:style|content)_)((?:conv|relu|pool)_\d+)", metric)
+    if not match:
+        return None
+    try:
+        return match.group(1) + standard_name(match.group(2))
+    except ValueError:
+        return None
 
 
 def check_claim_metrics(manifest: Manifest, claims: list[Claim], path) -> None:
