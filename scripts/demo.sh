@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install into .venv and run the demo study (workflow/demo.yaml): two photographs x four
-# public-domain paintings at 128 px on the CPU, real VGG-19 weights, a few experiments, the
+# public-domain paintings at 96 px on the CPU, real VGG-19 weights, a few experiments, the
 # Results Array, Table 5, the gallery and the HTML report.
 #   DEMO_WEIGHTS=imagenet|caffe|random  picks the network (default: torchvision's ImageNet
 #   VGG-19 when its file is on this machine, else the original Caffe VGG-19, which the

@@ -123,7 +123,7 @@ def test_every_lbfgs_bounds_resumes_as_the_same_optimisation(bounds, content_pat
 def test_the_state_file_is_plain_data_with_the_run_id_and_iteration(content_path, style_path, tmp_path, every_iteration):
     """L-BFGS's history (lists of tensors, Python floats) and the generator state load under
     weights_only=True."""
-    params = tiny_params(iterations=9, checkpoint_seconds=1e-6, shift=0.9)
+    params = tiny_params(iterations=9, checkpoint_seconds=1e-6, shift=0.9, lbfgs_bounds="clamp")  # torch's L-BFGS
     run_into(tmp_path, params, content_path, style_path, kill_at=5)
     state = torch.load(tmp_path / "resume.pt", weights_only=True)
     assert (state["run_id"], state["iteration"], len(state["history"])) == (params.run_id, 5, 5)

@@ -317,8 +317,10 @@ EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal se
 # A run's process scores its image with these too, while torch is loaded; the score jobs then
 # take those files instead of importing torch (nst/run/prescore.py). Passed by a variable, as
 # NST_EXECUTION is, so a changed `evaluation:` never reruns a run.
-os.environ[prescore.VARIABLE] = write_by_content(layout.PRESCORE_REQUESTS, {"evaluators": [
-    {"hash": digest, "settings": ev.to_dict()["settings"]} for digest, ev in EVALUATORS.items()]})
+os.environ[prescore.VARIABLE] = write_by_content(
+    layout.PRESCORE_REQUESTS,
+    {"evaluators": [{"hash": digest, "settings": ev.to_dict()["settings"]} for digest, ev in EVALUATORS.items()]},
+)
 
 
 def score_files(run):

@@ -27,8 +27,9 @@ rule gallery_card:
         CONDA_ENV
     params:
         run_dir=card_run_folder,
+        key=card_key,
     shell:
-        "nst gallery card {params.run_dir:q} --key {wildcards.content}/{wildcards.style}/{wildcards.run_id}"
+        "nst gallery card {params.run_dir:q} --key {params.key:q}"
         " --thumb {output.thumb:q} --curve {output.curve:q} > {log:q} 2>&1"
 
 
@@ -54,4 +55,4 @@ rule gallery:
     params:
         results=results_folder,
     shell:
-        "nst gallery build --manifest {input.manifest:q} --results {params.results} -o {output:q} > {log:q} 2>&1"
+        "nst gallery build --manifest {input.manifest:q} --results {params.results:q} -o {output:q} > {log:q} 2>&1"

@@ -6,6 +6,11 @@ def card_run_folder(wildcards, input):
     return os.path.dirname(input.record)
 
 
+def card_key(wildcards):
+    """The run's key as the gallery names it: <content>/<style>/<run_id>."""
+    return f"{wildcards.content}/{wildcards.style}/{wildcards.run_id}"
+
+
 def gallery_run_keys():
     """Every run the tables list: each trial's, a halving experiment's as its decisions leave them."""
     return sorted({k for name in PLAN.experiments for k in experiment_run_keys(name)})
