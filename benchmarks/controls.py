@@ -84,7 +84,7 @@ def per_iteration(size: int, iterations: int, repeats: int) -> tuple[str, dict]:
 
 def _score(result, folder: Path, evaluator, network) -> float:
     """The evaluator's total of a run's final image, scored from the saved files."""
-    from nst.run.outputs import write_run
+    from nst.run.writer import write_run
     from nst.run.score import score_run
 
     write_run(result, folder)
@@ -110,7 +110,7 @@ def time_to_quality(size: int, iterations: int, final_iterations: int, every: in
     """Benchmark 8 at one size: (table row, raw numbers)."""
     from nst.run.engine import stylize
     from nst.run.evaluate import make_evaluator
-    from nst.run.outputs import write_run
+    from nst.run.writer import write_run
     from nst.run.score import Network
 
     evaluator = make_evaluator("gatys")

@@ -103,7 +103,7 @@ def one_run(out: str, option: str, content: str, style: str, weight: float) -> d
     global _NETWORK
     from nst.run.engine import stylize
     from nst.run.evaluate import make_evaluator
-    from nst.run.outputs import write_run
+    from nst.run.writer import write_run
     from nst.run.presets import preset
     from nst.run.score import Network, score_run
 

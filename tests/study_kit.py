@@ -48,7 +48,7 @@ def baseline_id(**values) -> str:
 
 def fabricate_run(runs_dir: Path, content: str, style: str, params, *, n: int,
                   status: str = "ok", eval_total: float | None = None, size: int = 32) -> dict:
-    """Write image.png, history.csv and run.json as nst.run.outputs.write_run does; returns
+    """Write image.png, history.csv and run.json as nst.run.writer.write_run does; returns
     the record. Its losses, timing and colour follow from `n`."""
     out = Path(runs_dir) / content / style / params.run_id
     out.mkdir(parents=True, exist_ok=True)

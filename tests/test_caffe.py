@@ -17,9 +17,9 @@ from nst import cli
 from nst.execution.batch import stylize_many
 from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.run.evaluate import evaluate, reference_losses
+from nst.run.reference import evaluate, reference_losses
 from nst.run.images import load_image
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from kit import ROOT, tiny_params
 

@@ -17,7 +17,7 @@ from nst.run import color
 from nst.run.engine import stylize
 from nst.run.images import load_image
 from nst.run.inputs import load_inputs
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from pathlib import Path
 

@@ -17,7 +17,7 @@ from nst.run.inputs import initial_image
 from nst.run.objective import Objective
 from nst.errors import ImageError
 from nst.run.images import load_image
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from kit import loss_rows, make_image, tiny_params
 
@@ -310,7 +310,7 @@ def test_channels_last_auto_means_on_for_cpu_only():
 def test_a_diverged_run_json_is_strict_json(tmp_path, content_path, style_path):
     import json
 
-    from nst.run.outputs import write_run
+    from nst.run.writer import write_run
 
     result = stylize(tiny_params(style_weight=1e39, iterations=3), content_path, style_path)
     text = (write_run(result, tmp_path / "run") / "run.json").read_text()

@@ -10,7 +10,7 @@ import pytest
 from nst.errors import NSTError
 from nst.run.checkpoint import continued_state
 from nst.run.engine import stylize
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from nst.study.halving_plan import promoted_count, rungs
 from nst.study.plan import PlanError, build_plan

@@ -22,7 +22,7 @@ TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
               "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
               "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
-              "study/stale_runs.py", "run/state_dict_file.py",
+              "study/stale_runs.py", "run/state_dict_file.py", "run/prescore.py",
               "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
               "study/judgements.py", "study/bradley_terry.py", "study/human.py", "study/human_agreement.py",
               "study/human_charts.py", "study/people_claims.py", "study/verdicts.py",
@@ -93,3 +93,90 @@ def test_the_checker_sees_an_upward_import(tmp_path, line):
     probe.parent.mkdir()
     probe.write_text(f"def f():\n    {line}\n")
     assert "study" in nst_imports(probe, root=tmp_path)
+
+
+# --- no import cycle, counting lazy and TYPE_CHECKING imports (issue 20) -------------------
+def module_name(path: Path, root: Path = NST) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph(root: Path = NST) -> dict[str, set[str]]:
+    """module -> the nst modules it imports anywhere in its text (top level, inside a function,
+    under `if TYPE_CHECKING:`); `from . import x` names the submodule x, a package its __init__."""
+    names = {module_name(p, root) for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    top = root.name
+
+    def resolve(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts):
+        me = module_name(path, root)
+        package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges.update(resolve(a.name) for a in node.names if a.name.split(".")[0] == top)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if target.split(".")[0] != top:
+                    continue
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    edges.add(sub if sub in names else resolve(target))
+        graph[me] = {e for e in edges if e and e != me}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_in_nst_counting_lazy_and_type_checking_imports():
+    assert cycles(module_graph()) == []
+
+
+@pytest.mark.parametrize("where", ["def f():\n    from .b import x\n",
+                                   "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n",
+                                   "import pkg.b\n"])
+def test_the_cycle_checker_sees_a_hidden_cycle(tmp_path, where):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text(where)
+    (package / "b.py").write_text("from .a import y\n")
+    assert cycles(module_graph(package)) == [["pkg.a", "pkg.b"]]

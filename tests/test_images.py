@@ -19,7 +19,7 @@ from nst.study.catalog import check_readable, find_images
 from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError
 from nst.run.images import load_image, open_rgb
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from kit import image_array, make_image, tiny_params
 

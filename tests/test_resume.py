@@ -18,7 +18,7 @@ import torch
 from nst.run import checkpoint, outputs
 from nst.run.engine import stylize
 from nst.errors import NSTError
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 from nst.study.plan import execution_settings
 
 from kit import assert_same_run_files, losses, make_image, nst_command, run_json, run_nst, tiny_params

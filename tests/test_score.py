@@ -13,10 +13,11 @@ from PIL import Image
 
 from nst.run import prescore, score
 from nst.run.engine import stylize
-from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, evaluate,
-                          make_evaluator, resolve_evaluation)
+from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, make_evaluator,
+                              resolve_evaluation)
+from nst.run.reference import evaluate
 from nst.run.images import load_image, pil_to_tensor, tensor_to_pil
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 from nst.run.presets import PRESETS
 from nst.run.vgg import make_extractor
 from nst.run.weights import load_weights

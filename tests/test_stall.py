@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nst.run.engine import stylize
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 from nst.run.stall import STALL_MIN, STALL_RTOL, stalled_at
 from nst.study import aggregate
 from nst.study.figures import run_flag

@@ -16,7 +16,7 @@ import nst.run.weights as vgg_weights
 from nst import cli
 from nst.run.engine import stylize
 from nst.errors import WeightsError
-from nst.run.outputs import write_run
+from nst.run.writer import write_run
 
 from kit import run_nst, tiny_params
 

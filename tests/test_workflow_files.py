@@ -71,3 +71,28 @@ def test_every_shell_argument_made_from_a_name_is_quoted(path):
 def test_the_shell_commands_are_found():
     found = {path.name: len(shell_commands(path)) for path in WORKFLOW_FILES}
     assert found["stylize.smk"] == 1 and found["aggregate.smk"] >= 7 and found["layers.smk"] == 2, found
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_the_rules_hold_no_lambdas(path):
+    """Named input and params functions (Snakemake's best practices; issue 20)."""
+    code = [line.split("#", 1)[0] for line in path.read_text().splitlines()]
+    assert not [n for n, line in enumerate(code, 1) if re.search(r"\blambda\b", line)], path.name
+
+
+def rule_blocks(text: str) -> dict[str, str]:
+    """rule name -> its text, up to the next rule."""
+    parts = re.split(r"^rule (\w+):\n", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_report_caption_reads_only_params_its_rule_defines(path):
+    """A caption naming {{ snakemake.params.X }} of a rule without X renders it empty."""
+    for rule, block in rule_blocks(path.read_text()).items():
+        params = block.split("    params:\n", 1)[1] if "    params:\n" in block else ""
+        params = re.split(r"^    \w+:\n", params, maxsplit=1, flags=re.M)[0]
+        defined = set(re.findall(r"^        (\w+)=", params, flags=re.M))
+        for caption in re.findall(r'caption="([^"]+)"', block):
+            used = set(re.findall(r"snakemake\.params\.(\w+)", (path.parent / caption).read_text()))
+            assert used <= defined, f"rule {rule}: {caption} reads params {sorted(used - defined)}"

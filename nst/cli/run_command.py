@@ -202,7 +202,7 @@ def run_into_folder(args, params, content, style) -> int:
 
     skip_dynamo_import()
     from ..run.engine import stylize
-    from ..run.outputs import write_run
+    from ..run.writer import write_run
 
     result = stylize(params, content, style, progress=Progress(params.total_iterations, not args.quiet),
                      outdir=args.outdir, continue_from=args.resume_from)  # saves its state there, and resumes from one

@@ -5,7 +5,7 @@ process per run leaves the device mostly idle. With `execution.batch_size` > 1 t
 starts a runner before its jobs (and stops it after); each stylize job stays one job with its
 own file targets, but its `nst run` only drops a request into the runner's spool folder and
 waits. The runner collects the requests that arrive together and computes them with
-`nst.batch.stylize_many` (stacked where that is exact, else one after another), with the
+`nst.execution.batch.stylize_many` (stacked where that is exact, else one after another), with the
 network loaded once. The spool protocol is files, so it needs no network and no extra package:
 
   <spool>/runner.json     {"pid": ..., "batch_size": ...} once the runner is ready
@@ -97,7 +97,7 @@ def _compute(requests: list[tuple[str, dict]], batch_size: int) -> dict[str, dic
     """Answers by request id. A batch that fails is retried run by run, so one bad input fails
     only its own job."""
     from .batch import stylize_many
-    from ..run.outputs import write_run
+    from ..run.writer import write_run
 
     def answer(result, outdir):
         write_run(result, outdir)

@@ -260,7 +260,7 @@ def failure_reason(err: Exception) -> str:
 
 
 def write_snapshot(folder: Path, iteration: int, image: torch.Tensor, scores: dict) -> None:
-    """Snapshot `iteration`'s image and scores, as the finished run writes them (outputs.write_run)."""
+    """Snapshot `iteration`'s image and scores, as the finished run writes them (writer.write_run)."""
     save_png(image, folder / SNAPSHOTS / f"{iteration}.png")
     write_text(folder / SNAPSHOTS / f"{iteration}.json", json.dumps(finite_or_null(scores), indent=2) + "\n")
 

@@ -21,7 +21,9 @@ from typing import Callable
 import torch
 
 from . import checkpoint, color, memory, outputs, stall
-from .evaluate import REFERENCE, evaluate
+from .evaluate import REFERENCE
+from .outputs import history_columns
+from .reference import evaluate
 from .inputs import load_inputs
 from .layers import LAYER_INDEX
 from .loop import each_objective, optimize  # noqa: F401  (batch.py takes them from here)
@@ -92,15 +94,6 @@ def blow_up_reason(final_total: float, reference_total: float) -> str | None:
         return (f"final total loss {final_total:.6g} above {BLOW_UP_FACTOR:g} x {reference_total:.6g}, "
                 f"the larger of the starting and the content image's")
     return None
-
-
-def history_columns(params: RunParams) -> list[str]:
-    """history.csv's columns: iteration, the weighted losses (tv when the run has a TV term),
-    each layer's, seconds, and the stage's size for a multi-scale run."""
-    return (["iteration", "content", "style", "total"] + (["tv"] if params.tv_weight > 0 else [])
-            + [f"content_{n}" for n in params.content_layers]
-            + [f"style_{n}" for n in params.style_layers] + ["seconds"]
-            + (["scale"] if params.scales else []))
 
 
 # --- the run -------------------------------------------------------------------------------

@@ -88,15 +88,12 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         "loss": "l2", "normalise": "relative", "content_weight": 1.0, "style_weight": 1.0,
         "metrics": tuple(IMAGE_METRICS), "size": None,
     },
-    # The evaluation run.json holds today (REFERENCE), written out literally: content conv_4,
+    # The evaluation run.json holds today (REFERENCE, the one definition of it): content conv_4,
     # style conv_1..conv_5, L2 (mean squared error of features and of Grams F F^T / (C H W)),
     # summed over layers, weights 1 and 1e6, average pooling. On the run's own weights it gives
     # run.json's numbers; here on one network for every run (caffe unless overridden).
     "paper": {
-        "weights": "caffe", "pooling": "avg",
-        "content_layers": ("conv_4",),
-        "style_layers": ("conv_1", "conv_2", "conv_3", "conv_4", "conv_5"),
-        "loss": "l2", "normalise": "none", "content_weight": 1.0, "style_weight": 1e6,
+        **REFERENCE, "weights": "caffe", "normalise": "none",
         "metrics": ("ssim_content", "color_distance_style"), "size": None,
     },
 }
@@ -353,33 +350,5 @@ def evaluation_layers(evaluators: list[Evaluator]) -> tuple[str, ...]:
     return tuple(sorted(layers, key=LAYER_INDEX.__getitem__))
 
 
-# --- the engine's reference evaluation (run.json `evaluation`) ------------------------------
+# --- the engine's reference evaluation (run.json `evaluation`; computed in nst/run/reference.py)
 PAPER = Evaluator("paper", BUILT_IN["paper"])
-
-
-def reference_losses(extractor, output, content, style, tile: int = 0) -> dict[str, float]:
-    """Baseline-definition content/style/total loss of `output` (weighted as in Table 1),
-    with `extractor`'s network (the run's own, in the engine); `tile` > 0: tile by tile."""
-    from .score import network_scores  # torch: imported by the jobs that compute only
-
-    scores = network_scores(PAPER.settings, extractor, output, content, style, tile)
-    return {"eval_content": scores["content"], "eval_style": scores["style"], "eval_total": scores["total"]}
-
-
-def color_distance(a, b) -> float:
-    """Mean over RGB of the 1-D Wasserstein-1 distance between the two images' channel value
-    distributions (compared at 256 quantiles, so image sizes may differ); 0 = same palette."""
-    from .score import color_distance as compute
-
-    return compute(a, b)
-
-
-def evaluate(extractor, output, content, style, tile: int = 0) -> dict[str, float]:
-    """run.json's `evaluation`: reference_losses + SSIM to the content + colour distance;
-    `tile` > 0: the network's part tile by tile, SSIM in bands (the same numbers)."""
-    from .score import color_distance as colour, ssim_content
-
-    scores = reference_losses(extractor, output, content, style, tile)
-    scores["ssim_content"] = ssim_content(output, content, tile)
-    scores["color_distance_style"] = colour(output, style)
-    return scores

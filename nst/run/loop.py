@@ -2,16 +2,30 @@
 stacks): evaluate, record, step, snapshot."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 import torch
 
 from .optimizers import clamps_in_closure
+from .params import RunParams
 
-if TYPE_CHECKING:
-    from .engine import RunState
 
-Forward = Callable[[list["RunState"]], list[dict]]  # runs -> the objective's terms of each
+class RunState(Protocol):
+    """What the loop needs of a run (nst/run/engine.py's RunState is the one there is; named
+    here so that the loop does not import the engine, which imports it)."""
+
+    params: RunParams
+    image: torch.Tensor
+    diverged_at: int | None
+
+    def objective(self, image: torch.Tensor) -> dict[str, torch.Tensor]: ...
+    def record(self, iteration: int, terms: dict, loop_start: float) -> bool: ...
+    def reuse(self) -> torch.Tensor | None: ...
+    def remember(self, loss: torch.Tensor) -> None: ...
+    def after_step(self, iteration: int) -> None: ...
+
+
+Forward = Callable[[list[RunState]], list[dict]]  # runs -> the objective's terms of each
 
 
 class BudgetSpent(Exception):

@@ -5,8 +5,8 @@ Every file is written under a temporary name and renamed; run.json goes last, so
 with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
 
 The file names below are the run folder's layout; nst/study/layout.py (results/ as a whole)
-takes them from here. This module imports torch only when it writes a run, so reading the
-names or a finished run's record stays torch-free.
+takes them from here. This module is torch-free: reading the names or a finished run's record
+never loads torch; nst/run/writer.py writes a run.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,12 +25,21 @@ from .image_files import image_header
 from .param_values import INITS
 
 if TYPE_CHECKING:
-    from .engine import RunResult
+    from .params import RunParams
 
 IMAGE = "image.png"
 HISTORY = "history.csv"
 RECORD = "run.json"  # written last: its presence marks a finished run
 SNAPSHOTS = "snapshots"  # <iteration>.png and <iteration>.json per requested snapshot
+
+
+def history_columns(params: RunParams) -> list[str]:
+    """history.csv's columns: iteration, the weighted losses (tv when the run has a TV term),
+    each layer's, seconds, and the stage's size for a multi-scale run."""
+    return (["iteration", "content", "style", "total"] + (["tv"] if params.tv_weight > 0 else [])
+            + [f"content_{n}" for n in params.content_layers]
+            + [f"style_{n}" for n in params.style_layers] + ["seconds"]
+            + (["scale"] if params.scales else []))
 
 
 def history_csv(rows: list[dict], columns: list[str]) -> str:
@@ -42,33 +50,6 @@ def history_csv(rows: list[dict], columns: list[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
-    """Write a run's files into `outdir` (staged, then moved in, run.json last; see
-    files.staged_run_folder), with the state the run saved at its last iteration; then its
-    states folder goes (resume.pt, or the replacement's folder: checkpoint.state_folder).
-    Whether a finished run there may be replaced is the caller's decision (check_outdir)."""
-    from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
-    from .engine import history_columns
-    from .images import save_png
-
-    outdir = Path(outdir)
-    states = state_folder(outdir)
-    with staged_run_folder(outdir) as staging:
-        for iteration, image in sorted(result.snapshots.items()):
-            save_png(image, staging / SNAPSHOTS / f"{iteration}.png")
-            write_text(staging / SNAPSHOTS / f"{iteration}.json",
-                       json.dumps(finite_or_null(result.snapshot_scores[iteration]), indent=2) + "\n")
-            state = snapshot_state_file(states, iteration)
-            if is_state_of(state, result.params.run_id, inputs_key(made_from(result.record()))):
-                link_or_copy(state, snapshot_state_file(staging, iteration))
-        save_png(result.image, staging / IMAGE)
-        write_text(staging / HISTORY, history_csv(result.history, history_columns(result.params)))
-        write_text(staging / RECORD, json.dumps(finite_or_null(result.record()), indent=2) + "\n")
-    resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume
-    shutil.rmtree(outdir / REPLACEMENT, ignore_errors=True)
-    return outdir
 
 
 def finished_record(outdir: str | os.PathLike) -> dict | None:

@@ -65,7 +65,7 @@ rule experiment_table:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
         evaluation=evaluation_caption(),
         people=judgements_flag,
@@ -99,7 +99,7 @@ rule experiment_figures:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
@@ -127,7 +127,7 @@ rule selection_figure:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: selection_caption(wildcards.experiment),
+        caption=get_selection_caption,
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
@@ -181,7 +181,7 @@ rule experiment_summary:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:
@@ -215,7 +215,7 @@ rule interactions:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
         evaluation=evaluation_caption(),
     shell:

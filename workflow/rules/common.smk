@@ -363,3 +363,45 @@ def evaluation_caption():
 
 def selection_caption(name):
     return f"{experiment_caption(name)} Selection rule: {describe_select(PLAN.experiments[name]['select'])}."
+
+
+# --- named params (Snakemake's best practice: no lambdas in rules) --------------------------
+def get_run_folder(wildcards, output):
+    """The run's folder, where `nst run -o` writes it (rule stylize)."""
+    return os.path.dirname(output.record)
+
+
+def get_scored_run_folder(wildcards, input):
+    """The scored run's folder (rule score)."""
+    return os.path.dirname(input.record)
+
+
+def get_weights_record_flag(wildcards, input):
+    """--weights-record for an evaluator whose network has a verified record (imagenet)."""
+    return f"--weights-record {input.weights[0]}" if input.weights else ""
+
+
+def get_weights_file(wildcards):
+    """execution.weights_file, the local copy of torchvision's VGG-19 (rule weights)."""
+    return execution("weights_file") or ""
+
+
+def get_caffe_weights_file(wildcards):
+    """execution.weights_file for the caffe family, a full-precision Caffe file (rule caffe_weights)."""
+    return execution("caffe_weights_file") or ""
+
+
+def get_experiment_caption(wildcards):
+    return experiment_caption(wildcards.experiment)
+
+
+def get_selection_caption(wildcards):
+    return selection_caption(wildcards.experiment)
+
+
+def get_halving_rule(wildcards):
+    """A rung's decision follows the selection rule and eta: changing either decides again
+    (Snakemake's params trigger)."""
+    return json.dumps(
+        [PLAN.experiments[wildcards.experiment]["select"], halving_info(wildcards.experiment)["eta"]], sort_keys=True
+    )

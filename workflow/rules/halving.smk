@@ -26,10 +26,7 @@ checkpoint halving_rung:
     params:
         results=results_folder,
         # a decision follows the rule and eta: changing either decides again (params trigger)
-        rule=lambda wildcards: json.dumps(
-            [PLAN.experiments[wildcards.experiment]["select"], halving_info(wildcards.experiment)["eta"]],
-            sort_keys=True,
-        ),
+        rule=get_halving_rule,
     shell:
         "nst halving {wildcards.experiment:q} --rung {wildcards.rung} --manifest {input.manifest:q}"
         " --results {params.results:q} -o {output:q} > {log:q} 2>&1"

@@ -28,7 +28,7 @@ rule layer_chart:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
     shell:
         "nst figures-layers layers {wildcards.experiment:q} --manifest {input.manifest:q}"
@@ -54,7 +54,7 @@ rule reconstruction_figure:
     conda:
         CONDA_ENV
     params:
-        caption=lambda wildcards: experiment_caption(wildcards.experiment),
+        caption=get_experiment_caption,
         results=results_folder,
     shell:
         "nst figures-layers reconstruction {wildcards.experiment:q} --manifest {input.manifest:q}"

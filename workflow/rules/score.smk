@@ -26,8 +26,8 @@ rule score:
         mem_mb=score_memory,
     params:
         evaluator=evaluator_settings,
-        rundir=lambda wildcards, input: os.path.dirname(input.record),
-        weights=lambda wildcards, input: f"--weights-record {input.weights[0]}" if input.weights else "",
+        rundir=get_scored_run_folder,
+        weights=get_weights_record_flag,
     shell:
         "nst score {params.rundir:q} --evaluator {params.evaluator:q} --expect-hash {wildcards.evaluator}"
         " --content {input.content:q} --style {input.style:q} {params.weights} --threads {threads}"

@@ -26,7 +26,7 @@ rule stylize:
         mem_mb=run_memory,
     params:
         run=run_params_json,
-        outdir=lambda wildcards, output: os.path.dirname(output.record),
+        outdir=get_run_folder,
         snapshots=snapshot_list,
         trajectory=trajectory_flag,
     shell:

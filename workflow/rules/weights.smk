@@ -16,7 +16,7 @@ rule weights:
     conda:
         CONDA_ENV
     params:
-        file=lambda wildcards: execution("weights_file") or "",
+        file=get_weights_file,
     shell:
         "nst weights fetch {params.file:q} --record {output.record:q} > {log:q} 2>&1"
 
@@ -29,6 +29,6 @@ rule caffe_weights:
     conda:
         CONDA_ENV
     params:
-        file=lambda wildcards: execution("caffe_weights_file") or "",
+        file=get_caffe_weights_file,
     shell:
         "nst weights verify caffe {params.file:q} --record {output.record:q} > {log:q} 2>&1"
