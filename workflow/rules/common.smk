@@ -400,8 +400,8 @@ def get_selection_caption(wildcards):
 
 
 def get_halving_rule(wildcards):
-    """A rung's decision follows the selection rule and eta: changing either decides again
-    (Snakemake's params trigger)."""
+    """A rung's decision follows the selection rule and eta (changing either decides again,
+    by Snakemake's params trigger)."""
     return json.dumps(
         [PLAN.experiments[wildcards.experiment]["select"], halving_info(wildcards.experiment)["eta"]], sort_keys=True
     )
