@@ -62,12 +62,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats as sps
 
 from ..errors import ClaimsError
 from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
 from ..run.layers import standard_name
 from . import people_claims, stats
+from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
 from .manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
 from .config_input import repeated_key
@@ -80,7 +80,6 @@ COLUMNS = ["claim", "experiment", "metric", "effect", "ci_low", "ci_high", "ci_m
            "evidence"]
 __all__ = ["HOLDS", "FAILS", "INCONCLUSIVE", "NOT_RUN"]  # the verdicts (nst/study/verdicts.py), re-exported
 MIN_PAIRS = stats.VALID_FROM  # fewer: inconclusive whatever the interval (see the verdict rule)
-MAX_PROJECTED = 10_000  # pairs_to_decide looks no further
 SHORT_METRICS = ("total", "style", "content", *IMAGE_METRICS)
 
 
@@ -292,25 +291,6 @@ def verdict(kind: str, gain_low: float, gain_high: float, margin: float, n: int)
     if gain_low > line:
         return HOLDS
     return FAILS if gain_high < line else INCONCLUSIVE
-
-
-def pairs_to_decide(kind: str, gain: float, sd: float, margin: float,
-                    confidence: float = stats.CONFIDENCE) -> int | None:
-    """The fewest pairs (at least MIN_PAIRS) with which a Student-t interval of a mean gain
-    `gain` with standard deviation `sd` would lie wholly on one side of the verdict rule's
-    line, the nearer one for `matches`; None when no number of pairs would (the gain is on the
-    line, or it would take more than MAX_PROJECTED)."""
-    if not (math.isfinite(gain) and math.isfinite(sd)):
-        return None
-    if kind == "matches":
-        distance = abs(margin - abs(gain))
-    else:
-        distance = abs(gain - (-margin if kind == "no_worse" else margin))
-    if distance == 0:
-        return None
-    n = np.arange(max(MIN_PAIRS, 2), MAX_PROJECTED + 1)
-    enough = sps.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n) < distance
-    return int(n[np.argmax(enough)]) if enough.any() else None
 
 
 def check_claim(manifest: Manifest, claim: Claim, table: pd.DataFrame | None, path,

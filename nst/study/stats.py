@@ -46,6 +46,7 @@ Only numpy, pandas and scipy: no torch, no snakemake.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
@@ -56,6 +57,7 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 BOOTSTRAP_FROM = 4  # fewer values: Student-t alone (3 values have 10 distinct resamples)
 VALID_FROM = 4  # the fewest values whose interval kept 93 % coverage of skewed values (module docstring)
+MAX_PROJECTED = 10_000  # pairs_to_decide looks no further
 T, T_BOOTSTRAP = "t", "t+bootstrap-t"  # the methods' names, as the tables show them
 MAX_CELLS = 4_000_000  # resampled values held at once: the bootstrap goes through many samples in chunks
 GRID_COLUMNS = ["effect", "factor", "level", "reference", "factor_b", "level_b", "reference_b",
@@ -269,3 +271,22 @@ def cell_means(data: pd.DataFrame, factors: Sequence[str], levels: dict[str, lis
             rows.append({pair_of[0]: la, pair_of[1]: lb, "mean": mean, "ci_low": low, "ci_high": high,
                          "ci_method": method, "n_pairs": n})
     return pd.DataFrame(rows)
+
+
+def pairs_to_decide(kind: str, gain: float, sd: float, margin: float,
+                    confidence: float = CONFIDENCE) -> int | None:
+    """The fewest pairs (at least VALID_FROM, the fewest a verdict takes) with which a Student-t
+    interval of a mean gain `gain` with standard deviation `sd` would lie wholly on one side of
+    the verdict rule's line (nst/study/findings.py), the nearer one for `matches`; None when no number of pairs would (the gain is on the
+    line, or it would take more than MAX_PROJECTED)."""
+    if not (math.isfinite(gain) and math.isfinite(sd)):
+        return None
+    if kind == "matches":
+        distance = abs(margin - abs(gain))
+    else:
+        distance = abs(gain - (-margin if kind == "no_worse" else margin))
+    if distance == 0:
+        return None
+    n = np.arange(max(VALID_FROM, 2), MAX_PROJECTED + 1)
+    enough = sps.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n) < distance
+    return int(n[np.argmax(enough)]) if enough.any() else None
