@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -22,7 +24,7 @@ from nst.run.presets import PRESETS
 from nst.run.vgg import make_extractor
 from nst.run.weights import load_weights
 
-from kit import image_array, make_image, run_nst, tiny_params
+from kit import ROOT, image_array, make_image, run_nst, tiny_params
 
 SCALARS = ("content", "style", "total", "ssim_content", "color_distance_style")
 
@@ -266,6 +268,12 @@ def test_a_runs_process_scores_it_and_nst_score_takes_exactly_that(images, tmp_p
     args = ["score", run_dir, "--evaluator", spec, "--content", content, "--style", style, "--threads", "1"]
     taken = run_nst(args + ["-o", tmp_path / "taken.json"])
     assert taken.returncode == 0 and "scored by the run's process" in taken.stdout, taken.stderr
+    # the point of it: taking the file costs no torch import (most of a score job's time)
+    probe = ("import sys; from nst.cli import main; code = main(sys.argv[1:]); "
+             "sys.exit(code or ('torch' in sys.modules and 9))")
+    light = subprocess.run([sys.executable, "-c", probe, *map(str, args), "-o", str(tmp_path / "light.json")],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert light.returncode == 0, light.stdout + light.stderr
     shutil.rmtree(run_dir / prescore.FOLDER)
     scored = run_nst(args + ["-o", tmp_path / "scored.json"])
     assert scored.returncode == 0 and "scored by the run's process" not in scored.stdout, scored.stderr
