@@ -309,6 +309,30 @@ def test_batching_runner_computes_the_same_runs(tmp_path):
             assert (alone / image).read_bytes() == (batched / image).read_bytes()
 
 
+def test_the_fork_server_serves_the_jobs_and_changes_no_result(tmp_path):
+    """execution.forkserver (the default): the jobs' `nst` commands run in children of one
+    process that imported torch once; every image and table equals a study without it but for
+    the timing columns, and the server is gone afterwards."""
+    config = {**TINY_CONFIG, "pairs": PAIR, "results_array": None,
+              "experiments": {"weight": {"vary": {"style_weight": [1.0e+5, 1.0e+6]}}}}
+    served = make_study(tmp_path / "served", config)
+    snakemake(served)
+    jobs = int(re.search(r"stopped after (\d+) jobs", (served / "logs/forkserver.log").read_text()).group(1))
+    assert jobs >= 2 * len(list((served / "results/runs").rglob("run.json")))  # runs, scores, tables, figures
+    alone = make_study(tmp_path / "alone", {**config, "execution": {**config.get("execution", {}), "forkserver": False}})
+    snakemake(alone)
+    assert not (alone / "logs/forkserver.log").exists()
+    images = sorted(p.relative_to(served) for p in (served / "results").rglob("*.png") if "runs" in p.parts)
+    assert images and images == sorted(p.relative_to(alone) for p in (alone / "results").rglob("*.png")
+                                       if "runs" in p.parts)
+    for image in images:
+        assert (served / image).read_bytes() == (alone / image).read_bytes(), image
+    for table in ("runs.csv", "weight.csv"):
+        a, b = (pd.read_csv(root / "results/tables" / table) for root in (served, alone))
+        timing = [c for c in a.columns if "seconds" in c]
+        pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing))
+
+
 def test_each_run_job_declares_the_memory_of_its_run(tmp_path):
     """mem_mb (what `--resources mem_mb=N` and SLURM's --mem see) is the run's own estimate;
     runs written from a longer run's snapshot ask for little."""

@@ -3,7 +3,7 @@
 One module per family of commands, each adding its subparsers and naming their handlers:
 run_command (`nst run`), study_commands (the workflow's tables, figures, scores),
 layer_commands (per-layer charts, reconstructions), tool_commands (weights, presets, the
-batching runner, demo images), halving_command (a rung's decision), gallery_command (the
+batching runner, the fork server, demo images), halving_command (a rung's decision), gallery_command (the
 gallery page), judge_command (the rating page, people's rankings and agreement)."""
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the `nst` command itself: a workflow job may be served by its fork server
+        from ..execution.forkserver import delegate
+
+        served = delegate(sys.argv[1:])
+        if served is not None:
+            return served
     parser, handlers = build_parser()
     args = parser.parse_args(argv)
     if args.command in JOB_COMMANDS:

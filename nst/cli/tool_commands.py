@@ -1,4 +1,4 @@
-"""Commands around runs: `nst weights`, `nst presets`, `nst runner`, `nst demo-images`."""
+"""Commands around runs: `nst weights`, `nst presets`, `nst runner`, `nst forkserver`, `nst demo-images`."""
 from __future__ import annotations
 
 import json
@@ -26,10 +26,15 @@ def add_parsers(sub) -> dict:
     runner.add_argument("--idle-exit", type=float, help="stop after this many idle seconds")
     runner.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
 
+    forkserver = sub.add_parser("forkserver", help="serve the workflow's `nst` jobs from one process that has "
+                                "imported torch, pandas and matplotlib (started by the workflow)")
+    forkserver.add_argument("--socket", required=True, help="the Unix socket to listen on")
+    forkserver.add_argument("--parent-pid", type=int, help="stop when this process has exited")
+
     demo = sub.add_parser("demo-images", help="write the demo's content photographs")
     demo.add_argument("folder", nargs="?", default="images/demo/content")
     return {"weights": cmd_weights, "presets": cmd_presets, "runner": cmd_runner,
-            "demo-images": cmd_demo_images}
+            "forkserver": cmd_forkserver, "demo-images": cmd_demo_images}
 
 
 def weights_target(items: list[str]) -> tuple[str, str | None]:
@@ -113,6 +118,15 @@ def cmd_runner(args) -> int:
         raise NSTError(f"--threads {args.threads}: expected a number of CPU threads >= 0 (0: torch's default)")
     skip_dynamo_import()
     serve(args.spool, args.batch_size, args.parent_pid, args.idle_exit, args.threads)
+    return 0
+
+
+def cmd_forkserver(args) -> int:
+    from ..execution.forkserver import available, serve
+
+    if not available():
+        raise NSTError("nst forkserver needs POSIX sockets that pass file descriptors (Linux, macOS)")
+    serve(args.socket, args.parent_pid)
     return 0
 
 

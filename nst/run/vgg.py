@@ -70,7 +70,8 @@ VGG19_CONFIG_CONVS = tuple(item for item in VGG19_CONFIG if item != "M")
 
 def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list[nn.Module]:
     """The layers of torchvision's `vgg19().features`, same order and shapes (so its state-dict
-    keys `features.N.*` load as they are), ReLUs not in-place (conv outputs are read). Built
+    keys `features.N.*` load as they are), ReLUs not in-place (conv outputs are read), convs
+not initialised (their values are undefined until make_extractor loads or seeds them). Built
     here rather than with torchvision.models.vgg.make_layers: importing torchvision adds about
     a second to every job's start-up (tests check the stack matches torchvision's)."""
     modules: list[nn.Module] = []
@@ -79,7 +80,9 @@ def vgg19_feature_layers(pooling: str = "avg", depth: int | None = None) -> list
         if item == "M":
             modules.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
         else:
-            modules += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
+            # no default init: make_extractor loads or seeds every conv (about 0.3 s a run saved)
+            conv = torch.nn.utils.skip_init(nn.Conv2d, channels, item, kernel_size=3, padding=1)
+            modules += [conv, nn.ReLU(inplace=False)]
             channels = item
         if depth is not None and len(modules) >= depth:
             break

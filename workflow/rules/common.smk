@@ -12,6 +12,7 @@ from snakemake.utils import validate
 
 from nst.errors import NSTError
 from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.execution.forkserver import start_forkserver, stop_forkserver
 from nst.execution.runner import start_runner, stop_runner
 from nst.run import prescore
 from nst.run.device import cuda_expected
@@ -212,6 +213,28 @@ def stop_batching_runner():
     """Stop the runner this invocation started (onsuccess, onerror)."""
     while RUNNER:
         stop_runner(RUNNER.pop())
+
+
+# --- the fork server (nst/execution/forkserver.py): the jobs' `nst` without the imports -------
+FORKSERVER = []  # the server this invocation started, if any
+FORKSERVER_LOG = "logs/forkserver.log"
+
+
+def start_job_forkserver():
+    """Start one fork server for this invocation's local jobs (onstart); a server that cannot
+    start only costs the jobs their start-up, so the workflow goes on without it."""
+    if not (execution("forkserver") and workflow.local_exec):
+        return
+    try:
+        FORKSERVER.append(start_forkserver(FORKSERVER_LOG, os.getpid()))
+    except NSTError as err:
+        print(f"nst: {err}; the jobs start their own processes", file=sys.stderr)
+
+
+def stop_job_forkserver():
+    """Stop the fork server this invocation started (onsuccess, onerror)."""
+    while FORKSERVER:
+        stop_forkserver(FORKSERVER.pop())
 
 
 # Decided once: asked per stylize job while Snakemake builds the DAG.
