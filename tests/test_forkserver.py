@@ -121,3 +121,11 @@ def test_the_server_stops_with_its_parent(tmp_path):
 def test_what_the_server_preloads_exists(name):
     """A renamed module would only make jobs slower, silently: name it here instead."""
     importlib.import_module(name)
+
+
+def test_a_job_of_another_environment_runs_its_own_code(server, monkeypatch, capfd):
+    """Snakemake's --sdm conda or a container: the job's Python or nst is not the server's."""
+    assert forkserver.delegate(["presets"], environ=served(server)) == 0  # the same code: served
+    assert "baseline" in capfd.readouterr().out  # written to this process's own stdout
+    monkeypatch.setattr(forkserver, "_code_identity", lambda: ["/elsewhere/env", "/elsewhere/nst"])
+    assert forkserver.delegate(["presets"], environ=served(server)) is None  # the caller runs it

@@ -20,8 +20,8 @@ How (Linux and other POSIX systems with `socket.send_fds`; elsewhere it is never
 - The child resets its signals, takes the job's environment and folder, and runs
   `nst.cli.main(arguments)`, the same code as an unserved job. If the job process dies
   (Snakemake cancelled it), the connection closes and the child gets SIGTERM, as the job would.
-- No server, an unreachable one, or NST_FORKSERVER unset: the job runs in its own process as
-  always. The server is an optimisation, never a reason for a job to fail.
+- No server, an unreachable one, NST_FORKSERVER unset, or a job of another Python or another
+  copy of nst (Snakemake's --sdm conda, a container): the job runs in its own process as always. The server is an optimisation, never a reason for a job to fail.
 
 What a child inherits that a fresh process would not have: the imported modules, and no state
 of a run (the server runs no torch operation, so no thread pool exists before the fork; the
@@ -107,6 +107,12 @@ def _peer_uid(sock: socket.socket) -> int | None:
     return struct.unpack("3i", creds)[1]
 
 
+def _code_identity() -> list[str]:
+    """Which Python and which nst: a job in another environment (Snakemake's --sdm conda or a
+    container) must run its own code, not the server's."""
+    return [sys.prefix, str(Path(__file__).resolve().parents[1])]
+
+
 def delegate(argv: list[str], environ: MutableMapping[str, str] = os.environ) -> int | None:
     """Run `nst argv` in a child of this invocation's fork server and return its exit code;
     None (the caller runs it itself) when there is no server to use or it cannot be reached."""
@@ -119,7 +125,8 @@ def delegate(argv: list[str], environ: MutableMapping[str, str] = os.environ) ->
         uid = _peer_uid(sock)
         if uid is not None and uid != os.getuid():
             return None
-        _send_message(sock, {"argv": list(argv), "cwd": os.getcwd(), "env": dict(environ)}, [0, 1, 2])
+        _send_message(sock, {"argv": list(argv), "cwd": os.getcwd(), "env": dict(environ), "code": _code_identity()},
+                      [0, 1, 2])
         reply, _ = _receive_message(sock)
     except (OSError, ValueError, ConnectionError):
         reply = {}
@@ -154,6 +161,11 @@ def _serve_one(conn: socket.socket) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         request, fds = _receive_message(conn, with_fds=3)
+        if request.get("code") != _code_identity():  # another environment's job: it runs itself
+            for fd in fds:
+                os.close(fd)
+            _send_message(conn, {"refused": "another Python or nst"})
+            os._exit(0)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
