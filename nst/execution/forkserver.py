@@ -61,6 +61,7 @@ PRELOAD = (
     "nst.study.summary", "nst.study.findings", "nst.cli",
 )
 NOT_SERVED = ("runner", "forkserver")  # long-lived processes of their own
+FOLDER_PREFIX = "nst-fork-"  # the server's private folder in the temporary directory
 
 
 def available() -> bool:
@@ -275,6 +276,11 @@ def serve(address: str, parent_pid: int | None = None, preload=PRELOAD) -> None:
     finally:
         server.close()
         Path(address).unlink(missing_ok=True)
+        if Path(address).parent.name.startswith(FOLDER_PREFIX):  # its private folder, if now empty
+            try:
+                Path(address).parent.rmdir()
+            except OSError:
+                pass
         print(f"{time.strftime('%H:%M:%S')} nst fork server {os.getpid()} stopped after {served} jobs", flush=True)
 
 
@@ -305,7 +311,7 @@ def start_forkserver(log: str | os.PathLike, parent_pid: int, environ: MutableMa
     and raises NSTError, the server stopped, if it exits or does not listen in time."""
     if not available():
         raise NSTError("a fork server needs POSIX sockets that pass file descriptors (Linux, macOS)")
-    folder = Path(tempfile.mkdtemp(prefix="nst-fork-"))  # 0700: only this user reaches the socket
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700: only this user reaches the socket
     address = str(folder / "socket")  # short: a socket path has a limit of about 100 bytes
     log = Path(log)
     log.parent.mkdir(parents=True, exist_ok=True)
