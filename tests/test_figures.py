@@ -13,7 +13,7 @@ from PIL import Image
 import study_kit
 from nst.errors import AggregateError, NSTError
 from nst.study import aggregate, charts, figures, grids, selection_chart
-from nst.study.manifest import Manifest
+from nst.contracts.manifest import Manifest
 from nst.study.select import pair_rows, pairs_in_order
 from study_kit import manifest, runs, scored, study  # noqa: F401 (fixtures)
 

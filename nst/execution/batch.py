@@ -19,7 +19,7 @@ import torch
 from ..run.device import pick_device
 from ..run.engine import RunResult, RunState, bind_network, optimize, stylize
 from ..run.optimizers import OPTIMIZER_CLASSES
-from ..run.params import RunParams
+from ..contracts.params import RunParams
 
 STACKABLE_OPTIMIZERS = ("adam", "adagrad", "sgd")
 

@@ -31,7 +31,7 @@ from typing import MutableMapping
 
 from ..errors import NSTError
 from ..files import process_alive, write_text
-from ..run.params import RunParams
+from ..contracts.params import RunParams
 
 POLL_SECONDS = 0.05
 GATHER_SECONDS = 0.5  # jobs started together arrive within this; they go in one batch

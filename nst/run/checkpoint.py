@@ -1,7 +1,7 @@
 """A run's resumable state on disk, so that a killed `nst run` continues where it was.
 
     <states>/resume.pt          the latest state: every `checkpoint_seconds` (0: never); deleted
-                                once run.json is written (nst/run/outputs.py), so it exists only
+                                once run.json is written (nst/contracts/run_folder.py), so it exists only
                                 for an unfinished run
     <states>/snapshots/<k>.png  each requested snapshot's image and scores, written as the run
             and <k>.json        passes it (a resumed run takes the earlier ones from there)
@@ -46,8 +46,8 @@ import torch
 from ..errors import NSTError, OutputError
 from ..files import atomic_path, finite_or_null, read_json_object, write_text
 from .images import open_rgb, pil_to_tensor, save_png
-from .outputs import RECORD, SNAPSHOTS, inputs_key, made_from
-from .params import RunParams
+from ..contracts.run_folder import RECORD, SNAPSHOTS, inputs_key, made_from
+from ..contracts.params import RunParams
 
 FORMAT = 1
 RESUME_FILE = "resume.pt"

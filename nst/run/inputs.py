@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from . import color
 from ..errors import ImageError
 from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX, min_side, standard_name
-from .params import RunParams
+from ..contracts.layers import LAYER_INDEX, min_side, standard_name
+from ..contracts.params import RunParams
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Callable, Protocol
 import torch
 
 from .optimizers import clamps_in_closure
-from .params import RunParams
+from ..contracts.params import RunParams
 
 
 class RunState(Protocol):

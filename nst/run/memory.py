@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import ParamsError
-from .layers import LAYER_CHANNELS, LAYER_INDEX, normalize_layer
+from ..contracts.layers import LAYER_CHANNELS, LAYER_INDEX, normalize_layer
 from .tiling import activation_floats, level_sizes, plan_tiles, receptive_field
 
 MIB = 2**20

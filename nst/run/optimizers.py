@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from .bounded_lbfgs import BoundedLBFGS
-from .params import RunParams
+from ..contracts.params import RunParams
 
 OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
                      "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}

@@ -1,5 +1,5 @@
 """What one run produced (RunResult) and the record of it that run.json holds; nst/run/engine.py
-makes it, nst/run/outputs.py writes it."""
+makes it, nst/contracts/run_folder.py writes it."""
 from __future__ import annotations
 
 import platform
@@ -9,7 +9,7 @@ import torch
 
 from .. import __version__
 from .images import ImageInfo
-from .params import RunParams
+from ..contracts.params import RunParams
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Tables of a study: runs.csv, one CSV per experiment, and the paper's Table 5.
 
-Inputs are the planner's manifest (nst/study/manifest.py: which trials make up which
+Inputs are the planner's manifest (nst/contracts/manifest.py: which trials make up which
 experiment, which evaluators score the runs) and the finished runs under `results/runs/<content>/<style>/<run_id>/`: run.json
 and, per evaluator, `scores/<evaluator hash>.json` (nst/run/score.py). Only pandas, numpy and the
 standard library: no torch, no snakemake.
@@ -40,11 +40,11 @@ import pandas as pd
 
 from ..errors import AggregateError, InputError, MissingRunError
 from ..files import atomic_path
-from ..run.evaluate import Evaluator
-from ..run.params import FIELD_NAMES
-from ..run.presets import PRESETS
-from . import layout
-from .manifest import Manifest, pair_key
+from ..contracts.evaluators import Evaluator
+from ..contracts.params import FIELD_NAMES
+from ..contracts.presets import PRESETS
+from ..contracts import layout
+from ..contracts.manifest import Manifest, pair_key
 from .select import matches, pair_rows, pairs_in_order, select_runs
 
 KEY_COLUMNS = ["content", "style", "run_id"]

@@ -27,11 +27,11 @@ from matplotlib.ticker import FixedFormatter, FuncFormatter
 
 from ..errors import AggregateError
 from ..files import atomic_path
-from ..run.layers import standard_text
+from ..contracts.layers import standard_text
 from .aggregate import RANDOM_NOTE, read_history, run_dir
 from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, fmt, run_flag,
                       score_column)
-from .manifest import Experiment, Manifest
+from ..contracts.manifest import Experiment, Manifest
 from .select import pair_rows, pairs_in_order
 from .stats import mean_ci
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .charts import _chart_title, spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, experiment_rows, score_column
-from .manifest import Manifest
+from ..contracts.manifest import Manifest
 from .stats import cell_means
 from .summary import grid_levels, value_rows
 

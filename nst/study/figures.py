@@ -20,11 +20,11 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.evaluate import Evaluator, describe_select
-from ..run.layers import standard_text
+from ..contracts.evaluators import Evaluator, describe_select
+from ..contracts.layers import standard_text
 from .aggregate import RANDOM_NOTE, run_dir
 from .grids import GridGeometry, labelled_grid
-from .manifest import Experiment, Manifest
+from ..contracts.manifest import Experiment, Manifest
 from .select import pairs_in_order
 
 MAX_COLS = 8  # experiments with more trials per pair are wrapped onto several rows

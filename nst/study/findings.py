@@ -64,11 +64,11 @@ import pandas as pd
 import yaml
 
 from ..errors import ClaimsError
-from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
-from ..run.layers import standard_name
+from ..contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ..contracts.layers import standard_name
 from . import people_claims, stats
 from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
-from .manifest import Manifest, format_value, label_of
+from ..contracts.manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
 from .config_input import repeated_key
 from .summary import by_pair, value_rows

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from ..errors import NSTError
 from ..files import write_text
-from . import layout
+from ..contracts import layout
 from .halving_plan import promoted_count
-from .manifest import Manifest, Trial, pair_key
+from ..contracts.manifest import Manifest, Trial, pair_key
 from .select import automatic_rule, matches, metric_column
 
 

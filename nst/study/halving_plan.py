@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from ..errors import PlanError
-from ..run.params import RunParams
+from ..contracts.params import RunParams
 
 HALVING_KEYS = ("schedule", "eta", "min_iterations")
 SCHEDULES = ("full", "halving")

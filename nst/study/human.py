@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import bradley_terry
 from .judgements import QUESTIONS, mark_stale, read_judgements
-from .manifest import Manifest, pair_key
+from ..contracts.manifest import Manifest, pair_key
 
 SELECT_QUESTION = "overall"  # the question select.metric: human reads
 SKIPPED_KINDS = ("reconstruct",)  # not style transfers: never shown on the page

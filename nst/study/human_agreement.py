@@ -37,7 +37,7 @@ from scipy.stats import norm
 
 from .human import SKIPPED_KINDS, current, experiment_runs
 from .judgements import QUESTIONS
-from .manifest import Manifest
+from ..contracts.manifest import Manifest
 
 PEOPLE = "people"
 LEVEL = 0.95

@@ -16,7 +16,7 @@ from .charts import panel_axes, save_figure_atomic
 from .figures import experiment_title
 from .human_agreement import PEOPLE
 from .judgements import QUESTIONS
-from .manifest import Manifest
+from ..contracts.manifest import Manifest
 
 
 def _empty(out_path, text: str) -> Path:

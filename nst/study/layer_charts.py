@@ -20,11 +20,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import AggregateError
-from ..run.layers import LAYER_INDEX, standard_name
+from ..contracts.layers import LAYER_INDEX, standard_name
 from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
-from .manifest import Manifest
+from ..contracts.manifest import Manifest
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}

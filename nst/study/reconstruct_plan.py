@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import PlanError
-from ..run.layers import normalize_layer, standard_name
-from ..run.params import RunParams
-from .manifest import label_of
+from ..contracts.layers import normalize_layer, standard_name
+from ..contracts.params import RunParams
+from ..contracts.manifest import label_of
 
 RECONSTRUCT = "reconstruct"
 RECONSTRUCT_KEYS = ("content_layers", "style_layers")

@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
-from ..run.params import FIELD_NAMES, RunParams
-from .manifest import Manifest, Trial, pair_key
+from ..contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
+from ..contracts.params import FIELD_NAMES, RunParams
+from ..contracts.manifest import Manifest, Trial, pair_key
 
 
 

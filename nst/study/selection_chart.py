@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.evaluate import describe_select
+from ..contracts.evaluators import describe_select
 from .charts import _numbers, spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, evaluator_line, experiment_rows, experiment_title, truthy
-from .manifest import Manifest
+from ..contracts.manifest import Manifest
 from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
 from .aggregate import RANDOM_NOTE
 

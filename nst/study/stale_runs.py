@@ -24,9 +24,9 @@ from pathlib import Path
 
 from ..files import read_json_object
 from ..errors import InputError
-from ..run.outputs import inputs_now, made_from
-from ..run.param_values import INITS
-from . import layout
+from ..contracts.run_folder import inputs_now, made_from
+from ..contracts.param_values import INITS
+from ..contracts import layout
 from .plan import Plan
 
 

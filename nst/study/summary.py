@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AggregateError
-from ..run.presets import PRESETS
+from ..contracts.presets import PRESETS
 from . import stats
 from .aggregate import reference_values
-from .manifest import Manifest, format_value, label_of
+from ..contracts.manifest import Manifest, format_value, label_of
 from .select import matches
 
 ONE_PAIR_NOTE = "one pair: no interval can be computed from one pair"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from ..errors import NSTError
 from ..files import copy_file, staged_run_folder, write_text
-from ..run.outputs import made_from
-from ..run.params import RunParams
-from . import layout
+from ..contracts.run_folder import made_from
+from ..contracts.params import RunParams
+from ..contracts import layout
 from .plan import Plan, Run
 
 

@@ -24,9 +24,9 @@ import pandas as pd
 
 from ...errors import InputError
 from ...files import write_failure, write_text, WRITE_ERRNOS
-from .. import layout
+from ...contracts import layout
 from ..aggregate import read_csv
-from ..manifest import Manifest
+from ...contracts.manifest import Manifest
 from .data import data_script, gallery_data
 
 ASSETS = ("index.html", "gallery.css", "format.js", "state.js", "chart.js", "grid.js", "detail.js",

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import AggregateError
-from ...run.evaluate import describe_select
-from ...run.params import RunParams
+from ...contracts.evaluators import describe_select
+from ...contracts.params import RunParams
 from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
-from ..manifest import Manifest
+from ...contracts.manifest import Manifest
 
 DATA_FORMAT = 1  # raise it whenever data.js changes shape (the page checks it)
 LOSSES = ["final_total", "final_content", "final_style"]

@@ -4,7 +4,7 @@
 Every file is written under a temporary name and renamed; run.json goes last, so a folder
 with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
 
-The file names below are the run folder's layout; nst/study/layout.py (results/ as a whole)
+The file names below are the run folder's layout; nst/contracts/layout.py (results/ as a whole)
 takes them from here. This module is torch-free: reading the names or a finished run's record
 never loads torch; nst/run/writer.py writes a run.
 """
