@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..errors import AggregateError
+from ..contracts.cells import short_number
 from ..contracts.evaluators import Evaluator, describe_select
 from ..contracts.layers import standard_text
 from .aggregate import RANDOM_NOTE, run_dir
@@ -31,17 +32,6 @@ MAX_COLS = 8  # experiments with more trials per pair are wrapped onto several r
 
 
 # --- cell values ---------------------------------------------------------------------------
-def fmt(value: Any) -> str:
-    """A loss for a caption: 3 significant digits, '-' when absent."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(number):
-        return "-"
-    return f"{number:.3g}"
-
-
 def present(value: Any) -> bool:
     """Whether a table cell holds something (not None, NaN or empty text)."""
     if value is None:
@@ -137,9 +127,9 @@ def run_caption(row: dict, ev: Evaluator | None = None) -> str:
     """A run's caption: its own final total loss (L) and `ev`'s style (S) and content (C)
     scores, or run.json's eval without an evaluator."""
     if ev is None:
-        return f"L={fmt(row.get('final_total'))} eval={fmt(row.get('eval_total'))}"
-    return (f"L={fmt(row.get('final_total'))}\n{ev.name} S={fmt(row.get(ev.column('style')))} "
-            f"C={fmt(row.get(ev.column('content')))}")
+        return f"L={short_number(row.get('final_total'))} eval={short_number(row.get('eval_total'))}"
+    return (f"L={short_number(row.get('final_total'))}\n{ev.name} S={short_number(row.get(ev.column('style')))} "
+            f"C={short_number(row.get(ev.column('content')))}")
 
 
 def run_image(runs_dir, row: dict) -> Path:
@@ -274,13 +264,13 @@ def _array_cell(row: dict, role: str, runs_dir, ev: Evaluator | None) -> tuple:
         note = row.get("note") if present(row.get("note")) else "no revised run"
         return None, str(note), "NO SELECTION"
     if ev is None:
-        scores = f"eval={fmt(row.get(f'{role}_eval_total'))}"
+        scores = f"eval={short_number(row.get(f'{role}_eval_total'))}"
     else:
-        scores = (f"{ev.name}: S={fmt(row.get(f'{role}_' + ev.column('style')))} "
-                  f"C={fmt(row.get(f'{role}_' + ev.column('content')))}")
+        scores = (f"{ev.name}: S={short_number(row.get(f'{role}_' + ev.column('style')))} "
+                  f"C={short_number(row.get(f'{role}_' + ev.column('content')))}")
     image = run_dir(runs_dir, row["content"], row["style"], str(row[f"{role}_run_id"])) / "image.png"
     flag = None if str(row.get(f"{role}_status")) == "ok" else "DIVERGED"
-    return image, f"L_S={fmt(row[f'{role}_L_S'])} L_C={fmt(row[f'{role}_L_C'])}\n{scores}", flag
+    return image, f"L_S={short_number(row[f'{role}_L_S'])} L_C={short_number(row[f'{role}_L_C'])}\n{scores}", flag
 
 
 def _array_title(manifest: Manifest, ev: Evaluator | None) -> str:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import AggregateError
+from ..contracts.cells import finite_array
 from ..contracts.layers import LAYER_INDEX, standard_name
 from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
@@ -48,8 +49,8 @@ def layer_columns(history: pd.DataFrame) -> list[tuple[str, str, str]]:
 def relative_to_max(values) -> np.ndarray:
     """`values` divided by their largest finite value; non-positive and non-finite values (a
     loss of exactly 0 on a log axis, a diverged step) become NaN."""
-    out = np.array(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
-    out[~np.isfinite(out) | (out <= 0)] = np.nan
+    out = finite_array(values)
+    out[out <= 0] = np.nan
     top = np.nanmax(out) if np.isfinite(out).any() else np.nan
     return out / top if np.isfinite(top) else out
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import AggregateError
+from ...contracts.cells import finite_array
 from ...contracts.evaluators import describe_select
 from ...contracts.params import RunParams
 from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
@@ -68,8 +69,8 @@ def encode_values(column: pd.Series) -> dict:
 
 def encode_numbers(column: pd.Series) -> dict:
     """A loss, score or time: each run's value to DIGITS significant digits, None when not finite."""
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    finite = np.isfinite(values).tolist()
+    values = finite_array(column)
+    finite = (~np.isnan(values)).tolist()
     return {"numbers": [float(f"{v:.{DIGITS}g}") if ok else None for v, ok in zip(values.tolist(), finite)]}
 
 
