@@ -225,3 +225,79 @@ def test_the_contracts_checker_sees_an_import_above_them(tmp_path, line):
     (tmp_path / "nst" / "contracts" / "ok.py").write_text("from ..errors import X\nfrom . import probe\n")
     (tmp_path / "nst" / "contracts" / "probe.py").write_text(line)
     assert len(contract_violations(tmp_path / "nst")) == 1
+
+
+# --- a run folder's file names are spelled in one module (issue 20) --------------------------
+# contracts/run_folder.py names the files of a run folder; everything else takes the names from
+# there, so renaming one (or adding a file a reader must know) is one edit.
+RUN_FOLDER_MODULE = "contracts/run_folder.py"
+RUN_FILES = {"run.json", "image.png", "history.csv", "resume.pt"}  # a file: any mention in a path
+RUN_SUBFOLDERS = {"snapshots", "scores"}  # also a params field and a score file's key: in a path only
+# spelled in a module that another branch is editing at the same time; its names move once that
+# lands (test_the_exceptions_still_spell_run_folder_names fails as soon as one no longer needs it)
+NOT_YET = {"run/score.py"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def run_folder_names_spelled(path: Path) -> list[str]:
+    """The strings in `path` (docstrings aside) that spell a run folder's file names as paths:
+    a path part that is one of RUN_FILES, a path with a RUN_SUBFOLDERS part (with a "/", or
+    joined with `/` to a path)."""
+    tree = ast.parse(path.read_text())
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            parts = set(node.value.split("/"))
+            if parts & RUN_FILES or ("/" in node.value and parts & RUN_SUBFOLDERS):
+                found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            for side in (node.left, node.right):
+                if isinstance(side, ast.Constant) and side.value in RUN_SUBFOLDERS:
+                    found.append(f"{side.lineno}: {side.value!r} in a path")
+    return found
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
+def test_run_folder_names_are_spelled_in_one_module(path):
+    name = str(path.relative_to(NST))
+    if name == RUN_FOLDER_MODULE or name in NOT_YET:
+        return
+    assert run_folder_names_spelled(path) == []
+
+
+@pytest.mark.parametrize("name", sorted(NOT_YET))
+def test_the_exceptions_still_spell_run_folder_names(name):
+    assert run_folder_names_spelled(NST / name), f"{name} no longer spells them: take it out of NOT_YET"
+
+
+def test_the_run_folder_module_names_what_the_checker_looks_for():
+    from nst.contracts import run_folder
+
+    names = {value for value in vars(run_folder).values() if isinstance(value, str)}
+    assert RUN_FILES | RUN_SUBFOLDERS <= names
+
+
+@pytest.mark.parametrize("line", ["p = outdir / 'run.json'\n", "p = f'{outdir}/image.png'\n",
+                                  "p = Path(outdir) / 'snapshots' / name\n", "p = f'{run}/scores/{h}.json'\n",
+                                  "glob = 'snapshots/*.pt'\n", "NAME = 'resume.pt'\n"])
+def test_the_name_checker_sees_a_run_folder_name(tmp_path, line):
+    probe = tmp_path / "probe.py"
+    probe.write_text('"""Writes run.json and snapshots/ (prose is fine)."""\n' + line)
+    assert len(run_folder_names_spelled(probe)) == 1
+
+
+def test_the_name_checker_leaves_params_and_prose_alone(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text('params = {"snapshots": [], "scores": {}}\nmessage = "a run.json that lists no images"\n'
+                     'x = params["snapshots"]\n')
+    assert run_folder_names_spelled(probe) == []

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from .run_folder import HISTORY, IMAGE, RECORD, SNAPSHOTS
+from .run_folder import HISTORY, IMAGE, RECORD, SCORES, SNAPSHOTS
 
 __all__ = ["HISTORY", "IMAGE", "RECORD", "SNAPSHOTS"]  # the run folder's own files, re-exported
 
@@ -69,7 +69,7 @@ def run_file(content: str, style: str, run_id: str, name: str = RECORD, runs: st
 
 def score_name(evaluator_hash: str) -> str:
     """A score file's path inside its run's folder (the evaluator's settings hash names it)."""
-    return f"scores/{evaluator_hash}.json"
+    return f"{SCORES}/{evaluator_hash}.json"
 
 
 RUN_PATTERN = run_folder("{content}", "{style}", "{run_id}")

@@ -7,17 +7,18 @@ import os
 import shutil
 from pathlib import Path
 
-from ..files import finite_or_null, staged_run_folder, write_text
+from ..files import finite_or_null, write_text
 from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
 from .images import save_png
 from ..contracts import run_folder
-from ..contracts.run_folder import HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from
+from ..contracts.run_folder import (HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from,
+                                    staged_run_folder)
 from .result import RunResult
 
 
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     """Write a run's files into `outdir` (staged, then moved in, run.json last; see
-    files.staged_run_folder), with the state the run saved at its last iteration; then its
+    contracts/run_folder.py's staged_run_folder), with the state the run saved at its last iteration; then its
     states folder goes (resume.pt, or the replacement's folder: checkpoint.state_folder).
     Whether a finished run there may be replaced is the caller's decision (check_outdir)."""
     outdir = Path(outdir)

@@ -33,6 +33,7 @@ from .aggregate import RANDOM_NOTE, read_history, run_dir
 from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, run_flag,
                       score_column)
 from ..contracts.manifest import Experiment, Manifest
+from ..contracts.run_folder import HISTORY
 from .select import pair_rows, pairs_in_order
 from .stats import mean_ci
 
@@ -144,7 +145,7 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
         ax.plot(x, final, "o-", color=color, label=f"{pair}: final own total")
         ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: {score[1]}")
         longest = rows.iloc[-1]
-        history = read_history(run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv")
+        history = read_history(run_dir(runs_dir, content, style, longest["run_id"]) / HISTORY)
         curve = finite_array(history["total"])
         ax.plot(history["iteration"], curve, "-", color=color, alpha=0.45, lw=1,
                 label=f"{pair}: total per iteration ({int(longest['_it'])}-iteration run)")

@@ -26,6 +26,7 @@ from ..contracts.layers import standard_text
 from .aggregate import RANDOM_NOTE, run_dir
 from .grids import GridGeometry, labelled_grid
 from ..contracts.manifest import Experiment, Manifest
+from ..contracts.run_folder import IMAGE
 from .select import pairs_in_order
 
 MAX_COLS = 8  # experiments with more trials per pair are wrapped onto several rows
@@ -134,7 +135,7 @@ def run_caption(row: dict, ev: Evaluator | None = None) -> str:
 
 def run_image(runs_dir, row: dict) -> Path:
     """The image.png of the run a table row (content, style, run_id) names."""
-    return run_dir(runs_dir, row["content"], row["style"], row["run_id"]) / "image.png"
+    return run_dir(runs_dir, row["content"], row["style"], row["run_id"]) / IMAGE
 
 
 # --- experiment grid -----------------------------------------------------------------------
@@ -268,7 +269,7 @@ def _array_cell(row: dict, role: str, runs_dir, ev: Evaluator | None) -> tuple:
     else:
         scores = (f"{ev.name}: S={short_number(row.get(f'{role}_' + ev.column('style')))} "
                   f"C={short_number(row.get(f'{role}_' + ev.column('content')))}")
-    image = run_dir(runs_dir, row["content"], row["style"], str(row[f"{role}_run_id"])) / "image.png"
+    image = run_dir(runs_dir, row["content"], row["style"], str(row[f"{role}_run_id"])) / IMAGE
     flag = None if str(row.get(f"{role}_status")) == "ok" else "DIVERGED"
     return image, f"L_S={short_number(row[f'{role}_L_S'])} L_C={short_number(row[f'{role}_L_C'])}\n{scores}", flag
 

@@ -26,6 +26,7 @@ from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
 from ..contracts.manifest import Manifest
+from ..contracts.run_folder import HISTORY
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}
@@ -134,7 +135,7 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
         raise AggregateError(f"experiment {name!r} has no runs to chart")
     shown = runs[:MAX_PANELS]
     records = [read_run(runs_dir, c, s, r) for c, s, r, _ in shown]
-    histories = [read_history(run_dir(runs_dir, c, s, r) / "history.csv") for c, s, r, _ in shown]
+    histories = [read_history(run_dir(runs_dir, c, s, r) / HISTORY) for c, s, r, _ in shown]
     colors = layer_colors(histories)
     n_cols = min(PANEL_COLS, len(shown))
     n_rows = math.ceil(len(shown) / n_cols)
