@@ -43,11 +43,11 @@ from typing import Callable
 
 import torch
 
+from ..contracts.params import RunParams
+from ..contracts.run_folder import RECORD, RESUME, SNAPSHOTS, inputs_key, made_from
 from ..errors import NSTError, OutputError
 from ..files import atomic_path, finite_or_null, read_json_object, write_text
 from .images import open_rgb, pil_to_tensor, save_png
-from ..contracts.run_folder import RECORD, RESUME, SNAPSHOTS, inputs_key, made_from
-from ..contracts.params import RunParams
 
 FORMAT = 1
 REPLACEMENT = ".replacement"  # the states of a run that will replace the finished one in its folder

@@ -20,23 +20,23 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color, memory, stall
-from ..contracts.evaluators import REFERENCE
 from ..contracts import run_folder
-from ..contracts.run_folder import history_columns
-from .reference import evaluate
-from .inputs import load_inputs
+from ..contracts.evaluators import REFERENCE
 from ..contracts.layers import LAYER_INDEX
+from ..contracts.params import RunParams
+from ..contracts.run_folder import history_columns
+from . import checkpoint, color, memory, stall
+from .device import pick_device
+from .inputs import load_inputs
 from .loop import each_objective, optimize  # noqa: F401  (batch.py takes them from here)
 from .objective import Objective
 from .optimizers import clamps_in_closure, make_optimizer
-from ..contracts.params import RunParams
+from .reference import evaluate
 from .result import RunResult
 from .shift import RandomShift
 from .tiled import TiledObjective
 from .vgg import make_extractor
 from .weights import load_weights
-from .device import pick_device
 
 
 # --- pieces of a run -----------------------------------------------------------------------

@@ -6,8 +6,8 @@ from typing import Callable, Protocol
 
 import torch
 
-from .optimizers import clamps_in_closure
 from ..contracts.params import RunParams
+from .optimizers import clamps_in_closure
 
 
 class RunState(Protocol):

@@ -21,8 +21,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from ..errors import ParamsError
 from ..contracts.layers import LAYER_CHANNELS, LAYER_INDEX, normalize_layer
+from ..errors import ParamsError
 from .tiling import activation_floats, level_sizes, plan_tiles, receptive_field
 
 MIB = 2**20

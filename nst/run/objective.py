@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..contracts.layers import channels
-from .losses import image_statistic, layer_losses, statistic_loss, style_target, total_variation
 from ..contracts.params import RunParams
+from .losses import image_statistic, layer_losses, statistic_loss, style_target, total_variation
 from .shift import RandomShift
 
 

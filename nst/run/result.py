@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import __version__
-from .images import ImageInfo
 from ..contracts.params import RunParams
+from .images import ImageInfo
 
 
 @dataclass

@@ -7,12 +7,12 @@ import os
 import shutil
 from pathlib import Path
 
-from ..files import finite_or_null, write_text
-from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
-from .images import save_png
 from ..contracts import run_folder
 from ..contracts.run_folder import (HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from,
                                     staged_run_folder)
+from ..files import finite_or_null, write_text
+from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
+from .images import save_png
 from .result import RunResult
 
 

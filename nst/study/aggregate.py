@@ -38,13 +38,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import AggregateError, InputError, MissingRunError
-from ..files import atomic_path
+from ..contracts import layout
 from ..contracts.evaluators import Evaluator
+from ..contracts.manifest import Manifest, pair_key
 from ..contracts.params import FIELD_NAMES
 from ..contracts.presets import PRESETS
-from ..contracts import layout
-from ..contracts.manifest import Manifest, pair_key
+from ..errors import AggregateError, InputError, MissingRunError
+from ..files import atomic_path
 from .select import matches, pair_rows, pairs_in_order, select_runs
 
 KEY_COLUMNS = ["content", "style", "run_id"]

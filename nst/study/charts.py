@@ -25,15 +25,15 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FuncFormatter
 
-from ..errors import AggregateError
-from ..files import atomic_path
 from ..contracts.cells import finite_array, short_number
 from ..contracts.layers import standard_text
+from ..contracts.manifest import Experiment, Manifest
+from ..contracts.run_folder import HISTORY
+from ..errors import AggregateError
+from ..files import atomic_path
 from .aggregate import RANDOM_NOTE, read_history, run_dir
 from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, run_flag,
                       score_column)
-from ..contracts.manifest import Experiment, Manifest
-from ..contracts.run_folder import HISTORY
 from .select import pair_rows, pairs_in_order
 from .stats import mean_ci
 

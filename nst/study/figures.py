@@ -19,14 +19,14 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..errors import AggregateError
 from ..contracts.cells import short_number
 from ..contracts.evaluators import Evaluator, describe_select
 from ..contracts.layers import standard_text
-from .aggregate import RANDOM_NOTE, run_dir
-from .grids import GridGeometry, labelled_grid
 from ..contracts.manifest import Experiment, Manifest
 from ..contracts.run_folder import IMAGE
+from ..errors import AggregateError
+from .aggregate import RANDOM_NOTE, run_dir
+from .grids import GridGeometry, labelled_grid
 from .select import pairs_in_order
 
 MAX_COLS = 8  # experiments with more trials per pair are wrapped onto several rows

@@ -63,15 +63,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..errors import ClaimsError
 from ..contracts.cells import short_number
 from ..contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
 from ..contracts.layers import standard_name
-from . import people_claims, stats
-from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
 from ..contracts.manifest import Manifest, format_value, label_of
+from ..errors import ClaimsError
+from . import people_claims, stats
 from .aggregate import metric_columns
 from .config_input import repeated_key
+from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
 from .summary import by_pair, value_rows
 from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 

@@ -20,12 +20,12 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import NSTError
-from ..files import write_text
 from ..contracts import layout
 from ..contracts.cells import finite_float
-from .halving_plan import promoted_count
 from ..contracts.manifest import Manifest, Trial, pair_key
+from ..errors import NSTError
+from ..files import write_text
+from .halving_plan import promoted_count
 from .select import automatic_rule, matches, metric_column
 
 

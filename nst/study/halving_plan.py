@@ -16,9 +16,9 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import PlanError
 from ..contracts.params import RunParams
 from ..contracts.run_folder import RECORD
+from ..errors import PlanError
 
 HALVING_KEYS = ("schedule", "eta", "min_iterations")
 SCHEDULES = ("full", "halving")

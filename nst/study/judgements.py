@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..contracts.layout import IMAGE, run_file
 from ..errors import InputError
 from ..hashes import sha256_file
-from ..contracts.layout import IMAGE, run_file
 
 FORMAT = 1  # the schema's version, kept in table `meta`
 QUESTIONS = {

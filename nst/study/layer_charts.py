@@ -19,14 +19,14 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..errors import AggregateError
 from ..contracts.cells import finite_array
 from ..contracts.layers import LAYER_INDEX, standard_name
+from ..contracts.manifest import Manifest
+from ..contracts.run_folder import HISTORY
+from ..errors import AggregateError
 from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
-from ..contracts.manifest import Manifest
-from ..contracts.run_folder import HISTORY
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}

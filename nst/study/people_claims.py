@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 
 from ..contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ..contracts.manifest import Manifest
 from .human_agreement import PEOPLE
 from .judgements import QUESTIONS
-from ..contracts.manifest import Manifest
 from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 
 KIND = "agrees_with_people"

@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .blends import blend_settings, heaviest_member, resolve_blends
-from .catalog import find_images
-from .names import check_experiment_name
-from ..errors import PlanError, WeightsError
 from ..contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ..contracts.families import missing_network
-from ..files import write_text
+from ..contracts.manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
 from ..contracts.params import FIELD_NAMES, RunParams
 from ..contracts.presets import PRESETS
+from ..errors import PlanError, WeightsError
+from ..files import write_text
 from ..run.state_dict_file import check_state_dict_file
-from ..contracts.manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
-from .job_inputs import check_job_inputs
+from .blends import blend_settings, heaviest_member, resolve_blends
+from .catalog import find_images
 from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
+from .job_inputs import check_job_inputs
+from .names import check_experiment_name
 from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import AggregateError
 from ..contracts.cells import finite_float
 from ..contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
-from ..contracts.params import FIELD_NAMES, RunParams
 from ..contracts.manifest import Manifest, Trial, pair_key
+from ..contracts.params import FIELD_NAMES, RunParams
+from ..errors import AggregateError
 
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import AggregateError
 from ..contracts.cells import finite_array
 from ..contracts.evaluators import describe_select
+from ..contracts.manifest import Manifest
+from ..errors import AggregateError
+from .aggregate import RANDOM_NOTE
 from .charts import spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, evaluator_line, experiment_rows, experiment_title, truthy
-from ..contracts.manifest import Manifest
 from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
-from .aggregate import RANDOM_NOTE
 
 
 def selection_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, out_path) -> Path:

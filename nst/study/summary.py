@@ -45,12 +45,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import AggregateError
 from ..contracts.cells import finite_or_nan
+from ..contracts.manifest import Manifest, format_value, label_of
 from ..contracts.presets import PRESETS
+from ..errors import AggregateError
 from . import stats
 from .aggregate import reference_values
-from ..contracts.manifest import Manifest, format_value, label_of
 from .select import matches
 
 ONE_PAIR_NOTE = "one pair: no interval can be computed from one pair"

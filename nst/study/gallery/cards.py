@@ -19,10 +19,10 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ...errors import InputError
-from ...files import atomic_path, write_text
 from ...contracts import layout
 from ...contracts.cells import finite_float
+from ...errors import InputError
+from ...files import atomic_path, write_text
 
 THUMB_SIDE = 256  # px: a card is about 200 px wide; 256 stays sharp at 1.25x zoom
 THUMB_QUALITY = 82  # WebP quality: about 10 KB for a 256 px painting-like image

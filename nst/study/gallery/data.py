@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import AggregateError
 from ...contracts.cells import finite_array
 from ...contracts.evaluators import describe_select
-from ...contracts.params import RunParams
-from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
 from ...contracts.manifest import Manifest
+from ...contracts.params import RunParams
+from ...errors import AggregateError
+from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
 
 DATA_FORMAT = 1  # raise it whenever data.js changes shape (the page checks it)
 LOSSES = ["final_total", "final_content", "final_style"]
