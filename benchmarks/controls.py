@@ -48,7 +48,7 @@ CONTROLS = {
 
 
 def _params(settings: dict, size: int, iterations: int):
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
 
     settings = dict(settings)
     name = settings.pop("preset", "baseline")
@@ -109,7 +109,7 @@ def _snapshot_scores(run_dir: Path, evaluator, network) -> dict[int, float]:
 def time_to_quality(size: int, iterations: int, final_iterations: int, every: int) -> tuple[list, dict]:
     """Benchmark 8 at one size: (table row, raw numbers)."""
     from nst.run.engine import stylize
-    from nst.run.evaluate import make_evaluator
+    from nst.contracts.evaluators import make_evaluator
     from nst.run.writer import write_run
     from nst.run.score import Network
 

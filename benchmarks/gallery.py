@@ -34,11 +34,12 @@ def make_study(root: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from nst.run.evaluate import make_evaluator
-    from nst.run.presets import preset
-    from nst.study import aggregate, layout
+    from nst.contracts.evaluators import make_evaluator
+    from nst.contracts.presets import preset
+    from nst.contracts import layout
+    from nst.study import aggregate
     from nst.study.gallery.cards import curve_script
-    from nst.study.manifest import Experiment, Manifest, Trial, label_of
+    from nst.contracts.manifest import Experiment, Manifest, Trial, label_of
 
     results = root / "results"
     rng = np.random.default_rng(0)

@@ -113,7 +113,7 @@ def main() -> int:
     seconds["full_grid_rest"] = snakemake(args.out, study_config(args, [halving_name, full_name]), args.cores)
 
     from nst.study import halving
-    from nst.study.manifest import Manifest
+    from nst.contracts.manifest import Manifest
 
     manifest = Manifest.load(args.out / "results/plan/manifest.json")
     counted = halving.computed_iterations(manifest, halving_name, args.out / "results")

@@ -50,7 +50,7 @@ class FaultCounter(list):
 
 def engine_run(weights: Weights, content: Path, style: Path, size: int, iterations: int, **execution):
     from nst.run.engine import stylize
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
 
     params = preset("tutorial", iterations=iterations, size=size, weights=str(weights.features),
                     threads=common.THREADS, device="cpu", seed=0, **execution)

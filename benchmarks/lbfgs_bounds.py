@@ -102,9 +102,9 @@ def one_run(out: str, option: str, content: str, style: str, weight: float) -> d
     """Run, write and score one setting; its row of the JSONL file."""
     global _NETWORK
     from nst.run.engine import stylize
-    from nst.run.evaluate import make_evaluator
+    from nst.contracts.evaluators import make_evaluator
     from nst.run.writer import write_run
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
     from nst.run.score import Network, score_run
 
     evaluator = make_evaluator("gatys")
@@ -208,7 +208,7 @@ def per_iteration(out: Path, options=OPTIONS, iterations: int = 40, repeats: int
     import torch
 
     from nst.run.engine import stylize
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
 
     torch.set_num_threads(1)
     photos = write_photos(out / "photos")
@@ -236,7 +236,7 @@ def scipy_reference(out: Path, content: str = "chelsea", style: str = "starry_ni
     from scipy.optimize import fmin_l_bfgs_b
 
     from nst.run import engine
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
 
     torch.set_num_threads(1)
     photos = write_photos(out / "photos")

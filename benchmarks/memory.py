@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nst.run.params import RunParams
+from nst.contracts.params import RunParams
 from nst.execution.resources import run_memory_bytes
 
 from . import common

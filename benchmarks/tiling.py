@@ -37,7 +37,7 @@ def exactness(cache: Path, sizes=(256, 384), dtypes=("float64", "float32"), loss
     import torch
     from nst.run.images import load_image
     from nst.run.objective import Objective
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
     from nst.run.tiled import TiledObjective
     from nst.run.vgg import make_extractor
     from nst.run.weights import load_weights
@@ -89,7 +89,7 @@ def exactness(cache: Path, sizes=(256, 384), dtypes=("float64", "float32"), loss
 
 def memory_case(cache: Path, work: Path, case: str, timeout: float) -> dict:
     from nst.run import memory
-    from nst.run.params import RunParams
+    from nst.contracts.params import RunParams
 
     preset, size, tile, iters, hist = case.split(":")
     content, style = test_images(cache, int(size))

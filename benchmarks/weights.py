@@ -112,7 +112,7 @@ def part_c(cache: Path, repeats: int, size: int, iterations: int) -> tuple[str, 
     import torch
 
     from nst.run.engine import stylize
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
 
     torch.set_num_threads(common.THREADS)
     content, style = test_images(cache, size)

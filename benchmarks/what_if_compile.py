@@ -20,7 +20,7 @@ keep_freed_memory()  # as in nst's jobs, before torch allocates
 import torch  # noqa: E402
 
 import nst.run.engine as engine  # noqa: E402
-from nst.run.presets import preset  # noqa: E402
+from nst.contracts.presets import preset  # noqa: E402
 
 from .common import median, stand_in_weights, test_images  # noqa: E402
 

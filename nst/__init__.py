@@ -2,7 +2,7 @@
 Snakemake workflow in this repository. Never imports snakemake."""
 __version__ = "0.1.0"
 
-from .run.params import RunParams  # noqa: E402
-from .run.presets import PRESETS, preset  # noqa: E402
+from .contracts.params import RunParams  # noqa: E402
+from .contracts.presets import PRESETS, preset  # noqa: E402
 
 __all__ = ["RunParams", "PRESETS", "preset", "__version__"]

@@ -11,7 +11,6 @@ import fcntl
 import json
 import math
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,7 +72,6 @@ def copy_file(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
 
 # --- run folders ---------------------------------------------------------------------------
 LOCK_FILE = ".nst-lock"  # held by the one process that writes a run folder (run_folder_lock)
-STAGING_PREFIX = ".staging"  # + the pid of the process writing a run's files (staged_run_folder)
 
 
 @contextmanager
@@ -134,58 +132,6 @@ def process_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
     except OSError:
         return True
-
-
-@contextmanager
-def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:
-    """A staging folder to write one run's files into (image.png, history.csv, run.json,
-    snapshots/). When the block ends they replace the run folder's: the old run.json is
-    removed only once everything new is written (a full disk leaves a finished run as it
-    was), the new run.json lands last, and every snapshot file this run did not stage is
-    removed, so a folder never mixes two runs. On an error the staging folder goes away;
-    staging folders that killed processes left behind go when a run lands."""
-    outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"cannot write a run into {str(outdir)!r}: it is a file, not a folder")
-    staging = outdir / f"{STAGING_PREFIX}{os.getpid()}"
-    try:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        yield staging
-        _move_run_files(staging, outdir)
-        remove_dead_staging(outdir)
-    except OSError as err:
-        if err.errno in WRITE_ERRNOS:
-            raise write_failure(outdir, err) from None
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def remove_dead_staging(outdir: Path) -> None:
-    """Remove the staging folders in `outdir` whose process is gone (a kill during a run's
-    final write leaves one); those of live processes stay."""
-    for folder in outdir.glob(f"{STAGING_PREFIX}*"):
-        pid = re.fullmatch(rf"{re.escape(STAGING_PREFIX)}(\d+)", folder.name)
-        if pid and folder.is_dir() and not process_alive(int(pid.group(1))):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _move_run_files(staging: Path, outdir: Path) -> None:
-    (outdir / "run.json").unlink(missing_ok=True)  # unfinished from here until the new one lands
-    staged_snapshots = staging / "snapshots"
-    staged = {p.name for p in staged_snapshots.iterdir()} if staged_snapshots.is_dir() else set()
-    old_snapshots = outdir / "snapshots"
-    if old_snapshots.is_dir():
-        for old in old_snapshots.iterdir():
-            if old.name not in staged:
-                old.unlink()
-    for name in sorted(staged):
-        old_snapshots.mkdir(exist_ok=True)
-        os.replace(staged_snapshots / name, old_snapshots / name)
-    for name in ("image.png", "history.csv", "run.json"):  # run.json last: the run is finished
-        if (staging / name).exists():
-            os.replace(staging / name, outdir / name)
 
 
 # --- reading what the user names -----------------------------------------------------------

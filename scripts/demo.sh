@@ -14,7 +14,7 @@ CORES=${CORES:-$(nproc 2>/dev/null || echo 2)}
 nst demo-images images/demo/content > /dev/null
 weights=${DEMO_WEIGHTS:-}
 if [ -z "$weights" ]; then
-  if python -c "import sys; from nst.run.families import missing_network; sys.exit(bool(missing_network('imagenet')))"; then
+  if python -c "import sys; from nst.contracts.families import missing_network; sys.exit(bool(missing_network('imagenet')))"; then
     weights=imagenet
   else
     weights=caffe

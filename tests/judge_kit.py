@@ -17,7 +17,7 @@ from kit import nst_command
 from nst.judge.catalog import build_catalog
 from nst.judge.server import Judge, page_url, serve
 from nst.judge.store import Store
-from nst.study import layout
+from nst.contracts import layout
 from study_kit import GATYS, Study, scored_study
 
 

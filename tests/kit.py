@@ -23,7 +23,7 @@ import yaml
 from PIL import Image
 
 import nst
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.plan import build_plan
 from nst.study.trajectory import share_trajectories, shares_trajectories
 

@@ -1,5 +1,5 @@
 """A fake finished study for the table and figure tests (tests/test_aggregate.py,
-tests/test_figures.py): run folders as nst.run.outputs writes them, score files as `nst score`
+tests/test_figures.py): run folders as nst.contracts.run_folder writes them, score files as `nst score`
 writes them, and the manifest the plan would make, with every experiment kind. No torch, no
 optimisation: the numbers are made up so that each test knows what to expect.
 
@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nst.run.evaluate import TWO_SIDED, make_evaluator
-from nst.run.presets import preset
+from nst.contracts.evaluators import TWO_SIDED, make_evaluator
+from nst.contracts.presets import preset
 from nst.study import aggregate
-from nst.study.manifest import Experiment, Manifest, ResultsArray, Trial, label_of
+from nst.contracts.manifest import Experiment, Manifest, ResultsArray, Trial, label_of
 
 GATYS = make_evaluator({"name": "gatys", "weights": "random"})
 TUNE_PAIRS = [("c1", "s1"), ("c2", "s2"), ("c2", "s1")]

@@ -1,7 +1,7 @@
 """nst.study.aggregate, select and manifest: the typed manifest, runs table, experiment
 tables, tune selection, Table 5, CSV files.
 
-The study is fabricated on disk by tests/study_kit.py (run folders as nst.run.outputs writes
+The study is fabricated on disk by tests/study_kit.py (run folders as nst.contracts.run_folder writes
 them, the manifest the planner would make).
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from nst.errors import AggregateError, InputError, MissingRunError
-from nst.run.presets import preset
+from nst.contracts.presets import preset
 from nst.study import aggregate, select
-from nst.study.manifest import (MANIFEST_FORMAT, Experiment, Manifest, Trial, label_of, pair_key)
+from nst.contracts.manifest import (MANIFEST_FORMAT, Experiment, Manifest, Trial, label_of, pair_key)
 from study_kit import (GATYS, TUNE_PAIRS, baseline_id, build_study, manifest, plan_select, runs,  # noqa: F401
                        scored_study, study, with_select, write_manifest)
 
@@ -244,7 +244,7 @@ def test_tables_survive_a_csv_round_trip(manifest, runs, tmp_path):
 
 
 def test_modules_import_without_torch_or_snakemake():
-    code = ("import sys, nst.study.manifest, nst.study.select, nst.study.aggregate, nst.study.grids, "
+    code = ("import sys, nst.contracts.manifest, nst.study.select, nst.study.aggregate, nst.study.grids, "
             "nst.study.figures, nst.study.charts; "
             "bad = [m for m in ('torch', 'snakemake') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")

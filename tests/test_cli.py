@@ -154,7 +154,7 @@ def test_params_file_problems_are_one_line_errors(tmp_path, capsys):
 
 
 def test_every_run_parameter_has_a_flag_and_the_neural_style_names_still_work(tmp_path):
-    from nst.run.params import FIELD_NAMES
+    from nst.contracts.params import FIELD_NAMES
 
     parser, _ = cli.build_parser()
     args = parser.parse_args(["run", "-o", str(tmp_path), "--num-iterations", "7", "--learning-rate", "0.5",
@@ -183,7 +183,7 @@ def test_flags_give_the_run_that_set_gives(tmp_path):
 def test_a_bug_is_not_swallowed(error, monkeypatch, tmp_path):
     """Only NSTError is the user's mistake: anything else reaches the caller (the interpreter
     prints its traceback), ValueError and OSError included."""
-    from nst.run import presets
+    from nst.contracts import presets
 
     def broken(name):
         raise error
@@ -196,7 +196,7 @@ def test_a_bug_is_not_swallowed(error, monkeypatch, tmp_path):
 PROGRAM_RAISING = """
 import sys
 from nst import cli, errors
-from nst.run import presets
+from nst.contracts import presets
 
 def preset(name):
     raise {error}("deep inside")
@@ -306,7 +306,7 @@ def test_another_finished_run_in_the_folder_is_never_replaced_unasked(tmp_path, 
 def test_a_full_disk_keeps_the_finished_run_and_names_the_path(tmp_path, content_path, style_path, monkeypatch, capsys):
     import errno
 
-    from nst.run import outputs
+    from nst.contracts import run_folder
 
     out = tmp_path / "run"
     assert cli.main(tiny_run_args(content_path, style_path, out)) == 0
@@ -315,7 +315,7 @@ def test_a_full_disk_keeps_the_finished_run_and_names_the_path(tmp_path, content
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(outputs, "history_csv", disk_full)
+    monkeypatch.setattr(run_folder, "history_csv", disk_full)
     capsys.readouterr()
     assert cli.main(tiny_run_args(content_path, style_path, out, "--seed", "7", "--overwrite")) == 2
     err = capsys.readouterr().err

@@ -13,7 +13,8 @@ from PIL import Image
 import study_kit
 from nst.errors import AggregateError, NSTError
 from nst.study import aggregate, charts, figures, grids, selection_chart
-from nst.study.manifest import Manifest
+from nst.contracts.cells import short_number
+from nst.contracts.manifest import Manifest
 from nst.study.select import pair_rows, pairs_in_order
 from study_kit import manifest, runs, scored, study  # noqa: F401 (fixtures)
 
@@ -371,4 +372,4 @@ def test_figure_titles_and_captions_name_the_evaluator(scored):
     assert figures.score_column(manifest)[0] == evaluator.column("total")
     row = runs.iloc[0].to_dict()
     caption = figures.run_caption(row, manifest.main_evaluator)
-    assert f"S={figures.fmt(row[evaluator.column('style')])}" in caption
+    assert f"S={short_number(row[evaluator.column('style')])}" in caption

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from nst.errors import InputError
-from nst.study import aggregate, layout
+from nst.contracts import layout
+from nst.study import aggregate
 from nst.study.gallery import build, cards
 from nst.study.gallery.data import data_script, gallery_data, identity_columns
 from kit import run_nst

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.aggregate import read_csv
 from kit import PAIR, make_study, snakemake
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from nst.run.params import weights_file_sha256
+from nst.contracts.params import weights_file_sha256
 from nst import hashes
 from nst.hashes import sha256_file
 

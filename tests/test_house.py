@@ -1,6 +1,6 @@
-"""The shape of nst/: three layers (one run, the study, execution) under the CLI, and imports
-that only ever point down. Read from the source with ast, so a lazy import inside a function
-counts as much as one at the top."""
+"""The shape of nst/: the contracts at the bottom, three layers (one run, the study, execution)
+on them, the CLI on top, and imports that only ever point down. Read from the source with ast,
+so a lazy import inside a function counts as much as one at the top."""
 from __future__ import annotations
 
 import ast
@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 
 NST = Path(__file__).resolve().parents[1] / "nst"
-LAYERS = ("run", "study", "execution", "judge")
+LAYERS = ("contracts", "run", "study", "execution", "judge")
 # what each part of nst/ may import from nst/ (besides itself and the shared errors/files/hashes);
-# judge (the rating page) reads a study through study/ and is read by no layer
-MAY_IMPORT = {"run": {"run"}, "study": {"study", "run"}, "execution": {"execution", "run"},
-              "judge": {"judge", "study", "run"}}
+# the contracts (what crosses a file, process or rule boundary) sit under everything; judge (the
+# rating page) reads a study through study/ and is read by no layer
+MAY_IMPORT = {"contracts": {"contracts"}, "run": {"run", "contracts"},
+              "study": {"study", "run", "contracts"}, "execution": {"execution", "run", "contracts"},
+              "judge": {"judge", "study", "run", "contracts"}}
+# outside nst/contracts/ (whose modules are all checked below, imports inside functions included)
 TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
-              "study/trajectory.py", "run/params.py", "run/presets.py", "run/layers.py",
-              "run/families.py", "run/image_files.py", "run/evaluate.py", "run/device.py", "run/outputs.py",
-              "study/layout.py", "study/manifest.py", "study/select.py", "study/grids.py", "study/charts.py",
+              "study/trajectory.py", "run/device.py", "study/select.py", "study/grids.py", "study/charts.py",
               "study/stats.py", "study/summary.py", "study/findings.py", "study/effect_charts.py",
               "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
-              "study/selection_chart.py", "study/blends.py", "run/param_values.py", "study/job_inputs.py",
+              "study/selection_chart.py", "study/blends.py", "study/job_inputs.py",
               "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
               "study/stale_runs.py", "run/state_dict_file.py", "run/prescore.py",
               "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
@@ -180,3 +181,123 @@ def test_the_cycle_checker_sees_a_hidden_cycle(tmp_path, where):
     (package / "a.py").write_text(where)
     (package / "b.py").write_text("from .a import y\n")
     assert cycles(module_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+# --- the contracts import nothing above them (issue 20) -------------------------------------
+# nst/contracts/ is what the planner (inside Snakemake's parse step), the short table jobs, the
+# rules and a run's process all read: an import of a layer above it would be a cycle waiting to
+# happen, and a heavy library would be paid for by every one of them.
+CONTRACTS_MAY_USE = {"contracts", "errors", "files", "hashes"}  # the shared modules are torch-free
+HEAVY = {"torch", "torchvision", "kornia", "pandas", "scipy", "matplotlib", "snakemake"}
+
+
+def contract_violations(root: Path = NST) -> list[str]:
+    """Each import in root/contracts/ (top level, inside a function or under TYPE_CHECKING) of
+    a part of nst/ other than CONTRACTS_MAY_USE, or of a HEAVY library."""
+    allowed = {f"{root.name}.{name}" for name in CONTRACTS_MAY_USE}
+    graph = module_graph(root)
+    found = []
+    for path in sorted((root / "contracts").rglob("*.py")):
+        module = module_name(path, root)
+        found += [f"{module} imports {edge}" for edge in sorted(graph[module])
+                  if not any(edge == a or edge.startswith(a + ".") for a in allowed)]
+        found += [f"{module} imports {name}" for name in sorted(imported_packages(path, anywhere=True) & HEAVY)]
+    return found
+
+
+def test_contracts_import_nothing_above_them():
+    assert contract_violations() == []
+
+
+@pytest.mark.parametrize("line", ["def f():\n    from ..run import engine\n",
+                                  "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nst.study.plan import Plan\n",
+                                  "def f():\n    import pandas\n",
+                                  "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n",
+                                  "from matplotlib import pyplot\n"])
+def test_the_contracts_checker_sees_an_import_above_them(tmp_path, line):
+    for part in ("contracts", "run", "study"):
+        (tmp_path / "nst" / part).mkdir(parents=True)
+        (tmp_path / "nst" / part / "__init__.py").write_text("")
+    (tmp_path / "nst" / "__init__.py").write_text("")
+    (tmp_path / "nst" / "errors.py").write_text("")
+    (tmp_path / "nst" / "run" / "engine.py").write_text("")
+    (tmp_path / "nst" / "study" / "plan.py").write_text("")
+    (tmp_path / "nst" / "contracts" / "ok.py").write_text("from ..errors import X\nfrom . import probe\n")
+    (tmp_path / "nst" / "contracts" / "probe.py").write_text(line)
+    assert len(contract_violations(tmp_path / "nst")) == 1
+
+
+# --- a run folder's file names are spelled in one module (issue 20) --------------------------
+# contracts/run_folder.py names the files of a run folder; everything else takes the names from
+# there, so renaming one (or adding a file a reader must know) is one edit.
+RUN_FOLDER_MODULE = "contracts/run_folder.py"
+RUN_FILES = {"run.json", "image.png", "history.csv", "resume.pt"}  # a file: any mention in a path
+RUN_SUBFOLDERS = {"snapshots", "scores"}  # also a params field and a score file's key: in a path only
+# spelled in a module that another branch is editing at the same time; its names move once that
+# lands (test_the_exceptions_still_spell_run_folder_names fails as soon as one no longer needs it)
+NOT_YET = {"run/score.py"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def run_folder_names_spelled(path: Path) -> list[str]:
+    """The strings in `path` (docstrings aside) that spell a run folder's file names as paths:
+    a path part that is one of RUN_FILES, a path with a RUN_SUBFOLDERS part (with a "/", or
+    joined with `/` to a path)."""
+    tree = ast.parse(path.read_text())
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            parts = set(node.value.split("/"))
+            if parts & RUN_FILES or ("/" in node.value and parts & RUN_SUBFOLDERS):
+                found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            for side in (node.left, node.right):
+                if isinstance(side, ast.Constant) and side.value in RUN_SUBFOLDERS:
+                    found.append(f"{side.lineno}: {side.value!r} in a path")
+    return found
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
+def test_run_folder_names_are_spelled_in_one_module(path):
+    name = str(path.relative_to(NST))
+    if name == RUN_FOLDER_MODULE or name in NOT_YET:
+        return
+    assert run_folder_names_spelled(path) == []
+
+
+@pytest.mark.parametrize("name", sorted(NOT_YET))
+def test_the_exceptions_still_spell_run_folder_names(name):
+    assert run_folder_names_spelled(NST / name), f"{name} no longer spells them: take it out of NOT_YET"
+
+
+def test_the_run_folder_module_names_what_the_checker_looks_for():
+    from nst.contracts import run_folder
+
+    names = {value for value in vars(run_folder).values() if isinstance(value, str)}
+    assert RUN_FILES | RUN_SUBFOLDERS <= names
+
+
+@pytest.mark.parametrize("line", ["p = outdir / 'run.json'\n", "p = f'{outdir}/image.png'\n",
+                                  "p = Path(outdir) / 'snapshots' / name\n", "p = f'{run}/scores/{h}.json'\n",
+                                  "glob = 'snapshots/*.pt'\n", "NAME = 'resume.pt'\n"])
+def test_the_name_checker_sees_a_run_folder_name(tmp_path, line):
+    probe = tmp_path / "probe.py"
+    probe.write_text('"""Writes run.json and snapshots/ (prose is fine)."""\n' + line)
+    assert len(run_folder_names_spelled(probe)) == 1
+
+
+def test_the_name_checker_leaves_params_and_prose_alone(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text('params = {"snapshots": [], "scores": {}}\nmessage = "a run.json that lists no images"\n'
+                     'x = params["snapshots"]\n')
+    assert run_folder_names_spelled(probe) == []

@@ -14,7 +14,7 @@ from nst.errors import ClaimsError
 from nst.study import bradley_terry, human, human_agreement
 from nst.study.findings import findings_table, load_claims
 from nst.study.judgements import COLUMNS, chosen_side
-from nst.study.manifest import Experiment, Manifest, Trial
+from nst.contracts.manifest import Experiment, Manifest, Trial
 from study_kit import GATYS, plan_select
 
 

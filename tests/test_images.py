@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst.run.image_files import MAX_IMAGE_PIXELS
+from nst.contracts.image_files import MAX_IMAGE_PIXELS
 from nst.study.catalog import check_readable, find_images
 from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError

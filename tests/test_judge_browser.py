@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from judge_kit import fabricated_results, running
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.judgements import read_judgements
 
 EXPERIMENTS = ["iterations", "style_weight"]  # 3 x 3 + 1 comparisons: a round of 10, one repeated

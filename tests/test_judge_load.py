@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from judge_kit import fabricated_results, split_url, start_nst_judge
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.judgements import read_judgements
 
 RATERS = 20

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from judge_kit import fabricated_results, new_round, post, request, running, split_url, start_nst_judge, vote
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.judgements import read_judgements
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from nst.run.layers import (BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer, paper_name,
+from nst.contracts.layers import (BLOCK_ALIASES, LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer, paper_name,
                             standard_name, standard_text)
 from nst.run.vgg import make_extractor, vgg19_feature_layers
 

@@ -1,11 +1,11 @@
-"""Every path under results/ (nst/study/layout.py). The strings are pinned: an existing study's
+"""Every path under results/ (nst/contracts/layout.py). The strings are pinned: an existing study's
 results folder must stay where the workflow looks for it."""
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from nst.study import layout
+from nst.contracts import layout
 
 from kit import ROOT
 
@@ -47,6 +47,6 @@ def test_another_results_folder_and_the_one_a_manifest_is_in():
 
 def test_the_layout_imports_no_torch():
     """The workflow imports it while planning, where torch would cost seconds."""
-    code = "import sys, nst.study.layout; print('torch' in sys.modules)"
+    code = "import sys, nst.contracts.layout; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from nst.run import losses
 from nst.run.engine import stylize
 from nst.run.images import load_image
-from nst.run.layers import BLOCK_ALIASES, LAYER_ORDER, channels
+from nst.contracts.layers import BLOCK_ALIASES, LAYER_ORDER, channels
 from nst.run.objective import Objective, style_layer_weights
 from nst.run.vgg import VGG19_CONFIG, make_extractor
 

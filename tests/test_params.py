@@ -12,7 +12,7 @@ import pytest
 
 import nst
 from nst.errors import ParamsError
-from nst.run.params import DEFAULT_LR, FIELD_NAMES, RunParams
+from nst.contracts.params import DEFAULT_LR, FIELD_NAMES, RunParams
 
 from kit import ROOT, tiny_params
 

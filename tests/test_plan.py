@@ -15,8 +15,8 @@ from PIL import Image
 
 from nst.errors import ImageError
 from nst.study.plan import PlanError, build_plan, layer_subsets, write_by_content
-from nst.study.manifest import Manifest
-from nst.run.presets import preset
+from nst.contracts.manifest import Manifest
+from nst.contracts.presets import preset
 
 from kit import make_images, small_config
 

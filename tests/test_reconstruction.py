@@ -12,11 +12,12 @@ from PIL import Image
 import study_kit
 from kit import small_config, make_study, snakemake
 from nst.errors import AggregateError
-from nst.study import grids, layout
+from nst.contracts import layout
+from nst.study import grids
 from nst.study.plan import PlanError, build_plan
 from nst.study.reconstruct_plan import CONTENT_WEIGHT, fit_layer_weights, reconstruction_label, reconstruction_trials
 from nst.study.reconstruction import column_labels, reconstruction_figure, reconstruction_grid
-from nst.run.presets import preset
+from nst.contracts.presets import preset
 
 FIVE = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 SEQUENTIAL = ["relu_1", "relu_3", "relu_5", "relu_9", "relu_13"]

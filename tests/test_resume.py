@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nst.run import checkpoint, outputs
+from nst.contracts import run_folder
+from nst.run import checkpoint
 from nst.run.engine import stylize
 from nst.errors import NSTError
 from nst.run.writer import write_run
@@ -138,7 +139,7 @@ def test_a_state_of_another_run_is_ignored_and_removed(content_path, style_path,
     run_into(tmp_path / "folder", other, content_path, style_path, kill_at=4)
     assert torch.load(tmp_path / "folder" / "resume.pt", weights_only=True)["run_id"] == other.run_id
 
-    made = outputs.inputs_key(outputs.inputs_now(params, content_path, style_path))
+    made = run_folder.inputs_key(run_folder.inputs_now(params, content_path, style_path))
     assert checkpoint.resumable_state(tmp_path / "folder", params, made) is None
     assert not (tmp_path / "folder" / "resume.pt").exists()  # a folder never mixes two runs
     result = run_into(tmp_path / "folder", params, content_path, style_path)

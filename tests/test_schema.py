@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 import yaml
 
-from nst.run import params as run_params
-from nst.run.params import RunParams
+from nst.contracts import params as run_params
+from nst.contracts.params import RunParams
 
 from kit import ROOT
 

@@ -1,4 +1,4 @@
-"""Evaluators (nst/run/evaluate.py) and scoring a finished run (nst/run/score.py, `nst score`): one network
+"""Evaluators (nst/contracts/evaluators.py) and scoring a finished run (nst/run/score.py, `nst score`): one network
 for every run whatever it was optimised with, the paper's definition still available by name
 with today's numbers, scale-free per-layer terms, the texture metric, config errors."""
 from __future__ import annotations
@@ -15,12 +15,12 @@ from PIL import Image
 
 from nst.run import prescore, score
 from nst.run.engine import stylize
-from nst.run.evaluate import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, make_evaluator,
+from nst.contracts.evaluators import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, make_evaluator,
                               resolve_evaluation)
 from nst.run.reference import evaluate
 from nst.run.images import load_image, pil_to_tensor, tensor_to_pil
 from nst.run.writer import write_run
-from nst.run.presets import PRESETS
+from nst.contracts.presets import PRESETS
 from nst.run.vgg import make_extractor
 from nst.run.weights import load_weights
 

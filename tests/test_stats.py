@@ -12,7 +12,8 @@ from PIL import Image
 from scipy import stats as sps
 
 from nst.errors import AggregateError
-from nst.study import charts, effect_charts, layout, stats, summary
+from nst.contracts import layout
+from nst.study import charts, effect_charts, stats, summary
 from nst.study.aggregate import write_csv
 from study_kit import FOUR_PAIRS, GATYS, constructed
 

@@ -14,7 +14,7 @@ from nst.run import memory
 from nst.run.engine import RunState, bind_network, stylize
 from nst.run.objective import Objective
 from nst.run.score import network_scores, ssim_content
-from nst.run.evaluate import BUILT_IN
+from nst.contracts.evaluators import BUILT_IN
 from nst.run.shift import RandomShift
 from nst.run.tiled import TiledObjective
 from nst.run.vgg import make_extractor

@@ -11,7 +11,7 @@ import torch
 
 from nst.errors import ParamsError
 from nst.run import memory
-from nst.run.layers import LAYER_INDEX, LAYER_ORDER, normalize_layer
+from nst.contracts.layers import LAYER_INDEX, LAYER_ORDER, normalize_layer
 from nst.run.tiling import level_sizes, plan_tiles, receptive_field, splits
 from nst.run.vgg import make_extractor
 
@@ -130,6 +130,6 @@ def test_execution_settings_are_checked_and_never_change_the_run_id():
 
 
 def test_keep_aspect_keeps_a_large_photograph_4_to_3():
-    from nst.run.image_files import target_size
+    from nst.contracts.image_files import target_size
     assert target_size(4000, 3000, 4096, "keep_aspect") == (4096, 3072)
     assert target_size(4000, 3000, 2048, "keep_aspect") == (2048, 1536)

@@ -11,7 +11,7 @@ from PIL import Image
 from nst import preset
 from nst.run.engine import stylize
 from nst.run.writer import write_run
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.plan import build_plan
 from nst.study.trajectory import derive_run, share_trajectories, shares_trajectories
 

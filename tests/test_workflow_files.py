@@ -1,5 +1,5 @@
 """The workflow's files as text: formatted by snakefmt (with pyproject.toml's [tool.snakefmt]),
-and spelling no path under results/ (nst/study/layout.py names them all)."""
+and spelling no path under results/ (nst/contracts/layout.py names them all)."""
 from __future__ import annotations
 
 import ast
@@ -27,7 +27,7 @@ def test_rules_take_every_results_path_from_the_layout(path):
     """Code, not comments, never spells results/...: a path spelled twice drifts apart."""
     code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
     spelled = [line for line in code if re.search(r"""["']results/""", line)]
-    assert not spelled, f"{path.name}: use nst.study.layout for {spelled}"
+    assert not spelled, f"{path.name}: use nst.contracts.layout for {spelled}"
 
 
 # Placeholders whose values come from a fixed alphabet, so they never need shell quoting: run ids

@@ -8,8 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from nst.study import halving, layout
-from nst.study.manifest import Manifest
+from nst.contracts import layout
+from nst.study import halving
+from nst.contracts.manifest import Manifest
 from kit import PAIR, TINY_CONFIG, make_study, snakemake
 
 pytestmark = pytest.mark.workflow

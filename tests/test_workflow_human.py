@@ -14,8 +14,8 @@ import yaml
 
 from judge_kit import new_round, post, running, vote
 from kit import make_study, snakemake
-from nst.study import layout
-from nst.study.manifest import Manifest
+from nst.contracts import layout
+from nst.contracts.manifest import Manifest
 
 pytestmark = pytest.mark.workflow
 

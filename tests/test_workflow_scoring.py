@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nst.run.evaluate import resolve_evaluation
+from nst.contracts.evaluators import resolve_evaluation
 from nst.study.plan import build_plan
 from kit import PAIR, make_study, planned_jobs, snakemake
 

@@ -15,8 +15,9 @@ def add_parsers(sub) -> dict:
 
 def cmd_halving(args) -> int:
     from ..errors import NSTError
-    from ..study import halving, layout
-    from ..study.manifest import Manifest
+    from ..contracts import layout
+    from ..study import halving
+    from ..contracts.manifest import Manifest
 
     manifest = Manifest.load(args.manifest)
     if not halving.is_halving(manifest, args.experiment):

@@ -39,7 +39,7 @@ def add_parsers(sub) -> dict:
 
 
 def cmd_judge(args) -> int:
-    from ..study import layout
+    from ..contracts import layout
 
     if args.export:
         return _export(layout.judgements(args.results), args.export)
@@ -99,7 +99,7 @@ def cmd_human(args) -> int:
     from ..study import human, human_agreement, human_charts
     from ..study.aggregate import read_csv, write_csv
     from ..study.halving import load_manifest
-    from ..study.layout import runs_folder, table
+    from ..contracts.layout import runs_folder, table
 
     manifest = load_manifest(args.manifest, args.results)
     runs_dir = runs_folder(args.results)

@@ -17,7 +17,7 @@ def add_parsers(sub) -> dict:
 
 
 def cmd_figures_layers(args) -> int:
-    from ..study import layout
+    from ..contracts import layout
     from ..study.halving import load_manifest
 
     manifest = load_manifest(args.manifest, args.results, [args.experiment])  # its halving's rungs, not others

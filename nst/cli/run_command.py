@@ -15,7 +15,7 @@ NEURAL_STYLE_FLAGS = {"iterations": "--num-iterations", "lr": "--learning-rate",
 
 def add_param_flags(run: argparse.ArgumentParser) -> None:
     """One flag per RunParams field (dest: the field's name), with its allowed values as help."""
-    from ..run import params as p
+    from ..contracts import params as p
 
     choices = {"loss": p.LOSSES, "optimizer": p.OPTIMIZERS, "pooling": p.POOLINGS, "resize": p.RESIZES,
                "precision": p.PRECISIONS, "init": (*p.INITS, "path to an image"),
@@ -87,9 +87,9 @@ def run_params_from_args(args):
     override earlier ones); several style images: a list, with the blend's weights in the params. Raises ParamsError, InputError (a file or JSON that cannot be read)
     or NSTError (no images)."""
     from ..files import parse_json_object, read_json_object
-    from ..run.outputs import image_named
-    from ..run.params import FIELD_NAMES, RunParams
-    from ..run.presets import preset
+    from ..contracts.run_folder import image_named
+    from ..contracts.params import FIELD_NAMES, RunParams
+    from ..contracts.presets import preset
 
     content, style = args.content, list(args.style)
     if args.params:
@@ -120,7 +120,7 @@ def run_params_from_args(args):
 
 def styles_named(record: dict) -> list[str]:
     """The style image(s) a run.json names: every image of a blend, else its one style."""
-    from ..run.outputs import image_named
+    from ..contracts.run_folder import image_named
 
     blended = [entry.get("path") for entry in record.get("styles") or [] if isinstance(entry, dict)]
     return blended or [path for path in [image_named(record, "style")] if path]
@@ -178,7 +178,7 @@ def cmd_run(args) -> int:
 
 
 def run_into_folder(args, params, content, style) -> int:
-    from ..run.outputs import check_outdir, inputs_now
+    from ..contracts.run_folder import check_outdir, inputs_now
 
     made = inputs_now(params, content, style)  # the images, by content: what the run is made from
     if not check_outdir(args.outdir, params.run_id, made, args.overwrite, paths=(content, style)):

@@ -60,7 +60,7 @@ def _read_manifest(args):
     """The manifest with the halving resolved of the experiments this command reads, and only
     theirs: its job's inputs hold their decisions, not necessarily the others' (not made yet)."""
     from ..study.halving import resolve
-    from ..study.manifest import Manifest
+    from ..contracts.manifest import Manifest
 
     planned = Manifest.load(args.manifest)
     if args.what == "runs":
@@ -78,7 +78,8 @@ def _read_manifest(args):
 
 
 def cmd_aggregate(args) -> int:
-    from ..study import aggregate, layout
+    from ..contracts import layout
+    from ..study import aggregate
 
     manifest = _read_manifest(args)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
@@ -114,7 +115,7 @@ def _effects_table(args, manifest):
     """summary, interactions or findings, from the experiment tables under --results."""
     from ..study import findings, summary
     from ..study.aggregate import read_csv
-    from ..study.layout import table
+    from ..contracts.layout import table
 
     if args.what == "findings":
         path = _need(args.claims, "--claims")
@@ -130,7 +131,8 @@ def _effects_table(args, manifest):
 
 
 def cmd_figures(args) -> int:
-    from ..study import charts, figures, layout, selection_chart
+    from ..contracts import layout
+    from ..study import charts, figures, selection_chart
     from ..study.aggregate import read_csv
 
     manifest = _read_manifest(args)  # halving's rungs read
@@ -158,7 +160,7 @@ def cmd_figures(args) -> int:
 
 def cmd_score(args) -> int:
     from ..files import parse_json_object, read_json_object, write_text
-    from ..run.evaluate import make_evaluator
+    from ..contracts.evaluators import make_evaluator
 
     if args.threads < 0:
         raise NSTError(f"--threads {args.threads}: expected a number of CPU threads >= 0 (0: torch's default)")

@@ -40,7 +40,7 @@ def add_parsers(sub) -> dict:
 def weights_target(items: list[str]) -> tuple[str, str | None]:
     """(family, file or None) from `nst weights ACTION [FAMILY] [FILE]`; an empty FILE is none
     (the workflow passes execution.weights_file, maybe empty)."""
-    from ..run.params import WEIGHT_SOURCES  # torch-free
+    from ..contracts.params import WEIGHT_SOURCES  # torch-free
 
     items = list(items)
     family = items.pop(0) if items and items[0] in WEIGHT_SOURCES else "imagenet"
@@ -74,9 +74,9 @@ def cmd_presets(args) -> int:
     layer names shows those with the standard name beside them ("conv_4 (conv2_2)")."""
     import yaml
 
-    from ..run.layers import LAYER_INDEX, paper_name, standard_name
-    from ..run.params import RunParams
-    from ..run.presets import NOTES, PRESETS, differences, preset
+    from ..contracts.layers import LAYER_INDEX, paper_name, standard_name
+    from ..contracts.params import RunParams
+    from ..contracts.presets import NOTES, PRESETS, differences, preset
 
     layer_keys = ("content_layers", "style_layers")
 

@@ -16,10 +16,10 @@ from typing import Iterable
 
 import torch
 
+from ..contracts.params import RunParams
 from ..run.device import pick_device
 from ..run.engine import RunResult, RunState, bind_network, optimize, stylize
 from ..run.optimizers import OPTIMIZER_CLASSES
-from ..run.params import RunParams
 
 STACKABLE_OPTIMIZERS = ("adam", "adagrad", "sgd")
 

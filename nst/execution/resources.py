@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
+from ..contracts.params import RunParams
 from ..run import memory
-from ..run.params import RunParams
 
 MIB = 2**20
 BASE_BYTES = 1300 * MIB  # interpreter, torch, kornia, 80 MB of weights, Adam's torch._dynamo: measured 1.0-1.2 GiB

@@ -29,9 +29,9 @@ import uuid
 from pathlib import Path
 from typing import MutableMapping
 
+from ..contracts.params import RunParams
 from ..errors import NSTError
 from ..files import process_alive, write_text
-from ..run.params import RunParams
 
 POLL_SECONDS = 0.05
 GATHER_SECONDS = 0.5  # jobs started together arrive within this; they go in one batch

@@ -16,13 +16,13 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..contracts import layout
+from ..contracts.manifest import pair_key
+from ..contracts.run_folder import image_named
 from ..errors import InputError, MissingRunError, NSTError
-from ..run.outputs import image_named
-from ..study import layout
 from ..study.aggregate import read_run
 from ..study.halving import load_manifest
 from ..study.judgements import comparison_id, ordered
-from ..study.manifest import pair_key
 
 SCOPES = ("experiment", "pair")
 NOT_STYLE_TRANSFER = ("reconstruct",)  # experiment kinds whose images are not compared

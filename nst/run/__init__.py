@@ -1,2 +1,3 @@
-"""One optimisation: parameters, presets, layer names, the network and its weights,
-images, losses, shifting, the run loop, a run's files and its scores."""
+"""One optimisation: the network and its weights, images, losses, shifting, the run loop, the
+writer of a run's folder and its scores (torch). Its settings, layer names and the folder's file
+names are contracts (nst/contracts/), shared with the study."""

@@ -1,7 +1,7 @@
 """A run's resumable state on disk, so that a killed `nst run` continues where it was.
 
     <states>/resume.pt          the latest state: every `checkpoint_seconds` (0: never); deleted
-                                once run.json is written (nst/run/outputs.py), so it exists only
+                                once run.json is written (nst/contracts/run_folder.py), so it exists only
                                 for an unfinished run
     <states>/snapshots/<k>.png  each requested snapshot's image and scores, written as the run
             and <k>.json        passes it (a resumed run takes the earlier ones from there)
@@ -43,14 +43,13 @@ from typing import Callable
 
 import torch
 
+from ..contracts.params import RunParams
+from ..contracts.run_folder import RECORD, RESUME, SNAPSHOTS, inputs_key, made_from
 from ..errors import NSTError, OutputError
 from ..files import atomic_path, finite_or_null, read_json_object, write_text
 from .images import open_rgb, pil_to_tensor, save_png
-from .outputs import RECORD, SNAPSHOTS, inputs_key, made_from
-from .params import RunParams
 
 FORMAT = 1
-RESUME_FILE = "resume.pt"
 REPLACEMENT = ".replacement"  # the states of a run that will replace the finished one in its folder
 
 
@@ -64,11 +63,11 @@ def state_folder(outdir: str | os.PathLike) -> Path:
 
 
 def resume_file(outdir: str | os.PathLike) -> Path:
-    return Path(outdir) / RESUME_FILE
+    return Path(outdir) / RESUME
 
 
 def snapshot_state_file(outdir: str | os.PathLike, iteration: int) -> Path:
-    return Path(outdir) / "snapshots" / f"{iteration}.pt"
+    return Path(outdir) / SNAPSHOTS / f"{iteration}.pt"
 
 
 def save_state(state: dict, path: Path) -> None:
@@ -89,7 +88,7 @@ def read_state(path: Path, peek: bool = False) -> dict | None:
 def remove_killed_writes(outdir: Path) -> None:
     """Temporary files of state writes killed half-way (atomic_path's `.<name>.tmp<pid>`): a
     state file is large, and a SIGKILL skips atomic_path's own clean-up."""
-    for tmp in [*outdir.glob(f".{RESUME_FILE}.tmp*"), *outdir.glob("snapshots/.*.pt.tmp*")]:
+    for tmp in [*outdir.glob(f".{RESUME}.tmp*"), *outdir.glob(f"{SNAPSHOTS}/.*.pt.tmp*")]:
         tmp.unlink(missing_ok=True)
 
 
@@ -104,7 +103,7 @@ def states_of_run(outdir: Path, run_id: str, inputs: str | None) -> dict[Path, i
     """This run's state files in `outdir` -> their iteration (is_state_of). Files of another run
     (or other images), or unreadable ones, are removed."""
     found = {}
-    for path in [resume_file(outdir), *sorted((outdir / "snapshots").glob("*.pt"))]:
+    for path in [resume_file(outdir), *sorted((outdir / SNAPSHOTS).glob("*.pt"))]:
         if not path.is_file():
             continue
         if not is_state_of(path, run_id, inputs):

@@ -20,22 +20,23 @@ from typing import Callable
 
 import torch
 
-from . import checkpoint, color, memory, outputs, stall
-from .evaluate import REFERENCE
-from .outputs import history_columns
-from .reference import evaluate
+from ..contracts import run_folder
+from ..contracts.evaluators import REFERENCE
+from ..contracts.layers import LAYER_INDEX
+from ..contracts.params import RunParams
+from ..contracts.run_folder import history_columns
+from . import checkpoint, color, memory, stall
+from .device import pick_device
 from .inputs import load_inputs
-from .layers import LAYER_INDEX
 from .loop import each_objective, optimize  # noqa: F401  (batch.py takes them from here)
 from .objective import Objective
 from .optimizers import clamps_in_closure, make_optimizer
-from .params import RunParams
+from .reference import evaluate
 from .result import RunResult
 from .shift import RandomShift
 from .tiled import TiledObjective
 from .vgg import make_extractor
 from .weights import load_weights
-from .device import pick_device
 
 
 # --- pieces of a run -----------------------------------------------------------------------
@@ -247,8 +248,8 @@ class RunState:
             self.snapshot_scores[iteration] = scores
 
     def made_from(self) -> dict | None:
-        """The content hashes of the images the run was made from (outputs.made_from)."""
-        return outputs.made_from({"content": self.inputs.content_info.to_dict(),
+        """The content hashes of the images the run was made from (run_folder.made_from)."""
+        return run_folder.made_from({"content": self.inputs.content_info.to_dict(),
                                   "styles": [info.to_dict() for info in self.inputs.style_infos],
                                   "init_image": self.init_info.to_dict() if self.init_info else None})
 
@@ -256,11 +257,11 @@ class RunState:
     def state(self, optimizer: torch.optim.Optimizer, loop_start: float) -> dict:
         """Everything the rest of the run depends on, after the last recorded iteration, as
         plain types and tensors (torch.load(weights_only=True) reads it back), with the images
-        it was made from (their outputs.inputs_key)."""
+        it was made from (their run_folder.inputs_key)."""
         iteration = len(self.history)
         return {
             "format": checkpoint.FORMAT, "run_id": self.params.run_id, "iteration": iteration,
-            "inputs": outputs.inputs_key(self.made_from()), "snapshots_written": sorted(self.snapshots),
+            "inputs": run_folder.inputs_key(self.made_from()), "snapshots_written": sorted(self.snapshots),
             "seconds": time.perf_counter() - loop_start + self.carried_seconds,
             "resumed_from": list(self.resumed_from), "continued_from": self.continued_from,
             "image": self.image.detach(), "last_good": self.last_good,
@@ -351,8 +352,8 @@ def stylize(params: RunParams, content_path, style_path,
     device = pick_device(params.device)
     torch.manual_seed(params.seed)
     # the states first: a source that does not fit is told before any image or weights load
-    made = outputs.inputs_now(params, content_path, style_path) if outdir or continue_from else None
-    resume = checkpoint.resumable_state(outdir, params, outputs.inputs_key(made)) if outdir is not None else None
+    made = run_folder.inputs_now(params, content_path, style_path) if outdir or continue_from else None
+    resume = checkpoint.resumable_state(outdir, params, run_folder.inputs_key(made)) if outdir is not None else None
     if resume is None and continue_from is not None:
         resume = checkpoint.continued_state(continue_from, params, made)
     run = RunState(params, content_path, style_path)

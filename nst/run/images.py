@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .image_files import float_white, image_header, target_size
+from ..contracts.image_files import float_white, image_header, target_size
 from ..errors import ImageError
 from ..files import atomic_path
 

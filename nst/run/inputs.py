@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import color
+from ..contracts.layers import LAYER_INDEX, min_side, standard_name
+from ..contracts.params import RunParams
 from ..errors import ImageError
+from . import color
 from .images import ImageInfo, load_image
-from .layers import LAYER_INDEX, min_side, standard_name
-from .params import RunParams
 
 
 @dataclass

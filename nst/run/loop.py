@@ -6,8 +6,8 @@ from typing import Callable, Protocol
 
 import torch
 
+from ..contracts.params import RunParams
 from .optimizers import clamps_in_closure
-from .params import RunParams
 
 
 class RunState(Protocol):

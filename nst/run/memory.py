@@ -21,8 +21,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from ..contracts.layers import LAYER_CHANNELS, LAYER_INDEX, normalize_layer
 from ..errors import ParamsError
-from .layers import LAYER_CHANNELS, LAYER_INDEX, normalize_layer
 from .tiling import activation_floats, level_sizes, plan_tiles, receptive_field
 
 MIB = 2**20

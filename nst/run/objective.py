@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from .layers import channels
+from ..contracts.layers import channels
+from ..contracts.params import RunParams
 from .losses import image_statistic, layer_losses, statistic_loss, style_target, total_variation
-from .params import RunParams
 from .shift import RandomShift
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import torch
 
+from ..contracts.params import RunParams
 from .bounded_lbfgs import BoundedLBFGS
-from .params import RunParams
 
 OPTIMIZER_CLASSES = {"lbfgs": torch.optim.LBFGS, "adam": torch.optim.Adam,
                      "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}

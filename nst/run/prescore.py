@@ -20,11 +20,12 @@ import json
 import os
 from pathlib import Path
 
+from ..contracts.run_folder import IMAGE, SCORES
 from ..files import write_text
 from ..hashes import sha256_file
 
 VARIABLE = "NST_PRESCORE"
-FOLDER = "scores/prescored"
+FOLDER = f"{SCORES}/prescored"
 FORMAT = 1
 
 
@@ -48,7 +49,7 @@ def scored_identity(run_dir, content, styles) -> dict:
     against, by content (sha256), so a moved folder still matches and an edited image never."""
     styles = [styles] if isinstance(styles, (str, os.PathLike)) else list(styles)
     return {
-        "image": sha256_file(Path(run_dir) / "image.png"),
+        "image": sha256_file(Path(run_dir) / IMAGE),
         "content": sha256_file(content),
         "styles": [sha256_file(s) for s in styles],
     }

@@ -1,12 +1,12 @@
 """The engine's reference evaluation: run.json's `evaluation` of every run (torch).
 
 The definition (the paper's baseline losses, PAPER) lives with the other evaluators in
-nst/run/evaluate.py, which is torch-free; computing it needs the scoring functions of
-nst/run/score.py, so it lives here, beside neither, and evaluate.py imports nothing of score.py.
+nst/contracts/evaluators.py, which is torch-free; computing it needs the scoring functions of
+nst/run/score.py, so it lives here, beside neither, and the definitions import nothing of score.py.
 """
 from __future__ import annotations
 
-from .evaluate import PAPER
+from ..contracts.evaluators import PAPER
 from .score import color_distance, network_scores, ssim_content
 
 

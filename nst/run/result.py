@@ -1,5 +1,5 @@
 """What one run produced (RunResult) and the record of it that run.json holds; nst/run/engine.py
-makes it, nst/run/outputs.py writes it."""
+makes it, nst/contracts/run_folder.py writes it."""
 from __future__ import annotations
 
 import platform
@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import __version__
+from ..contracts.params import RunParams
 from .images import ImageInfo
-from .params import RunParams
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Scoring a finished run with an evaluator (nst/run/evaluate.py): one job, one run, one network.
+"""Scoring a finished run with an evaluator (nst/contracts/evaluators.py): one job, one run, one network.
 
 `score_run` reads the run's saved image.png, its content and style images (sized as the run
 sized them, or at the evaluator's `size`) and computes, on the evaluator's network whatever the
@@ -6,7 +6,7 @@ run was optimised with: each content and style layer's term, the content / style
 scores, and the image-space metrics. `nst score` writes the result to
 <run>/scores/<evaluator hash>.json.
 
-The same functions compute the engine's run.json `evaluation` (nst.run.evaluate.evaluate), so the
+The same functions compute the engine's run.json `evaluation` (nst.run.reference.evaluate), so the
 `paper` evaluator on a run's own weights gives run.json's numbers from the same image.
 """
 from __future__ import annotations
@@ -20,10 +20,10 @@ from kornia.metrics import ssim
 
 from ..errors import ImageError, NSTError
 from ..files import read_json_object
-from .evaluate import Evaluator
+from ..contracts.evaluators import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
-from .outputs import image_named
-from .layers import LAYER_INDEX, min_side
+from ..contracts.run_folder import image_named
+from ..contracts.layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
 from .memory import budget_bytes, scoring_tile
 from .vgg import make_extractor
@@ -291,7 +291,7 @@ def _prescore_one(run_dir, request: dict, content_path, style_paths) -> str | No
     import sys
 
     from ..files import finite_or_null
-    from .evaluate import make_evaluator
+    from ..contracts.evaluators import make_evaluator
     from .prescore import scored_identity, write_prescored
 
     try:

@@ -35,7 +35,7 @@ import math
 import torch
 from kornia.geometry.transform import resize, rotate
 
-from .param_values import SHIFT_MODES
+from ..contracts.param_values import SHIFT_MODES
 
 
 class RandomShift:

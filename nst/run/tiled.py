@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from .layers import channels
+from ..contracts.layers import channels
 from .losses import STD_EPS, Moments, widened, at_least_fp32, gram_divisor, moments_target, total_variation
 from .objective import Objective
 from .tiling import AxisTile, TilePlan, kind, plan_tiles

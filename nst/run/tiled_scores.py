@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .layers import channels
+from ..contracts.layers import channels
 from .losses import widened, at_least_fp32, gram_divisor
 from .tiled import add_into, cut, tile_features
 from .tiling import plan_tiles

@@ -28,7 +28,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from .layers import LAYER_CHANNELS, LAYER_INDEX, LAYER_ORDER, normalize_layer
+from ..contracts.layers import LAYER_CHANNELS, LAYER_INDEX, LAYER_ORDER, normalize_layer
 
 Span = tuple[int, int]  # [start, stop) positions along one axis, at one level
 

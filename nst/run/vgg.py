@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..contracts.layers import LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
 from ..errors import WeightsError
-from .layers import LAYER_INDEX, LAYER_ORDER, deepest_index, normalize_layer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import torch
 
+from ..contracts.families import CAFFE_PACKAGE, IMAGENET_FILE
+from ..contracts.families import IMAGENET_FEATURES_FILE as FEATURES_FILE
 from ..errors import WeightsError
 from ..files import atomic_path, write_text
 from ..hashes import content_sha256, known_sha256
 from .caffe import caffe_to_torchvision
-from .families import CAFFE_PACKAGE, IMAGENET_FILE
 from .state_dict_file import SAVE_INSTEAD, check_state_dict_file
-from .families import IMAGENET_FEATURES_FILE as FEATURES_FILE
 from .vgg import RANDOM_WEIGHTS_SEED, Weights
 
-# torchvision's VGG19_Weights.IMAGENET1K_V1 (its file names: nst/run/families.py): where it is
+# torchvision's VGG19_Weights.IMAGENET1K_V1 (its file names: nst/contracts/families.py): where it is
 # published and the hash prefix it publishes.
 IMAGENET_URL = f"https://download.pytorch.org/models/{IMAGENET_FILE}"
 IMAGENET_HASH_PREFIX = "dcbb9e9d"

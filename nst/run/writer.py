@@ -1,5 +1,5 @@
 """Writing a finished run's folder (torch: the images and states). The folder's names, its
-reader and history.csv's columns are nst/run/outputs.py's, which stays torch-free."""
+reader and history.csv's columns are nst/contracts/run_folder.py's, which stays torch-free."""
 from __future__ import annotations
 
 import json
@@ -7,17 +7,18 @@ import os
 import shutil
 from pathlib import Path
 
-from ..files import finite_or_null, staged_run_folder, write_text
-from . import outputs
+from ..contracts import run_folder
+from ..contracts.run_folder import (HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from,
+                                    staged_run_folder)
+from ..files import finite_or_null, write_text
 from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
 from .images import save_png
-from .outputs import HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from
 from .result import RunResult
 
 
 def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
     """Write a run's files into `outdir` (staged, then moved in, run.json last; see
-    files.staged_run_folder), with the state the run saved at its last iteration; then its
+    contracts/run_folder.py's staged_run_folder), with the state the run saved at its last iteration; then its
     states folder goes (resume.pt, or the replacement's folder: checkpoint.state_folder).
     Whether a finished run there may be replaced is the caller's decision (check_outdir)."""
     outdir = Path(outdir)
@@ -32,7 +33,7 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
                 link_or_copy(state, snapshot_state_file(staging, iteration))
         save_png(result.image, staging / IMAGE)
         # through the module, so that a test can make writing history.csv fail (a full disk)
-        write_text(staging / HISTORY, outputs.history_csv(result.history, history_columns(result.params)))
+        write_text(staging / HISTORY, run_folder.history_csv(result.history, history_columns(result.params)))
         write_text(staging / RECORD, json.dumps(finite_or_null(result.record()), indent=2) + "\n")
     resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume
     shutil.rmtree(outdir / REPLACEMENT, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Tables of a study: runs.csv, one CSV per experiment, and the paper's Table 5.
 
-Inputs are the planner's manifest (nst/study/manifest.py: which trials make up which
+Inputs are the planner's manifest (nst/contracts/manifest.py: which trials make up which
 experiment, which evaluators score the runs) and the finished runs under `results/runs/<content>/<style>/<run_id>/`: run.json
 and, per evaluator, `scores/<evaluator hash>.json` (nst/run/score.py). Only pandas, numpy and the
 standard library: no torch, no snakemake.
@@ -38,13 +38,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..contracts import layout
+from ..contracts.evaluators import Evaluator
+from ..contracts.manifest import Manifest, pair_key
+from ..contracts.params import FIELD_NAMES
+from ..contracts.presets import PRESETS
 from ..errors import AggregateError, InputError, MissingRunError
 from ..files import atomic_path
-from ..run.evaluate import Evaluator
-from ..run.params import FIELD_NAMES
-from ..run.presets import PRESETS
-from . import layout
-from .manifest import Manifest, pair_key
 from .select import matches, pair_rows, pairs_in_order, select_runs
 
 KEY_COLUMNS = ["content", "style", "run_id"]
@@ -66,7 +66,7 @@ def run_dir(runs_dir: str | os.PathLike, content: str, style: str, run_id: str) 
 
 
 def read_run(runs_dir, content: str, style: str, run_id: str) -> dict:
-    path = run_dir(runs_dir, content, style, run_id) / "run.json"
+    path = run_dir(runs_dir, content, style, run_id) / layout.RECORD
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -88,7 +88,7 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def score_path(runs_dir, content: str, style: str, run_id: str, evaluator: Evaluator) -> Path:
-    return run_dir(runs_dir, content, style, run_id) / "scores" / f"{evaluator.hash}.json"
+    return run_dir(runs_dir, content, style, run_id) / layout.score_name(evaluator.hash)
 
 
 def read_scores(runs_dir, content: str, style: str, run_id: str, evaluator: Evaluator) -> dict:
@@ -169,7 +169,7 @@ def runs_table(manifest: Manifest, runs_dir: str | os.PathLike) -> pd.DataFrame:
         record = read_run(runs_dir, content, style, run_id)
         if str(record.get("run_id")) != run_id:
             raise AggregateError(
-                f"{run_dir(runs_dir, content, style, run_id) / 'run.json'} holds run "
+                f"{run_dir(runs_dir, content, style, run_id) / layout.RECORD} holds run "
                 f"{record.get('run_id')!r}, not {run_id!r}")
         scores = [(ev, read_scores(runs_dir, content, style, run_id, ev)) for ev in scorers]
         rows.append(run_row(record, content, style, scores))

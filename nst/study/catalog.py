@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..contracts.image_files import float_white, image_header
 from ..errors import ImageError
-from ..run.image_files import float_white, image_header
 from .names import STEM_RULE, is_stem, suggested_stem
 
 # Pillow reads more, but these are the image files people keep; anything else is ignored.

@@ -25,24 +25,20 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FuncFormatter
 
+from ..contracts.cells import finite_array, short_number
+from ..contracts.layers import standard_text
+from ..contracts.manifest import Experiment, Manifest
+from ..contracts.run_folder import HISTORY
 from ..errors import AggregateError
 from ..files import atomic_path
-from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, read_history, run_dir
-from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, fmt, run_flag,
+from .figures import (any_random, evaluator_line, experiment_rows, experiment_title, run_flag,
                       score_column)
-from .manifest import Experiment, Manifest
 from .select import pair_rows, pairs_in_order
 from .stats import mean_ci
 
 
 # --- drawing helpers ---------------------------------------------------------------------
-def _numbers(series: pd.Series) -> np.ndarray:
-    values = np.array(pd.to_numeric(series, errors="coerce"), dtype=float)  # a copy
-    values[~np.isfinite(values)] = np.nan
-    return values
-
-
 def spans_decades(*arrays) -> bool:
     """Whether the finite positive values of `arrays` span two decades or more: a log axis."""
     values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
@@ -140,17 +136,17 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
     plotted = []
     for k, (content, style) in enumerate(pairs_in_order(table)):
         rows = pair_rows(table, content, style).copy()
-        rows["_it"] = _numbers(rows["iterations"])
+        rows["_it"] = finite_array(rows["iterations"])
         rows = rows.sort_values("_it")
         color = f"C{k % 10}"
         pair = f"{content} / {style}"
         x = rows["_it"].to_numpy()
-        final, evaluation = _numbers(rows["final_total"]), _numbers(rows[score[0]])
+        final, evaluation = finite_array(rows["final_total"]), finite_array(rows[score[0]])
         ax.plot(x, final, "o-", color=color, label=f"{pair}: final own total")
         ax.plot(x, evaluation, "s--", color=color, mfc="none", label=f"{pair}: {score[1]}")
         longest = rows.iloc[-1]
-        history = read_history(run_dir(runs_dir, content, style, longest["run_id"]) / "history.csv")
-        curve = _numbers(history["total"])
+        history = read_history(run_dir(runs_dir, content, style, longest["run_id"]) / HISTORY)
+        curve = finite_array(history["total"])
         ax.plot(history["iteration"], curve, "-", color=color, alpha=0.45, lw=1,
                 label=f"{pair}: total per iteration ({int(longest['_it'])}-iteration run)")
         for xi, yi, status in zip(x, final, rows["status"]):
@@ -171,7 +167,7 @@ def iterations_chart(table: pd.DataFrame, runs_dir, score=("eval_total", "eval_t
 
 def _ok_scores(table: pd.DataFrame, column: str) -> np.ndarray:
     """`column` as numbers, empty (NaN) for runs that are not ok: they count in no mean."""
-    values = _numbers(table[column])
+    values = finite_array(table[column])
     values[(table["status"].astype(str) != "ok").to_numpy()] = np.nan
     return values
 
@@ -240,8 +236,8 @@ def subsets_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Fi
     axes = fig.subplots(1, len(pairs), squeeze=False)[0]
     for ax, (content, style) in zip(axes, pairs):
         rows = pair_rows(table, content, style).copy()
-        rows["_final"] = _numbers(rows["final_total"])
-        rows["_eval"] = _numbers(rows[score[0]])
+        rows["_final"] = finite_array(rows["final_total"])
+        rows["_eval"] = finite_array(rows[score[0]])
         rows = rows.sort_values(["_final", "_eval"], na_position="last").reset_index(drop=True)
         y = np.arange(len(rows))
         ax.barh(y - 0.2, rows["_final"], height=0.4, color="C0", label="final own total")
@@ -269,7 +265,7 @@ def pairs_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figu
     for row in table.to_dict("records"):
         i, j = contents.index(row["content"]), styles.index(row["style"])
         if np.isnan(values[i, j]):
-            values[i, j] = _numbers(pd.Series([row[score[0]]]))[0]
+            values[i, j] = finite_array(pd.Series([row[score[0]]]))[0]
             status[i, j] = row["status"]
     fig = Figure(figsize=(1.6 * len(styles) + 3, 1.2 * len(contents) + 2),
                  layout="constrained")
@@ -284,7 +280,7 @@ def pairs_chart(table: pd.DataFrame, score=("eval_total", "eval_total")) -> Figu
     ax.set_ylabel("content image")
     for i in range(len(contents)):
         for j in range(len(styles)):
-            text = fmt(values[i, j])
+            text = short_number(values[i, j])
             if status[i, j] and status[i, j] != "ok":
                 text += f"\n{str(status[i, j]).upper()}"
             ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8,
@@ -313,8 +309,8 @@ def grouped_chart(table: pd.DataFrame, horizontal_over: int = 16,
         by_label = {r["label"]: r for r in rows.to_dict("records")}
         present = [lab for lab in labels if lab in by_label]
         x = np.arange(len(present))
-        final = _numbers(pd.Series([by_label[lab]["final_total"] for lab in present]))
-        evaluation = _numbers(pd.Series([by_label[lab][score[0]] for lab in present]))
+        final = finite_array(pd.Series([by_label[lab]["final_total"] for lab in present]))
+        evaluation = finite_array(pd.Series([by_label[lab][score[0]] for lab in present]))
         bar, span = (ax.barh, ax.axhspan) if horizontal else (ax.bar, ax.axvspan)
         bar(x - 0.2, final, 0.4, color="C0", label="final own total")
         bar(x + 0.2, evaluation, 0.4, color="C1", label=score[1])

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..contracts.manifest import Manifest
 from .charts import _chart_title, spans_decades, panel_axes, save_figure_atomic, wrap_title
 from .figures import any_random, experiment_rows, score_column
-from .manifest import Manifest
 from .stats import cell_means
 from .summary import grid_levels, value_rows
 

@@ -19,29 +19,20 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from ..contracts.cells import short_number
+from ..contracts.evaluators import Evaluator, describe_select
+from ..contracts.layers import standard_text
+from ..contracts.manifest import Experiment, Manifest
+from ..contracts.run_folder import IMAGE
 from ..errors import AggregateError
-from ..run.evaluate import Evaluator, describe_select
-from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, run_dir
 from .grids import GridGeometry, labelled_grid
-from .manifest import Experiment, Manifest
 from .select import pairs_in_order
 
 MAX_COLS = 8  # experiments with more trials per pair are wrapped onto several rows
 
 
 # --- cell values ---------------------------------------------------------------------------
-def fmt(value: Any) -> str:
-    """A loss for a caption: 3 significant digits, '-' when absent."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(number):
-        return "-"
-    return f"{number:.3g}"
-
-
 def present(value: Any) -> bool:
     """Whether a table cell holds something (not None, NaN or empty text)."""
     if value is None:
@@ -137,14 +128,14 @@ def run_caption(row: dict, ev: Evaluator | None = None) -> str:
     """A run's caption: its own final total loss (L) and `ev`'s style (S) and content (C)
     scores, or run.json's eval without an evaluator."""
     if ev is None:
-        return f"L={fmt(row.get('final_total'))} eval={fmt(row.get('eval_total'))}"
-    return (f"L={fmt(row.get('final_total'))}\n{ev.name} S={fmt(row.get(ev.column('style')))} "
-            f"C={fmt(row.get(ev.column('content')))}")
+        return f"L={short_number(row.get('final_total'))} eval={short_number(row.get('eval_total'))}"
+    return (f"L={short_number(row.get('final_total'))}\n{ev.name} S={short_number(row.get(ev.column('style')))} "
+            f"C={short_number(row.get(ev.column('content')))}")
 
 
 def run_image(runs_dir, row: dict) -> Path:
     """The image.png of the run a table row (content, style, run_id) names."""
-    return run_dir(runs_dir, row["content"], row["style"], row["run_id"]) / "image.png"
+    return run_dir(runs_dir, row["content"], row["style"], row["run_id"]) / IMAGE
 
 
 # --- experiment grid -----------------------------------------------------------------------
@@ -274,13 +265,13 @@ def _array_cell(row: dict, role: str, runs_dir, ev: Evaluator | None) -> tuple:
         note = row.get("note") if present(row.get("note")) else "no revised run"
         return None, str(note), "NO SELECTION"
     if ev is None:
-        scores = f"eval={fmt(row.get(f'{role}_eval_total'))}"
+        scores = f"eval={short_number(row.get(f'{role}_eval_total'))}"
     else:
-        scores = (f"{ev.name}: S={fmt(row.get(f'{role}_' + ev.column('style')))} "
-                  f"C={fmt(row.get(f'{role}_' + ev.column('content')))}")
-    image = run_dir(runs_dir, row["content"], row["style"], str(row[f"{role}_run_id"])) / "image.png"
+        scores = (f"{ev.name}: S={short_number(row.get(f'{role}_' + ev.column('style')))} "
+                  f"C={short_number(row.get(f'{role}_' + ev.column('content')))}")
+    image = run_dir(runs_dir, row["content"], row["style"], str(row[f"{role}_run_id"])) / IMAGE
     flag = None if str(row.get(f"{role}_status")) == "ok" else "DIVERGED"
-    return image, f"L_S={fmt(row[f'{role}_L_S'])} L_C={fmt(row[f'{role}_L_C'])}\n{scores}", flag
+    return image, f"L_S={short_number(row[f'{role}_L_S'])} L_C={short_number(row[f'{role}_L_C'])}\n{scores}", flag
 
 
 def _array_title(manifest: Manifest, ev: Evaluator | None) -> str:

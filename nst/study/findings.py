@@ -63,14 +63,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..contracts.cells import short_number
+from ..contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ..contracts.layers import standard_name
+from ..contracts.manifest import Manifest, format_value, label_of
 from ..errors import ClaimsError
-from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
-from ..run.layers import standard_name
 from . import people_claims, stats
-from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
-from .manifest import Manifest, format_value, label_of
 from .aggregate import metric_columns
 from .config_input import repeated_key
+from .stats import MAX_PROJECTED, pairs_to_decide  # noqa: F401  (findings' names for them)
 from .summary import by_pair, value_rows
 from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 
@@ -358,24 +359,20 @@ def evidence(claim: Claim, column: str, rival: list[str], result: dict, n_rivals
     n = result["n"]
     if n == 0:
         return f"{lead}no pair has ok runs of both {a} and {b}."
-    what = f"{a} - {b} in {column} is {_g(result['effect'])}"
+    what = f"{a} - {b} in {column} is {short_number(result['effect'])}"
     if n == 1:
         return f"{lead}one pair only: {what}; no interval can be computed from one pair."
-    interval = f"95 % CI {_g(result['ci_low'])} to {_g(result['ci_high'])}, {result['ci_method']}"
+    interval = f"95 % CI {short_number(result['ci_low'])} to {short_number(result['ci_high'])}, {result['ci_method']}"
     if n < MIN_PAIRS:
         return (f"{lead}{what} ({interval}) over {n} pairs; from fewer than {MIN_PAIRS} pairs an interval "
                 "is too narrow for skewed differences.")
     better = round(result["share_better"] * n)
     side = "lower" if lower else "higher"
-    need = {"better": f"{side} by more than {_g(result['margin'])}",
-            "best": f"{side} by more than {_g(result['margin'])}",
-            "no_worse": f"at most {_g(result['margin'])} worse",
-            "matches": f"within {_g(result['margin'])} either way"}[claim.comparison]
+    need = {"better": f"{side} by more than {short_number(result['margin'])}",
+            "best": f"{side} by more than {short_number(result['margin'])}",
+            "no_worse": f"at most {short_number(result['margin'])} worse",
+            "matches": f"within {short_number(result['margin'])} either way"}[claim.comparison]
     return f"{lead}{what} ({interval}) over {n} pairs, {a} better on {better} of {n}; the claim needs {a} {need}."
-
-
-def _g(value: float) -> str:
-    return f"{value:.3g}" if value is not None and math.isfinite(value) else "-"
 
 
 # --- the table -------------------------------------------------------------------------------

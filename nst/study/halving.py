@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from pathlib import Path
 
+from ..contracts import layout
+from ..contracts.cells import finite_float
+from ..contracts.manifest import Manifest, Trial, pair_key
 from ..errors import NSTError
 from ..files import write_text
-from . import layout
 from .halving_plan import promoted_count
-from .manifest import Manifest, Trial, pair_key
 from .select import automatic_rule, matches, metric_column
 
 
@@ -97,7 +97,7 @@ def rung_table(sub: Manifest, name: str, runs_dir, iterations: int):
 
 def ranked(table, sign: float) -> list[int]:
     """Rows with a finite selection_score, best first (ties: plan order)."""
-    rows = [i for i in table.index if math.isfinite(float(table.at[i, "selection_score"]))]
+    rows = [i for i in table.index if finite_float(table.at[i, "selection_score"]) is not None]
     return sorted(rows, key=lambda i: (sign * float(table.at[i, "selection_score"]), i))
 
 

@@ -16,8 +16,9 @@ import json
 import math
 from pathlib import Path
 
+from ..contracts.params import RunParams
+from ..contracts.run_folder import RECORD
 from ..errors import PlanError
-from ..run.params import RunParams
 
 HALVING_KEYS = ("schedule", "eta", "min_iterations")
 SCHEDULES = ("full", "halving")
@@ -133,6 +134,6 @@ def _as_ran(plan, key: str, runs_dir: Path) -> None:
 
 def _finished_record(run_dir: Path) -> dict | None:
     try:
-        return json.loads((run_dir / "run.json").read_text())
+        return json.loads((run_dir / RECORD).read_text())
     except (OSError, ValueError):
         return None

@@ -17,9 +17,9 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
+from ..contracts.manifest import Manifest, pair_key
 from . import bradley_terry
 from .judgements import QUESTIONS, mark_stale, read_judgements
-from .manifest import Manifest, pair_key
 
 SELECT_QUESTION = "overall"  # the question select.metric: human reads
 SKIPPED_KINDS = ("reconstruct",)  # not style transfers: never shown on the page

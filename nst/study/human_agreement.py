@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..contracts.manifest import Manifest
 from .human import SKIPPED_KINDS, current, experiment_runs
 from .judgements import QUESTIONS
-from .manifest import Manifest
 
 PEOPLE = "people"
 LEVEL = 0.95

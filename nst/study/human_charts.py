@@ -12,11 +12,11 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..contracts.manifest import Manifest
 from .charts import panel_axes, save_figure_atomic
 from .figures import experiment_title
 from .human_agreement import PEOPLE
 from .judgements import QUESTIONS
-from .manifest import Manifest
 
 
 def _empty(out_path, text: str) -> Path:

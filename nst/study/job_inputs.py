@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from ..contracts.evaluators import PAPER, Evaluator, evaluation_layers
+from ..contracts.image_files import image_header, target_size
+from ..contracts.layers import LAYER_INDEX, min_side, standard_name
+from ..contracts.params import INITS
 from ..errors import NSTError, PlanError
-from ..run.evaluate import PAPER, Evaluator, evaluation_layers
-from ..run.image_files import image_header, target_size
-from ..run.layers import LAYER_INDEX, min_side, standard_name
-from ..run.params import INITS
 
 
 class Plan(Protocol):

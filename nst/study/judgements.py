@@ -1,7 +1,7 @@
 """Judgements: what people said about pairs of a study's images, the contract between the
 rating page (nst/judge/, which writes them) and the workflow's rules (which read them).
 
-One SQLite database per study, results/judgements.sqlite (nst/study/layout.py), in WAL mode,
+One SQLite database per study, results/judgements.sqlite (nst/contracts/layout.py), in WAL mode,
 one row per judgement in table `judgements`:
 
     id          the judgement's id, made by the page (a retry of the same POST carries it again,
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..contracts.layout import IMAGE, run_file
 from ..errors import InputError
 from ..hashes import sha256_file
-from .layout import IMAGE, run_file
 
 FORMAT = 1  # the schema's version, kept in table `meta`
 QUESTIONS = {

@@ -19,12 +19,14 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..contracts.cells import finite_array
+from ..contracts.layers import LAYER_INDEX, standard_name
+from ..contracts.manifest import Manifest
+from ..contracts.run_folder import HISTORY
 from ..errors import AggregateError
-from ..run.layers import LAYER_INDEX, standard_name
 from .aggregate import RANDOM_NOTE, read_history, read_run, run_dir, run_row
 from .charts import save_figure_atomic, spans_decades, wrap_title
 from .figures import experiment_title, run_flag
-from .manifest import Manifest
 
 TERMS = ("content", "style")
 LINESTYLES = {"content": "--", "style": "-"}
@@ -48,8 +50,8 @@ def layer_columns(history: pd.DataFrame) -> list[tuple[str, str, str]]:
 def relative_to_max(values) -> np.ndarray:
     """`values` divided by their largest finite value; non-positive and non-finite values (a
     loss of exactly 0 on a log axis, a diverged step) become NaN."""
-    out = np.array(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
-    out[~np.isfinite(out) | (out <= 0)] = np.nan
+    out = finite_array(values)
+    out[out <= 0] = np.nan
     top = np.nanmax(out) if np.isfinite(out).any() else np.nan
     return out / top if np.isfinite(top) else out
 
@@ -133,7 +135,7 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
         raise AggregateError(f"experiment {name!r} has no runs to chart")
     shown = runs[:MAX_PANELS]
     records = [read_run(runs_dir, c, s, r) for c, s, r, _ in shown]
-    histories = [read_history(run_dir(runs_dir, c, s, r) / "history.csv") for c, s, r, _ in shown]
+    histories = [read_history(run_dir(runs_dir, c, s, r) / HISTORY) for c, s, r, _ in shown]
     colors = layer_colors(histories)
     n_cols = min(PANEL_COLS, len(shown))
     n_rows = math.ceil(len(shown) / n_cols)

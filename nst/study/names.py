@@ -12,8 +12,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from ..contracts import layout
 from ..errors import PlanError
-from . import layout
 
 # An image stem or a blend name. '__' is refused as well: it joins content and style in pair
 # keys (CONTENT__STYLE, manifest.pair_key), so a stem holding it would make keys ambiguous.

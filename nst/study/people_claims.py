@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..run.evaluate import IMAGE_METRICS, SCORE_METRICS
+from ..contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ..contracts.manifest import Manifest
 from .human_agreement import PEOPLE
 from .judgements import QUESTIONS
-from .manifest import Manifest
 from .verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
 
 KIND = "agrees_with_people"

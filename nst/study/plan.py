@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from ..contracts.families import missing_network
+from ..contracts.manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from ..contracts.params import FIELD_NAMES, RunParams
+from ..contracts.presets import PRESETS
+from ..errors import PlanError, WeightsError
+from ..files import write_text
+from ..run.state_dict_file import check_state_dict_file
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
-from .names import check_experiment_name
-from ..errors import PlanError, WeightsError
-from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
-from ..run.families import missing_network
-from ..files import write_text
-from ..run.params import FIELD_NAMES, RunParams
-from ..run.presets import PRESETS
-from ..run.state_dict_file import check_state_dict_file
-from .manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
-from .job_inputs import check_job_inputs
 from .halving_plan import HALVING_KEYS, check_schedule, ladder, schedule_info
+from .job_inputs import check_job_inputs
+from .names import check_experiment_name
 from .reconstruct_plan import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
@@ -69,7 +69,7 @@ class Plan:
     runs: dict[str, Run] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     results_array: dict | None = None
-    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/run/evaluate.py)
+    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/contracts/evaluators.py)
     blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
     ladder_runs: set[str] = field(default_factory=set)  # keys of halving's runs: no shared trajectories
@@ -106,7 +106,7 @@ class Plan:
         return [t for t in self.trials if t.experiment == experiment]
 
     def manifest(self) -> Manifest:
-        """What the tables and figures read (nst/study/manifest.py; the workflow writes it as
+        """What the tables and figures read (nst/contracts/manifest.py; the workflow writes it as
         results/plan/manifest.json)."""
         return Manifest(
             experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},

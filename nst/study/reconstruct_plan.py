@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contracts.layers import normalize_layer, standard_name
+from ..contracts.manifest import label_of
+from ..contracts.params import RunParams
 from ..errors import PlanError
-from ..run.layers import normalize_layer, standard_name
-from ..run.params import RunParams
-from .manifest import label_of
 
 RECONSTRUCT = "reconstruct"
 RECONSTRUCT_KEYS = ("content_layers", "style_layers")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..contracts.layers import standard_text
+from ..contracts.manifest import Manifest, Trial
 from ..errors import AggregateError
-from ..run.layers import standard_text
 from .aggregate import RANDOM_NOTE, read_run, run_row
 from .figures import experiment_title, run_flag, run_image, study_grid
 from .grids import GridGeometry
-from .manifest import Manifest, Trial
 from .reconstruct_plan import RECONSTRUCT, RECONSTRUCT_KEYS
 
 ROW_TEXT = {"content_layers": "content from one layer", "style_layers": "style from the layers up to"}

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..contracts.cells import finite_float
+from ..contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
+from ..contracts.manifest import Manifest, Trial, pair_key
+from ..contracts.params import FIELD_NAMES, RunParams
 from ..errors import AggregateError
-from ..run.evaluate import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
-from ..run.params import FIELD_NAMES, RunParams
-from .manifest import Manifest, Trial, pair_key
 
 
 
@@ -129,19 +130,10 @@ def _normalise(key: str, value: Any) -> Any:
         return ",".join(str(v) for v in value)
     if isinstance(value, bool) or value is None:
         return value
-    number = _number(value)
+    number = finite_float(value)
     if number is not None:
         return number
     return str(value).strip().lower()
-
-
-def _number(value: Any) -> float | None:
-    """`value` as a finite float, or None (missing, text, inf, nan)."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 # --- the selection ---------------------------------------------------------------------------------
@@ -241,7 +233,7 @@ def _checked_overrides(overrides: dict, pairs: list[tuple[str, str]], name: str)
 
 def _candidate_points(table: pd.DataFrame, ok: list[int], axes: tuple[str, str]) -> dict[int, tuple]:
     """(style score, content score) of the ok rows that have both, finite."""
-    points = {i: (_number(table.at[i, axes[0]]), _number(table.at[i, axes[1]])) for i in ok}
+    points = {i: (finite_float(table.at[i, axes[0]]), finite_float(table.at[i, axes[1]])) for i in ok}
     return {i: p for i, p in points.items() if None not in p}
 
 
@@ -250,7 +242,7 @@ def _rule_values(table: pd.DataFrame, ok: list[int], points: dict[int, tuple], s
     """What the rule ranks the candidates by: the two-sided score, or the metric's column."""
     if column is None:
         return two_sided_scores(points, select["metric"], float(select.get("style_share", 0.5))) if points else {}
-    values = {i: _number(table.at[i, column]) for i in ok}
+    values = {i: finite_float(table.at[i, column]) for i in ok}
     return {i: v for i, v in values.items() if v is not None}
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..contracts.cells import finite_array
+from ..contracts.evaluators import describe_select
+from ..contracts.manifest import Manifest
 from ..errors import AggregateError
-from ..run.evaluate import describe_select
-from .charts import _numbers, spans_decades, panel_axes, save_figure_atomic, wrap_title
-from .figures import any_random, evaluator_line, experiment_rows, experiment_title, truthy
-from .manifest import Manifest
-from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
 from .aggregate import RANDOM_NOTE
+from .charts import spans_decades, panel_axes, save_figure_atomic, wrap_title
+from .figures import any_random, evaluator_line, experiment_rows, experiment_title, truthy
+from .select import pair_rows, pairs_in_order, pareto_ranks, selection_axes
 
 
 def selection_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, out_path) -> Path:
@@ -54,7 +55,7 @@ def selection_figure(manifest: Manifest, exp_table: pd.DataFrame, name: str, out
 def selection_panel(ax, rows: pd.DataFrame, x_col: str, y_col: str) -> None:
     """One pair's candidates on `ax` (rows: the pair's rows with a fresh index; x_col, y_col:
     its style and content score columns), as selection_figure describes."""
-    x, y = _numbers(rows[x_col]), _numbers(rows[y_col])
+    x, y = finite_array(rows[x_col]), finite_array(rows[y_col])
     finite = np.isfinite(x) & np.isfinite(y)
     ok = np.array([str(s) == "ok" for s in rows["status"]]) & finite
     candidates = {i: (x[i], y[i]) for i in np.flatnonzero(ok)}

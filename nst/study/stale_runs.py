@@ -22,11 +22,11 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from ..files import read_json_object
+from ..contracts import layout
+from ..contracts.param_values import INITS
+from ..contracts.run_folder import inputs_now, made_from
 from ..errors import InputError
-from ..run.outputs import inputs_now, made_from
-from ..run.param_values import INITS
-from . import layout
+from ..files import read_json_object
 from .plan import Plan
 
 

@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ..contracts.cells import finite_array
+
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 BOOTSTRAP_FROM = 4  # fewer values: Student-t alone (3 values have 10 distinct resamples)
@@ -77,9 +79,8 @@ class Interval(NamedTuple):
 # --- one sample ----------------------------------------------------------------------------
 def finite(values: Iterable) -> np.ndarray:
     """The finite values of `values` as floats (None, NaN, inf and text that is no number go)."""
-    array = np.asarray(pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce"),
-                       dtype=float)
-    return array[np.isfinite(array)]
+    array = finite_array(values)
+    return array[~np.isnan(array)]
 
 
 def interval_method(n: int) -> str:
@@ -162,8 +163,7 @@ def paired_difference(treatment: Sequence, reference: Sequence, lower_is_better:
     pairs where the treatment is better (lower, or higher when not lower_is_better; ties are not
     better); sd: the differences' standard deviation (NaN below 2); n: pairs where both values
     are finite (the others are left out)."""
-    t = np.asarray(pd.to_numeric(pd.Series(list(treatment), dtype=object), errors="coerce"), dtype=float)
-    r = np.asarray(pd.to_numeric(pd.Series(list(reference), dtype=object), errors="coerce"), dtype=float)
+    t, r = finite_array(treatment), finite_array(reference)
     if t.shape != r.shape:
         raise ValueError(f"paired_difference: {len(t)} treatment values against {len(r)} reference values")
     both = np.isfinite(t) & np.isfinite(r)
@@ -182,8 +182,7 @@ def grid_array(data: pd.DataFrame, factors: Sequence[str], levels: dict[str, lis
     pair's mean of `metric` per cell (NaN where the cell has no finite value)."""
     pairs = list(dict.fromkeys(data["pair"]))
     cells = np.full((len(pairs), *(len(levels[f]) for f in factors)), np.nan)
-    values = pd.to_numeric(data[metric], errors="coerce").astype(float)
-    values = values.where(np.isfinite(values))
+    values = pd.Series(finite_array(data[metric]), index=data.index)
     means = values.groupby([data["pair"], *(data[f] for f in factors)], sort=False).mean()
     for key, value in means.items():
         position = [pairs.index(key[0])] + [levels[f].index(level) for f, level in zip(factors, key[1:])]

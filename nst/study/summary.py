@@ -45,11 +45,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..contracts.cells import finite_or_nan
+from ..contracts.manifest import Manifest, format_value, label_of
+from ..contracts.presets import PRESETS
 from ..errors import AggregateError
-from ..run.presets import PRESETS
 from . import stats
 from .aggregate import reference_values
-from .manifest import Manifest, format_value, label_of
 from .select import matches
 
 ONE_PAIR_NOTE = "one pair: no interval can be computed from one pair"
@@ -90,14 +91,9 @@ def value_rows(manifest: Manifest, exp_table: pd.DataFrame, name: str, metrics: 
         row = {"pair": f"{trial.content}/{trial.style}", "label": label_of(trial.values), "ok": ok,
                "stopped": stopped}
         row.update({k: format_value(trial.values[k]) if k in trial.values else "" for k in keys})
-        row.update({m: _number(record[m]) if ok else np.nan for m in metrics})
+        row.update({m: finite_or_nan(record[m]) if ok else np.nan for m in metrics})
         rows.append(row)
     return pd.DataFrame(rows, columns=["pair", "label", "ok", "stopped", *keys, *metrics])
-
-
-def _number(value) -> float:
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return float(number) if np.isfinite(number) else np.nan
 
 
 def by_pair(rows: pd.DataFrame, metric: str) -> pd.DataFrame:

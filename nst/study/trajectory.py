@@ -19,11 +19,12 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from ..contracts import layout
+from ..contracts.params import RunParams
+from ..contracts.run_folder import made_from
+from ..contracts.run_folder import staged_run_folder
 from ..errors import NSTError
-from ..files import copy_file, staged_run_folder, write_text
-from ..run.outputs import made_from
-from ..run.params import RunParams
-from . import layout
+from ..files import copy_file, write_text
 from .plan import Plan, Run
 
 

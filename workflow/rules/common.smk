@@ -1,5 +1,5 @@
 # Image discovery, experiment expansion (nst.study.plan) and target lists. Every path under
-# results/ comes from nst/study/layout.py.
+# results/ comes from nst/contracts/layout.py.
 import json
 import os
 import re
@@ -16,7 +16,7 @@ from nst.execution.forkserver import start_forkserver, stop_forkserver
 from nst.execution.runner import start_runner, stop_runner
 from nst.run import prescore
 from nst.run.device import cuda_expected
-from nst.study import layout
+from nst.contracts import layout
 from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides
 from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
 from nst.study.halving_plan import keep_finished_continuations
@@ -330,11 +330,11 @@ def all_targets(wildcards=None):
 
 # --- scoring (evaluation:) ---
 # Every run is scored from its saved image.png by each evaluator of `evaluation:`
-# (nst/run/evaluate.py), in a job of its own (rule score, workflow/rules/score.smk), on the
+# (nst/contracts/evaluators.py), in a job of its own (rule score, workflow/rules/score.smk), on the
 # evaluator's network whatever the run was optimised with. A score file is named by the hash
 # of the evaluator's settings, so a changed `evaluation:` makes new targets: every run is
 # re-scored, none re-optimised (the stylize rule never sees the evaluators).
-from nst.run.evaluate import describe_select
+from nst.contracts.evaluators import describe_select
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
 # A run's process scores its image with these too, while torch is loaded; the score jobs then

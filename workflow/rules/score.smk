@@ -1,4 +1,4 @@
-# Every run scored by every evaluator of `evaluation:` (nst/run/evaluate.py, nst/run/score.py), one job
+# Every run scored by every evaluator of `evaluation:` (nst/contracts/evaluators.py, nst/run/score.py), one job
 # per run and evaluator, from the run's saved image.png: results/runs/<content>/<style>/<run_id>/
 # scores/<evaluator hash>.json. A job needs only its run's files, so no optimisation ever waits
 # for scoring, and a changed `evaluation:` re-scores every run without re-optimising any.

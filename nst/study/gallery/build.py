@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...contracts import layout
+from ...contracts.manifest import Manifest
 from ...errors import InputError
 from ...files import write_failure, write_text, WRITE_ERRNOS
-from .. import layout
 from ..aggregate import read_csv
-from ..manifest import Manifest
 from .data import data_script, gallery_data
 
 ASSETS = ("index.html", "gallery.css", "format.js", "state.js", "chart.js", "grid.js", "detail.js",

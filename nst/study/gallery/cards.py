@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from ...contracts import layout
+from ...contracts.cells import finite_float
 from ...errors import InputError
 from ...files import atomic_path, write_text
-from .. import layout
 
 THUMB_SIDE = 256  # px: a card is about 200 px wide; 256 stays sharp at 1.25x zoom
 THUMB_QUALITY = 82  # WebP quality: about 10 KB for a 256 px painting-like image
@@ -45,11 +45,8 @@ def write_thumbnail(image_path: str | os.PathLike, out_path: str | os.PathLike, 
 
 def _number(text: str | None) -> float | None:
     """A history cell as a finite float rounded to 5 significant digits, else None."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return float(f"{value:.5g}") if math.isfinite(value) else None
+    value = finite_float(text)
+    return None if value is None else float(f"{value:.5g}")
 
 
 def sampled(count: int, limit: int = CURVE_POINTS) -> list[int]:

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...contracts.cells import finite_array
+from ...contracts.evaluators import describe_select
+from ...contracts.manifest import Manifest
+from ...contracts.params import RunParams
 from ...errors import AggregateError
-from ...run.evaluate import describe_select
-from ...run.params import RunParams
 from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
-from ..manifest import Manifest
 
 DATA_FORMAT = 1  # raise it whenever data.js changes shape (the page checks it)
 LOSSES = ["final_total", "final_content", "final_style"]
@@ -68,8 +69,8 @@ def encode_values(column: pd.Series) -> dict:
 
 def encode_numbers(column: pd.Series) -> dict:
     """A loss, score or time: each run's value to DIGITS significant digits, None when not finite."""
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    finite = np.isfinite(values).tolist()
+    values = finite_array(column)
+    finite = (~np.isnan(values)).tolist()
     return {"numbers": [float(f"{v:.{DIGITS}g}") if ok else None for v, ok in zip(values.tolist(), finite)]}
 
 

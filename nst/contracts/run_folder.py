@@ -4,9 +4,11 @@
 Every file is written under a temporary name and renamed; run.json goes last, so a folder
 with run.json in it is a finished run, and a killed job leaves nothing that looks finished.
 
-The file names below are the run folder's layout; nst/study/layout.py (results/ as a whole)
-takes them from here. This module is torch-free: reading the names or a finished run's record
-never loads torch; nst/run/writer.py writes a run.
+The file names below are the run folder's layout, spelled nowhere else in nst/ (tests/test_house.py
+checks); nst/contracts/layout.py (results/ as a whole) takes them from here. This module is
+torch-free: reading the names or a finished run's record never loads torch. The staged write
+(staged_run_folder) is here too, since it is the order the names land in; nst/run/writer.py
+writes a run through it, as does a run written from a longer run's snapshot (study/trajectory.py).
 """
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ImageError, OutputError
-from ..files import finite_or_null, staged_run_folder, unreadable, write_text
+from ..files import WRITE_ERRNOS, process_alive, unreadable, write_failure
 from ..hashes import content_sha256
 from .image_files import image_header
 from .param_values import INITS
@@ -30,7 +36,10 @@ if TYPE_CHECKING:
 IMAGE = "image.png"
 HISTORY = "history.csv"
 RECORD = "run.json"  # written last: its presence marks a finished run
-SNAPSHOTS = "snapshots"  # <iteration>.png and <iteration>.json per requested snapshot
+SNAPSHOTS = "snapshots"  # <iteration>.png and <iteration>.json per requested snapshot (+ <k>.pt)
+SCORES = "scores"  # <evaluator hash>.json per evaluator (nst/contracts/layout.py's score_name)
+RESUME = "resume.pt"  # the latest resumable state, only while the run is unfinished (nst/run/checkpoint.py)
+STAGING_PREFIX = ".staging"  # + the pid of the process writing a run's files (staged_run_folder)
 
 
 def history_columns(params: RunParams) -> list[str]:
@@ -63,6 +72,59 @@ def finished_record(outdir: str | os.PathLike) -> dict | None:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# --- writing a run's files: staged, then moved in with run.json last ---------------------
+@contextmanager
+def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:
+    """A staging folder to write one run's files into (image.png, history.csv, run.json,
+    snapshots/). When the block ends they replace the run folder's: the old run.json is
+    removed only once everything new is written (a full disk leaves a finished run as it
+    was), the new run.json lands last, and every snapshot file this run did not stage is
+    removed, so a folder never mixes two runs. On an error the staging folder goes away;
+    staging folders that killed processes left behind go when a run lands."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"cannot write a run into {str(outdir)!r}: it is a file, not a folder")
+    staging = outdir / f"{STAGING_PREFIX}{os.getpid()}"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        yield staging
+        _move_run_files(staging, outdir)
+        remove_dead_staging(outdir)
+    except OSError as err:
+        if err.errno in WRITE_ERRNOS:
+            raise write_failure(outdir, err) from None
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_dead_staging(outdir: Path) -> None:
+    """Remove the staging folders in `outdir` whose process is gone (a kill during a run's
+    final write leaves one); those of live processes stay."""
+    for folder in outdir.glob(f"{STAGING_PREFIX}*"):
+        pid = re.fullmatch(rf"{re.escape(STAGING_PREFIX)}(\d+)", folder.name)
+        if pid and folder.is_dir() and not process_alive(int(pid.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _move_run_files(staging: Path, outdir: Path) -> None:
+    (outdir / RECORD).unlink(missing_ok=True)  # unfinished from here until the new one lands
+    staged_snapshots = staging / SNAPSHOTS
+    staged = {p.name for p in staged_snapshots.iterdir()} if staged_snapshots.is_dir() else set()
+    old_snapshots = outdir / SNAPSHOTS
+    if old_snapshots.is_dir():
+        for old in old_snapshots.iterdir():
+            if old.name not in staged:
+                old.unlink()
+    for name in sorted(staged):
+        old_snapshots.mkdir(exist_ok=True)
+        os.replace(staged_snapshots / name, old_snapshots / name)
+    for name in (IMAGE, HISTORY, RECORD):  # run.json last: the run is finished
+        if (staging / name).exists():
+            os.replace(staging / name, outdir / name)
 
 
 # --- what a run was made from: its images, by content -------------------------------------

@@ -5,7 +5,7 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/plan/manifests/<hash>.json          every call's plan, named by its content
     results/plan/execution/<hash>.json          every call's execution settings, likewise
     results/runs/<content>/<style>/<run_id>/    one run: image.png, history.csv, run.json,
-                                                snapshots/ (names from nst/run/outputs.py)
+                                                snapshots/ (names from nst/contracts/run_folder.py)
         .../scores/<evaluator hash>.json        the run scored by one evaluator
     results/tables/<name>.csv                   runs.csv, one per experiment, table5.csv,
                                                 findings.csv (the claims checked)
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from ..run.outputs import HISTORY, IMAGE, RECORD, SNAPSHOTS
+from .run_folder import HISTORY, IMAGE, RECORD, SCORES, SNAPSHOTS
 
 __all__ = ["HISTORY", "IMAGE", "RECORD", "SNAPSHOTS"]  # the run folder's own files, re-exported
 
@@ -69,7 +69,7 @@ def run_file(content: str, style: str, run_id: str, name: str = RECORD, runs: st
 
 def score_name(evaluator_hash: str) -> str:
     """A score file's path inside its run's folder (the evaluator's settings hash names it)."""
-    return f"scores/{evaluator_hash}.json"
+    return f"{SCORES}/{evaluator_hash}.json"
 
 
 RUN_PATTERN = run_folder("{content}", "{style}", "{run_id}")

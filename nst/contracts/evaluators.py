@@ -1,5 +1,5 @@
-"""What every run is scored by: evaluators (torch-free), and the reference evaluation that the
-engine still stores in run.json.
+"""What every run is scored by: the evaluators' definitions, and that of the reference evaluation
+the engine still stores in run.json (computed by nst/run/reference.py).
 
 A run's own losses depend on its settings (L1 vs L2, layers, weights, network), so they cannot be
 compared across the rows of a table. An *evaluator* is a fixed definition that scores every
@@ -18,8 +18,8 @@ The settings of an evaluator, never its name, make its hash: the file name of th
 (results/runs/<content>/<style>/<run_id>/scores/<hash>.json), so changing `evaluation:` in the
 config makes new score files and re-scores every run without re-optimising any.
 
-Torch is imported only by the functions that compute (nst/run/score.py): the planner, the tables
-and the figures import this module.
+Nothing here imports torch: the functions that compute are nst/run/score.py's, and the planner,
+the tables and the figures import this module.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import AggregateError, InputError
 from ..files import read_json_object
-from ..run.evaluate import Evaluator
+from .evaluators import Evaluator
 
 MANIFEST_FORMAT = 1  # raise it whenever the JSON changes shape
 PAIRS = "pairs"  # an experiment with no design: its base settings over every pair
