@@ -8,6 +8,7 @@ gallery page), judge_command (the rating page, people's rankings and agreement).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from ..errors import NSTError
@@ -25,6 +26,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     for module in (run_command, tool_commands, study_commands, layer_commands, halving_command, gallery_command,
                    judge_command):
         handlers.update(module.add_parsers(sub))
+    # the fork server's children run the workflow jobs' commands: this module's main
+    handlers["forkserver"] = functools.partial(handlers["forkserver"], command=main)
     return parser, handlers
 
 

@@ -121,12 +121,13 @@ def cmd_runner(args) -> int:
     return 0
 
 
-def cmd_forkserver(args) -> int:
+def cmd_forkserver(args, command) -> int:
+    """`command`: what each child runs, the CLI's main (handed in by nst.cli, above this module)."""
     from ..execution.forkserver import available, serve
 
     if not available():
         raise NSTError("nst forkserver needs POSIX sockets that pass file descriptors (Linux, macOS)")
-    serve(args.socket, args.parent_pid)
+    serve(args.socket, command, args.parent_pid)
     return 0
 
 

@@ -45,7 +45,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import MutableMapping
+from typing import Callable, MutableMapping
 
 from ..errors import NSTError
 
@@ -154,9 +154,9 @@ def _exit_code(value) -> int:
     return 1
 
 
-def _serve_one(conn: socket.socket) -> None:
-    """In the forked child: become the job (its fds, folder, environment) and run its command.
-    Never returns."""
+def _serve_one(conn: socket.socket, command: Callable[[list[str]], int]) -> None:
+    """In the forked child: become the job (its fds, folder, environment) and run its command
+    (`command(arguments)`, the `nst` CLI's main). Never returns."""
     code = 1
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
@@ -189,10 +189,8 @@ def _serve_one(conn: socket.socket) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
         threading.Thread(target=job_gone, daemon=True).start()
-        from ..cli import main
-
         try:
-            code = _exit_code(main(request["argv"]))
+            code = _exit_code(command(request["argv"]))
         except SystemExit as exit_:
             code = _exit_code(exit_.code)
         except BaseException:  # noqa: BLE001 - a bug: the traceback goes to the job's stderr
@@ -231,9 +229,11 @@ def _reap() -> None:
             return
 
 
-def serve(address: str, parent_pid: int | None = None, preload=PRELOAD) -> None:
-    """Import `preload`, listen on `address` and fork a child per connection, until SIGTERM or
-    until `parent_pid` has exited."""
+def serve(address: str, command: Callable[[list[str]], int], parent_pid: int | None = None,
+          preload=PRELOAD) -> None:
+    """Import `preload`, listen on `address` and fork a child per connection that runs
+    `command(arguments)` (the CLI's main, handed in by `nst forkserver`: execution/ sits below
+    the CLI), until SIGTERM or until `parent_pid` has exited."""
     from .process import skip_dynamo_import
 
     skip_dynamo_import()  # as `nst run` does before torch.optim is used
@@ -270,7 +270,7 @@ def serve(address: str, parent_pid: int | None = None, preload=PRELOAD) -> None:
             if pid == 0:
                 server.close()
                 conn.settimeout(None)
-                _serve_one(conn)
+                _serve_one(conn, command)
             conn.close()
             served += 1
     finally:
