@@ -4,6 +4,10 @@ wall-clock time. For refactors that promise "behaviour unchanged".
 
     .venv/bin/python scripts/compare_revisions.py REV_A REV_B [--config workflow/demo.yaml]
         [--set 'params: {size: 48}'] [--cores 2]
+    .venv/bin/python scripts/compare_revisions.py --studies FOLDER_A FOLDER_B
+
+The second form compares two studies that have run already, e.g. two fresh clones' demos
+(`bash scripts/demo.sh` in each: every revision with its own install).
 
 Each revision is checked out into a temporary folder (`git worktree`) and its study runs there
 with that revision's `nst` first on PYTHONPATH, so one environment serves both. Exit status 0
@@ -102,7 +106,15 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[],
                         help="a YAML mapping laid over the config for both, e.g. 'params: {size: 48}'")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--studies", action="store_true",
+                        help="REV_A and REV_B are folders of studies that have run: compare their results only")
     args = parser.parse_args()
+    if args.studies:
+        trees = [Path(args.rev_a), Path(args.rev_b)]
+        missing = [str(t) for t in trees if not (t / "results").is_dir()]
+        if missing:
+            parser.error(f"no results/ folder in {', '.join(missing)}")
+        return report(compare(*trees), len(result_files(trees[0])))
     with tempfile.TemporaryDirectory(prefix="nst-compare-") as tmp:
         trees = [checkout(rev, Path(tmp) / name) for rev, name in ((args.rev_a, "a"), (args.rev_b, "b"))]
         try:
@@ -113,6 +125,10 @@ def main() -> int:
         finally:
             for tree in trees:
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False)
+    return report(problems, count)
+
+
+def report(problems: list[str], count: int) -> int:
     for line in problems:
         print(line)
     print(f"{count} result files compared: {'identical' if not problems else f'{len(problems)} differ'}")
