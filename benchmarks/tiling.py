@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python -m benchmarks.tiling exact --sizes 256,384
     nice -n 10 .venv/bin/python -m benchmarks.tiling memory --cases gatys:512:0:3:2,gatys:512:256:3:2
+    nice -n 10 .venv/bin/python -m benchmarks.tiling time --size 1024 --tile 512 --repeats 3
     nice -n 10 .venv/bin/python -m benchmarks.tiling all          # the table of BENCHMARKS.md, in one run
     nice -n 10 .venv/bin/python -m benchmarks --only 11           # the same, inside the suite
 
@@ -19,6 +20,11 @@ half), so the suite runs it only when asked (`--only 11`), as benchmark 9.
    iteration (the median gap between history rows, see iteration_seconds) divided by the
    megapixels gives the per-megapixel time; the row also gives the memory model's estimate
    (nst/run/memory.py) beside the measurement.
+3. time, in this process (malloc and NHWC layout as an `nst run` job has them): one evaluation
+   with its gradient, untiled and tiled alternating, `repeats` times after one warm-up each;
+   the untiled forward and backward apart, and the tiled objective without gradients (its
+   pass 1 alone) beside the whole tiled call. On a shared machine the alternation keeps the
+   two arms under the same load, which separate processes minutes apart do not.
 """
 from __future__ import annotations
 
@@ -152,25 +158,90 @@ def memory_and_time(cache: Path, cases=DEFAULT_CASES, timeout: float = 3600) -> 
     return {"markdown": md, "raw": raw}
 
 
+def timing(cache: Path, size: int = 1024, tile: int = 512, repeats: int = 3) -> dict:
+    import statistics
+
+    import torch
+    from nst.run.engine import place_network
+    from nst.run.images import load_image
+    from nst.run.objective import Objective
+    from nst.run.presets import preset
+    from nst.run.tiled import TiledObjective
+    from nst.run.tiling import conv_work
+    from nst.run.vgg import make_extractor
+    from nst.run.weights import load_weights
+
+    torch.set_num_threads(common.THREADS)
+    p = preset("gatys", size=size)
+    state, _ = load_weights(p.weights, p.family_weights_file)
+    ext = place_network(make_extractor(p.content_layers + p.style_layers, p.pooling, state), p, torch.device("cpu"))
+    content_path, style_path = test_images(cache, size)
+    content, style = (load_image(path, size, p.resize)[0] for path in (content_path, style_path))
+    untiled = Objective(p, ext, content, [style], None, contextlib.nullcontext())
+    tiled = TiledObjective(p, ext, content, [style], None, contextlib.nullcontext(), tile=tile)
+    seconds: dict[str, list[float]] = {k: [] for k in ("forward", "backward", "untiled", "pass 1", "tiled")}
+    for rep in range(repeats + 1):  # the first of each: warm-up (oneDNN's primitives, the allocator)
+        x = content.clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        untiled(x)["total"].backward()  # forward and backward, then apart below
+        t1 = time.perf_counter()
+        x = content.clone().requires_grad_(True)
+        t2 = time.perf_counter()
+        terms = untiled(x)
+        t3 = time.perf_counter()
+        terms["total"].backward()
+        t4 = time.perf_counter()
+        x = content.clone().requires_grad_(True)
+        t5 = time.perf_counter()
+        tiled(x)["total"].backward()  # both passes (the backward only copies the gradient in)
+        t6 = time.perf_counter()
+        with torch.no_grad():
+            tiled(content)  # without gradients: pass 1 only
+        t7 = time.perf_counter()
+        if rep:
+            for k, v in (("untiled", t1 - t0), ("forward", t3 - t2), ("backward", t4 - t3), ("tiled", t6 - t5),
+                         ("pass 1", t7 - t6)):
+                seconds[k].append(v)
+            log(f"  time {size} px tile {tile}: untiled {t1 - t0:.1f} s (forward {t3 - t2:.1f}, backward "
+                f"{t4 - t3:.1f}), tiled {t6 - t5:.1f} s (pass 1 {t7 - t6:.1f})")
+    med = {k: statistics.median(v) for k, v in seconds.items()}
+    work = conv_work(tiled.plan)
+    md = table(["", "median of " + str(repeats) + " (s)", "each (s)"],
+               [[k, f"{med[k]:.2f}", ", ".join(f"{v:.2f}" for v in seconds[k])] for k in seconds])
+    md += (f"\n\n{size} px, tiles of {tile} px ({tiled.plan.count}), convolution work {work:.3f}x the "
+           f"untiled; tiled / untiled: {med['tiled'] / med['untiled']:.2f}x (target <= 1.5x: "
+           f"{'met' if med['tiled'] / med['untiled'] <= 1.5 else 'NOT met'}).")
+    return {"markdown": md, "raw": {"size": size, "tile": tile, "tiles": tiled.plan.count, "conv_work": work,
+                                    "seconds": seconds, "medians": med}}
+
+
 def run(cache: Path, sizes=(256, 384), cases=DEFAULT_CASES) -> dict:
     """Both parts, for `python -m benchmarks --only 11`."""
-    exact, mem = exactness(cache, sizes), memory_and_time(cache, cases)
-    return {"markdown": "#### Exactness\n\n" + exact["markdown"] + "\n\n#### Peak RSS and time\n\n" + mem["markdown"],
-            "raw": {"exact": exact["raw"], "memory": mem["raw"]}}
+    exact, mem, times = exactness(cache, sizes), memory_and_time(cache, cases), timing(cache)
+    return {"markdown": "#### Exactness\n\n" + exact["markdown"] + "\n\n#### Peak RSS and time\n\n" + mem["markdown"]
+            + "\n\n#### Time, in one process\n\n" + times["markdown"],
+            "raw": {"exact": exact["raw"], "memory": mem["raw"], "time": times["raw"]}}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tiling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("exact", "memory", "all"))
+    parser.add_argument("what", choices=("exact", "memory", "time", "all"))
     parser.add_argument("--sizes", default="256,384")
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"))
     parser.add_argument("--timeout", type=float, default=3600,
                         help="seconds per memory case (a tiled 4096 px case takes tens of minutes on 2 cores)")
+    parser.add_argument("--size", type=int, default=1024, help="time: image size")
+    parser.add_argument("--tile", type=int, default=512, help="time: tile size")
+    parser.add_argument("--repeats", type=int, default=3, help="time: repeats after the warm-up")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    if args.what in ("time", "all"):  # as an nst job: before torch allocates anything
+        from nst.execution.process import keep_freed_memory
+
+        keep_freed_memory()
     cache = Path(args.cache)
     report, raw = [], {}
     if args.what in ("exact", "all"):
@@ -181,6 +252,10 @@ def main(argv=None) -> int:
         r = memory_and_time(cache, args.cases.split(","), args.timeout)
         report.append("#### Peak RSS and time\n\n" + r["markdown"])
         raw["memory"] = r["raw"]
+    if args.what in ("time", "all"):
+        r = timing(cache, args.size, args.tile, args.repeats)
+        report.append("#### Time, in one process\n\n" + r["markdown"])
+        raw["time"] = r["raw"]
     print("\n\n".join(report))
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1))
