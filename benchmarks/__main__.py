@@ -21,6 +21,9 @@
   --cache/lbfgs_bounds), and each option's cost per iteration side by side
 10 the gallery at 10,000 runs (records only): `nst gallery build`, and the page's first render
   in Chromium (Debian's, through Playwright)
+11 the tiled objective (issue 23): exactness at 256 and 384 px, peak RSS and time per megapixel
+  of one `nst run` per case, untiled and tiled, 512 to 4096 px (about an hour and a half on 2
+  cores, so only with --only 11; benchmarks/tiling.py runs its parts alone)
 
 Stand-in weights: the ImageNet file cannot be downloaded here, so a seeded random torchvision
 vgg19() state dict (full, 548 MB) and its features-only part are saved once in --cache.
@@ -41,7 +44,7 @@ from .common import REPO, log, machine_info, stand_in_weights
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,10", help="comma-separated benchmark numbers (default all but 9, which takes hours)")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,10", help="comma-separated benchmark numbers (default all but 9 and 11, which take hours)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats/iterations: a smoke run, not numbers to keep")
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"),
                         help="folder for the stand-in weights (630 MB) and images, kept between runs")
@@ -239,6 +242,13 @@ def main(argv=None) -> int:
                          f"Target: build <= 10 s and first render <= 1 s: "
                          f"{'met' if slowest <= 10 and first <= 1000 else 'NOT met'} "
                          f"(slowest build {slowest:.1f} s, slowest first render {first:.0f} ms)."))
+    if 11 in wanted:
+        from . import tiling as b11
+
+        log("benchmark 11: the tiled objective, 256 to 4096 px")
+        out = b11.run(cache)
+        raw["11"] = out["raw"]
+        sections.append(("11. High resolution: the tiled objective", out["markdown"], ""))
     info["load average at the end"] = common.loadavg()
     info["suite wall time"] = f"{time.perf_counter() - started:.0f} s"
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])

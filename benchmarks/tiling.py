@@ -1,8 +1,13 @@
-"""Benchmark 9: the tiled objective (issue 23): exactness, peak RSS, time per megapixel.
+"""Benchmark 11: the tiled objective (issue 23): exactness, peak RSS, time per megapixel.
 
     nice -n 10 .venv/bin/python -m benchmarks.tiling exact --sizes 256,384
     nice -n 10 .venv/bin/python -m benchmarks.tiling memory --cases gatys:512:0:3:2,gatys:512:256:3:2
+    nice -n 10 .venv/bin/python -m benchmarks.tiling time --size 1024 --tile 512 --repeats 3
     nice -n 10 .venv/bin/python -m benchmarks.tiling all          # the table of BENCHMARKS.md, in one run
+    nice -n 10 .venv/bin/python -m benchmarks --only 11           # the same, inside the suite
+
+A tiled 4096 px iteration takes many minutes on 2 cores (the whole of `all` about an hour and a
+half), so the suite runs it only when asked (`--only 11`), as benchmark 9.
 
 1. exactness, in this process: the `gatys` preset (conv4_2 content, relu1_1..relu5_1 style,
    `weights: caffe`), each style loss (and each Gram normalisation), float64 and float32; the
@@ -11,9 +16,15 @@
    targets and shift. Relative difference of the total (and every term) and of the gradient
    (max |g_tiled - g| / max |g|).
 2. memory and time, one fresh `nst run` per case (GNU time's peak RSS, see common.run_child):
-   PRESET:SIZE:TILE:ITERATIONS:LBFGS_HISTORY; TILE 0 = untiled. The loop's seconds per iteration
-   divided by the megapixels gives the per-megapixel time; the row also gives the memory
-   model's estimate (nst/run/memory.py) beside the measurement.
+   PRESET:SIZE:TILE:ITERATIONS:LBFGS_HISTORY; TILE 0 = untiled. The seconds of one whole
+   iteration (the median gap between history rows, see iteration_seconds) divided by the
+   megapixels gives the per-megapixel time; the row also gives the memory model's estimate
+   (nst/run/memory.py) beside the measurement.
+3. time, in this process (malloc and NHWC layout as an `nst run` job has them): one evaluation
+   with its gradient, untiled and tiled alternating, `repeats` times after one warm-up each;
+   the untiled forward and backward apart, and the tiled objective without gradients (its
+   pass 1 alone) beside the whole tiled call. On a shared machine the alternation keeps the
+   two arms under the same load, which separate processes minutes apart do not.
 """
 from __future__ import annotations
 
@@ -30,7 +41,7 @@ from .common import BIN, child_env, log, run_child, table, test_images
 STYLE_LOSSES = (("gram", "spatial"), ("gram", "abcd"), ("gram", "elements"), ("mean_std", "spatial"),
                 ("wasserstein", "spatial"))
 DEFAULT_CASES = ("gatys:512:0:3:2", "gatys:512:256:3:2", "gatys:1024:0:2:1", "gatys:1024:512:2:1",
-                 "gatys:2048:512:1:1", "gatys:4096:512:1:1")
+                 "gatys:2048:0:1:1", "gatys:2048:672:2:1", "gatys:4096:448:2:1")  # 672, 448: the plans of max_memory_gb=8
 
 
 def exactness(cache: Path, sizes=(256, 384), dtypes=("float64", "float32"), losses=STYLE_LOSSES) -> dict:
@@ -94,6 +105,8 @@ def memory_case(cache: Path, work: Path, case: str, timeout: float) -> dict:
     preset, size, tile, iters, hist = case.split(":")
     content, style = test_images(cache, int(size))
     out = work / case.replace(":", "_")
+    while out.exists():  # a case measured twice (arms alternating): keep both folders
+        out = out.with_name(out.name + "+")
     cmd = [str(BIN / "nst"), "run", str(content), str(style), "-o", str(out), "--preset", preset,
            "--weights", "caffe", "--set", f"size={size}", "--set", f"tile_size={tile}", "--set", f"iterations={iters}",
            "--set", f"lbfgs_history={hist}", "--threads", str(common.THREADS), "--device", "cpu", "--quiet",
@@ -103,13 +116,30 @@ def memory_case(cache: Path, work: Path, case: str, timeout: float) -> dict:
     p = RunParams.from_dict(rec["params"])
     plan = memory.plan_stage(p, int(size), int(size), int(iters), 10**13, [(int(size), int(size))])
     loop = rec["timing"]["loop_seconds"]
+    per_iteration = iteration_seconds(out / "history.csv")
     return {"case": case, "size": int(size), "tile": int(tile), "iterations": int(iters), "history": int(hist),
             "rss_mib": child.maxrss_mib, "est_mib": plan.peak_bytes / 2**20, "loop_s": loop,
-            "s_per_iter_mp": loop / int(iters) / (int(size) ** 2 / 1e6), "wall": child.wall,
+            "iteration_s": per_iteration, "s_per_iter_mp": per_iteration / (int(size) ** 2 / 1e6), "wall": child.wall,
             "memory": rec.get("memory")}
 
 
-def memory_and_time(cache: Path, cases=DEFAULT_CASES, timeout: float = 900) -> dict:
+def iteration_seconds(history_csv: Path) -> float:
+    """Seconds of one whole iteration: the median gap between history rows. A row's `seconds`
+    is taken after the objective's forward and before the engine's backward; an untiled
+    objective's backward comes after it, a tiled one's second pass inside the call, so
+    loop_seconds / iterations would leave out an untiled run's last backward only. A gap
+    between rows holds one backward, one optimizer step and one forward for either.
+    With a single row (one iteration): that row's seconds."""
+    import csv
+    import statistics
+
+    with open(history_csv, newline="") as f:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
+    gaps = [b - a for a, b in zip(seconds, seconds[1:])]
+    return statistics.median(gaps) if gaps else seconds[0]
+
+
+def memory_and_time(cache: Path, cases=DEFAULT_CASES, timeout: float = 3600) -> dict:
     work = Path(tempfile.mkdtemp(prefix="nst-bench-tiling-"))
     rows, raw = [], []
     for case in cases:
@@ -124,20 +154,90 @@ def memory_and_time(cache: Path, cases=DEFAULT_CASES, timeout: float = 900) -> d
         rows.append([case, "untiled" if r["tile"] == 0 else f"tile {r['tile']}", round(r["rss_mib"]),
                      round(r["est_mib"]), f"{r['s_per_iter_mp']:.1f}", f"{r['wall']:.0f}"])
     md = table(["preset:size:tile:iterations:history", "tiling", "peak RSS (MiB)", "memory model (MiB)",
-                "loop s / iteration / MP", "process wall (s)"], rows)
+                "s / iteration / MP (median gap)", "process wall (s)"], rows)
     return {"markdown": md, "raw": raw}
+
+
+def timing(cache: Path, size: int = 1024, tile: int = 512, repeats: int = 3) -> dict:
+    import statistics
+
+    import torch
+    from nst.run.engine import place_network
+    from nst.run.images import load_image
+    from nst.run.objective import Objective
+    from nst.run.presets import preset
+    from nst.run.tiled import TiledObjective
+    from nst.run.tiling import conv_work
+    from nst.run.vgg import make_extractor
+    from nst.run.weights import load_weights
+
+    torch.set_num_threads(common.THREADS)
+    p = preset("gatys", size=size)
+    state, _ = load_weights(p.weights, p.family_weights_file)
+    ext = place_network(make_extractor(p.content_layers + p.style_layers, p.pooling, state), p, torch.device("cpu"))
+    content_path, style_path = test_images(cache, size)
+    content, style = (load_image(path, size, p.resize)[0] for path in (content_path, style_path))
+    untiled = Objective(p, ext, content, [style], None, contextlib.nullcontext())
+    tiled = TiledObjective(p, ext, content, [style], None, contextlib.nullcontext(), tile=tile)
+    seconds: dict[str, list[float]] = {k: [] for k in ("forward", "backward", "untiled", "pass 1", "tiled")}
+    for rep in range(repeats + 1):  # the first of each: warm-up (oneDNN's primitives, the allocator)
+        x = content.clone().requires_grad_(True)
+        t2 = time.perf_counter()
+        terms = untiled(x)
+        t3 = time.perf_counter()
+        terms["total"].backward()
+        t4 = time.perf_counter()
+        x = content.clone().requires_grad_(True)
+        t5 = time.perf_counter()
+        tiled(x)["total"].backward()  # both passes (the backward only copies the gradient in)
+        t6 = time.perf_counter()
+        with torch.no_grad():
+            tiled(content)  # without gradients: pass 1 only
+        t7 = time.perf_counter()
+        if rep:
+            for k, v in (("untiled", t4 - t2), ("forward", t3 - t2), ("backward", t4 - t3), ("tiled", t6 - t5),
+                         ("pass 1", t7 - t6)):
+                seconds[k].append(v)
+            log(f"  time {size} px tile {tile}: untiled {t4 - t2:.1f} s (forward {t3 - t2:.1f}, backward "
+                f"{t4 - t3:.1f}), tiled {t6 - t5:.1f} s (pass 1 {t7 - t6:.1f})")
+    med = {k: statistics.median(v) for k, v in seconds.items()}
+    work = conv_work(tiled.plan)
+    md = table(["", "median of " + str(repeats) + " (s)", "each (s)"],
+               [[k, f"{med[k]:.2f}", ", ".join(f"{v:.2f}" for v in seconds[k])] for k in seconds])
+    md += (f"\n\n{size} px, tiles of {tile} px ({tiled.plan.count}), convolution work {work:.3f}x the "
+           f"untiled; tiled / untiled: {med['tiled'] / med['untiled']:.2f}x (target <= 1.5x: "
+           f"{'met' if med['tiled'] / med['untiled'] <= 1.5 else 'NOT met'}).")
+    return {"markdown": md, "raw": {"size": size, "tile": tile, "tiles": tiled.plan.count, "conv_work": work,
+                                    "seconds": seconds, "medians": med}}
+
+
+def run(cache: Path, sizes=(256, 384), cases=DEFAULT_CASES) -> dict:
+    """Both parts, for `python -m benchmarks --only 11`."""
+    exact, mem, times = exactness(cache, sizes), memory_and_time(cache, cases), timing(cache)
+    return {"markdown": "#### Exactness\n\n" + exact["markdown"] + "\n\n#### Peak RSS and time\n\n" + mem["markdown"]
+            + "\n\n#### Time, in one process\n\n" + times["markdown"],
+            "raw": {"exact": exact["raw"], "memory": mem["raw"], "time": times["raw"]}}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tiling", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("exact", "memory", "all"))
+    parser.add_argument("what", choices=("exact", "memory", "time", "all"))
     parser.add_argument("--sizes", default="256,384")
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
     parser.add_argument("--cache", default=str(Path("/tmp") / "nst-bench-cache"))
+    parser.add_argument("--timeout", type=float, default=3600,
+                        help="seconds per memory case (a tiled 4096 px case takes tens of minutes on 2 cores)")
+    parser.add_argument("--size", type=int, default=1024, help="time: image size")
+    parser.add_argument("--tile", type=int, default=512, help="time: tile size")
+    parser.add_argument("--repeats", type=int, default=3, help="time: repeats after the warm-up")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    if args.what in ("time", "all"):  # as an nst job: before torch allocates anything
+        from nst.execution.process import keep_freed_memory
+
+        keep_freed_memory()
     cache = Path(args.cache)
     report, raw = [], {}
     if args.what in ("exact", "all"):
@@ -145,9 +245,13 @@ def main(argv=None) -> int:
         report.append("#### Exactness\n\n" + r["markdown"])
         raw["exact"] = r["raw"]
     if args.what in ("memory", "all"):
-        r = memory_and_time(cache, args.cases.split(","))
+        r = memory_and_time(cache, args.cases.split(","), args.timeout)
         report.append("#### Peak RSS and time\n\n" + r["markdown"])
         raw["memory"] = r["raw"]
+    if args.what in ("time", "all"):
+        r = timing(cache, args.size, args.tile, args.repeats)
+        report.append("#### Time, in one process\n\n" + r["markdown"])
+        raw["time"] = r["raw"]
     print("\n\n".join(report))
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1))

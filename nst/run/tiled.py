@@ -90,12 +90,14 @@ def _flat(features: torch.Tensor) -> torch.Tensor:
 
 def style_sums(style_loss: str, features: torch.Tensor, centre) -> tuple[torch.Tensor, ...]:
     """The sums one tile adds to a style layer's statistic: gram (sum phi phi^T,), mean_std
-    (sum (phi - c), sum (phi - c)^2), wasserstein (sum (phi - c), sum (phi - c)(phi - c)^T),
-    in the features' fp32-or-wider dtype (wasserstein: float64, as losses.channel_moments)."""
+    (sum (phi - c), sum (phi - c)^2), wasserstein (sum (phi - c), sum (phi - c)(phi - c)^T);
+    gram in the features' fp32-or-wider dtype, the others in float64 (wasserstein as
+    losses.channel_moments; mean_std because c is the style's mean, which an image's channel
+    can be far from: float32 sums of (phi - c)^2 then lose a small variance to cancellation)."""
     if style_loss == "gram":
         flat = at_least_fp32(_flat(features))
         return (flat @ flat.t(),)
-    flat = (widened if style_loss == "wasserstein" else at_least_fp32)(_flat(features))
+    flat = widened(_flat(features))
     centred = flat - centre.to(flat.dtype)[:, None]
     if style_loss == "mean_std":
         return centred.sum(dim=1), centred.square().sum(dim=1)
