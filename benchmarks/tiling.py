@@ -165,7 +165,7 @@ def timing(cache: Path, size: int = 1024, tile: int = 512, repeats: int = 3) -> 
     from nst.run.engine import place_network
     from nst.run.images import load_image
     from nst.run.objective import Objective
-    from nst.run.presets import preset
+    from nst.contracts.presets import preset
     from nst.run.tiled import TiledObjective
     from nst.run.tiling import conv_work
     from nst.run.vgg import make_extractor
