@@ -20,7 +20,7 @@ from nst.execution.forkserver import PRELOAD, VARIABLE, start_forkserver, stop_f
 from kit import nst_command, run_nst
 
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="needs POSIX sockets that pass file "
-                                "descriptors (Linux, macOS); elsewhere the workflow never starts the server")
+                                "descriptors, on Linux; elsewhere the workflow never starts the server")
 
 
 @pytest.fixture(scope="module")

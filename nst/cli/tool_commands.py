@@ -126,7 +126,7 @@ def cmd_forkserver(args, command) -> int:
     from ..execution.forkserver import available, serve
 
     if not available():
-        raise NSTError("nst forkserver needs POSIX sockets that pass file descriptors (Linux, macOS)")
+        raise NSTError("nst forkserver needs POSIX sockets that pass file descriptors (Linux only)")
     serve(args.socket, command, args.parent_pid)
     return 0
 

@@ -9,7 +9,7 @@ already imported (shared copy-on-write), so a job costs its work. It is Python's
 idea (multiprocessing's `set_forkserver_preload`), served to separate processes: the jobs are
 started by Snakemake, not by us.
 
-How (Linux and other POSIX systems with `socket.send_fds`; elsewhere it is never started):
+How (Linux; elsewhere it is never started, see `available`):
 - The workflow starts it before its first job (`start_forkserver`, in onstart) and sets
   NST_FORKSERVER to its socket, a path in a private (0700) temporary folder; it stops with the
   workflow (onsuccess/onerror), or by itself once the Snakemake process is gone.
@@ -65,7 +65,10 @@ FOLDER_PREFIX = "nst-fork-"  # the server's private folder in the temporary dire
 
 
 def available() -> bool:
-    return hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX") and hasattr(os, "fork")
+    """Linux only: on macOS a process forked after frameworks have started is not safe (Python's
+    multiprocessing starts by spawning there for that reason), so jobs start their own processes."""
+    return (sys.platform.startswith("linux") and hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX")
+            and hasattr(os, "fork"))
 
 
 # --- the job's side (no heavy import here: this runs before every served command) ---------------
@@ -310,7 +313,7 @@ def start_forkserver(log: str | os.PathLike, parent_pid: int, environ: MutableMa
     first jobs do not wait for it. With `wait` (seconds), it returns once the server listens,
     and raises NSTError, the server stopped, if it exits or does not listen in time."""
     if not available():
-        raise NSTError("a fork server needs POSIX sockets that pass file descriptors (Linux, macOS)")
+        raise NSTError("a fork server needs POSIX sockets that pass file descriptors (Linux only)")
     folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # 0700: only this user reaches the socket
     address = str(folder / "socket")  # short: a socket path has a limit of about 100 bytes
     log = Path(log)
