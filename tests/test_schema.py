@@ -25,7 +25,7 @@ EXECUTION_FIELDS = {f.name for f in dataclasses.fields(RunParams) if not f.metad
 NOT_IN_EXECUTION = {"snapshots"}
 # `execution:` settings that are the workflow's, not one run's: the `gpu` resource a job
 # declares, runs per `nst runner` process, and whether runs share one trajectory.
-WORKFLOW_ONLY = {"gpus_per_job", "batch_size", "share_trajectories"}
+WORKFLOW_ONLY = {"gpus_per_job", "batch_size", "share_trajectories", "forkserver"}
 
 # JSON Schema keywords a property may use: anything else is a typo (or YAML reading a comma in
 # an unquoted description as a second key)
