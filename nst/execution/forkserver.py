@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Callable, MutableMapping
 
 from ..errors import NSTError
+from ..files import process_alive
 
 VARIABLE = "NST_FORKSERVER"  # the socket of this invocation's server; set by the workflow
 STOP_SECONDS = 10
@@ -257,7 +258,7 @@ def serve(address: str, command: Callable[[list[str]], int], parent_pid: int | N
     try:
         while not stop:
             _reap()
-            if parent_pid is not None and not _alive(parent_pid):
+            if parent_pid is not None and not process_alive(parent_pid):
                 break
             try:
                 conn, _ = server.accept()
@@ -285,16 +286,6 @@ def serve(address: str, command: Callable[[list[str]], int], parent_pid: int | N
             except OSError:
                 pass
         print(f"{time.strftime('%H:%M:%S')} nst fork server {os.getpid()} stopped after {served} jobs", flush=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- its lifecycle (the workflow's side) ------------------------------------------------------
