@@ -37,7 +37,7 @@ def make_study(root: Path) -> Path:
     from nst.contracts.evaluators import make_evaluator
     from nst.contracts.presets import preset
     from nst.contracts import layout
-    from nst.study import aggregate
+    from nst.study.tables import aggregate
     from nst.study.gallery.cards import curve_script
     from nst.contracts.manifest import Experiment, Manifest, Trial, label_of
 

@@ -112,7 +112,7 @@ def main() -> int:
     seconds = {"halving": snakemake(args.out, study_config(args, [halving_name]), args.cores)}
     seconds["full_grid_rest"] = snakemake(args.out, study_config(args, [halving_name, full_name]), args.cores)
 
-    from nst.study import halving
+    from nst.study.tables import halving
     from nst.contracts.manifest import Manifest
 
     manifest = Manifest.load(args.out / "results/plan/manifest.json")

@@ -5,7 +5,7 @@ make one) with 10 content x 10 style images (16 px PNGs) and one experiment, a 1
 (style_weight x content_weight) over all 100 pairs: 10,000 runs, none of them done. Timed:
   - `snakemake -n --quiet --configfile gen.yaml --cores 1`, twice (the first run in a fresh
     folder also creates .snakemake/ and writes the plan's manifest);
-  - nst.study.plan.build_plan alone on the same config, in a fresh process (`python -c`), with and
+  - nst.study.plan.build.build_plan alone on the same config, in a fresh process (`python -c`), with and
     without its imports, to split planning from Snakemake's own work (parsing, DAG, checks).
 With `profile=True` the second dry run is also run under cProfile and the top entries (by
 cumulative time) are reported.
@@ -60,7 +60,7 @@ def make_study(root: Path) -> Path:
 PLAN_ONLY = """
 import time, sys, yaml
 t0 = time.perf_counter()
-from nst.study.plan import build_plan
+from nst.study.plan.build import build_plan
 t1 = time.perf_counter()
 config = yaml.safe_load(open('gen.yaml'))
 plan = build_plan(config, root='.')
@@ -129,11 +129,11 @@ def run(repeats: int = 2, profile: bool = False) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     rows = [[f"snakemake -n --quiet (run {i + 1}{', fresh folder' if i == 0 else ''})", w, r]
             for i, (w, r) in enumerate(zip(walls, rss))]
-    rows.append(["nst.study.plan.build_plan alone (fresh process: import + plan + manifest)", plan_child.wall,
+    rows.append(["nst.study.plan.build.build_plan alone (fresh process: import + plan + manifest)", plan_child.wall,
                  plan_child.maxrss_mib])
     md = table(["10 x 10 images, 10,000 runs", "wall (s)", "peak RSS (MiB)"], rows)
     md += (f"\n\nPlanned: {plan['runs']} runs, {plan['trials']} trials; the dry run schedules {jobs} stylize jobs. "
-           f"Inside build_plan's process: import nst.study.plan {plan['import']:.2f} s, build_plan {plan['build_plan']:.2f} s, "
+           f"Inside build_plan's process: import nst.study.plan.build {plan['import']:.2f} s, build_plan {plan['build_plan']:.2f} s, "
            f"manifest {plan['manifest']:.2f} s. Snakemake's own share of a dry run (median wall minus "
            f"build_plan's process): {median(walls) - plan_child.wall:.1f} s.")
     if prof_text:

@@ -1,4 +1,4 @@
-"""How often the 95 % intervals of nst/study/stats.py cover the true mean: simulated studies of
+"""How often the 95 % intervals of nst/study/tables/stats.py cover the true mean: simulated studies of
 n values (normal, and log-normal of growing skew), for Student-t, the tables' method (below 4
 values t, from 4 the wider of t and the bootstrap-t) and the BCa bootstrap the tables used
 before. Prints the markdown table of README "From pictures to findings".
@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from scipy import stats as sps
 
-from nst.study import stats
+from nst.study.tables import stats
 
 SIZES = (3, 4, 5, 10, 30)
 SIGMAS = (0.0, 0.25, 0.5, 1.0)  # 0: normal; else log-normal with this sigma

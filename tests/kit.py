@@ -24,8 +24,8 @@ from PIL import Image
 
 import nst
 from nst.contracts import layout
-from nst.study.plan import build_plan
-from nst.study.trajectory import share_trajectories, shares_trajectories
+from nst.study.plan.build import build_plan
+from nst.study.plan.trajectory import share_trajectories, shares_trajectories
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -19,7 +19,7 @@ from PIL import Image
 
 from nst.contracts.evaluators import TWO_SIDED, make_evaluator
 from nst.contracts.presets import preset
-from nst.study import aggregate
+from nst.study.tables import aggregate
 from nst.contracts.manifest import Experiment, Manifest, ResultsArray, Trial, label_of
 
 GATYS = make_evaluator({"name": "gatys", "weights": "random"})
@@ -111,7 +111,7 @@ def write_scores(runs_dir: Path, content: str, style: str, run_id: str, evaluato
 
 # --- a study -----------------------------------------------------------------------------------
 def plan_select(select: dict, evaluation=()) -> dict:
-    """`select` with the defaults the plan fills in (nst/study/plan.py)."""
+    """`select` with the defaults the plan fills in (nst/study/plan/build.py)."""
     select = {"metric": "pareto", "mode": "min", "override": {}, **select}
     if evaluation:
         select.setdefault("evaluator", evaluation[0].name)

@@ -1,4 +1,4 @@
-"""nst.study.aggregate, select and manifest: the typed manifest, runs table, experiment
+"""nst.study.tables.aggregate, select and manifest: the typed manifest, runs table, experiment
 tables, tune selection, Table 5, CSV files.
 
 The study is fabricated on disk by tests/study_kit.py (run folders as nst.contracts.run_folder writes
@@ -17,7 +17,7 @@ import pytest
 
 from nst.errors import AggregateError, InputError, MissingRunError
 from nst.contracts.presets import preset
-from nst.study import aggregate, select
+from nst.study.tables import aggregate, select
 from nst.contracts.manifest import (MANIFEST_FORMAT, Experiment, Manifest, Trial, label_of, pair_key)
 from study_kit import (GATYS, TUNE_PAIRS, baseline_id, build_study, manifest, plan_select, runs,  # noqa: F401
                        scored_study, study, with_select, write_manifest)
@@ -244,8 +244,8 @@ def test_tables_survive_a_csv_round_trip(manifest, runs, tmp_path):
 
 
 def test_modules_import_without_torch_or_snakemake():
-    code = ("import sys, nst.contracts.manifest, nst.study.select, nst.study.aggregate, nst.study.grids, "
-            "nst.study.figures, nst.study.charts; "
+    code = ("import sys, nst.contracts.manifest, nst.study.tables.select, nst.study.tables.aggregate, nst.study.figures.grids, "
+            "nst.study.figures.run_grids, nst.study.figures.charts; "
             "bad = [m for m in ('torch', 'snakemake') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from nst.contracts.cells import finite_array, finite_float, finite_or_nan, short_number
-from nst.study import layer_charts, stats
+from nst.study.figures import layer_charts
+from nst.study.tables import stats
 from nst.study.gallery import data as gallery_data
 
 CASES = [None, math.nan, math.inf, -math.inf, "", "1e5", "abc", " 2.5 ", "inf", "-Infinity", "nan",

@@ -1,4 +1,4 @@
-"""nst.study.config_input: repeated keys in config files (issue 19, item 13) and --config strings
+"""nst.study.plan.config_input: repeated keys in config files (issue 19, item 13) and --config strings
 read as the schema's types (item 12). The workflow side is tests/test_workflow_config.py."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import yaml
 
 from kit import ROOT
 from nst.errors import PlanError
-from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides, repeated_key
+from nst.study.plan.config_input import apply_overrides, check_config_files, coerce_overrides, repeated_key
 
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 

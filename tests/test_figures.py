@@ -1,4 +1,4 @@
-"""nst.study.grids, figures and charts: grid layout and labels, experiment grids and charts of
+"""nst.study.figures.grids, figures and charts: grid layout and labels, experiment grids and charts of
 every kind, Fig. 19, the selection figure.
 
 The study (run folders + manifest) is the one tests/study_kit.py fabricates.
@@ -12,10 +12,11 @@ from PIL import Image
 
 import study_kit
 from nst.errors import AggregateError, NSTError
-from nst.study import aggregate, charts, figures, grids, selection_chart
+from nst.study.tables import aggregate
+from nst.study.figures import charts, run_grids as figures, grids, selection_chart
 from nst.contracts.cells import short_number
 from nst.contracts.manifest import Manifest
-from nst.study.select import pair_rows, pairs_in_order
+from nst.study.tables.select import pair_rows, pairs_in_order
 from study_kit import manifest, runs, scored, study  # noqa: F401 (fixtures)
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200),

@@ -1,4 +1,4 @@
-"""nst.study.findings: the paper's claims checked against constructed experiment tables (each
+"""nst.study.tables.findings: the paper's claims checked against constructed experiment tables (each
 verdict produced by a table made for it), the claims file's errors, the shipped claims files,
 and one workflow run that makes the summary, interactions and findings tables."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ from PIL import Image
 
 from kit import PAIR, ROOT, make_images, make_study, run_nst, small_config, snakemake
 from nst.errors import ClaimsError
-from nst.study import findings, summary
-from nst.study.plan import build_plan
+from nst.study.tables import findings, summary
+from nst.study.plan.build import build_plan
 from study_kit import FOUR_PAIRS, constructed
 
 INIT = [{"init": "content"}, {"init": "noise"}, {"init": "zeros"}]

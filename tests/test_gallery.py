@@ -15,7 +15,7 @@ from PIL import Image
 
 from nst.errors import InputError
 from nst.contracts import layout
-from nst.study import aggregate
+from nst.study.tables import aggregate
 from nst.study.gallery import build, cards
 from nst.study.gallery.data import data_script, gallery_data, identity_columns
 from kit import run_nst

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from nst.contracts import layout
-from nst.study.aggregate import read_csv
+from nst.study.tables.aggregate import read_csv
 from kit import PAIR, make_study, snakemake
 
 pytestmark = pytest.mark.workflow

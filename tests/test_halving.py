@@ -1,4 +1,4 @@
-"""Successive halving for tuned experiments (nst/study/halving.py): rungs, promotion, and a
+"""Successive halving for tuned experiments (nst/study/tables/halving.py): rungs, promotion, and a
 promoted run that is the same run as one computed straight through."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from nst.run.checkpoint import continued_state
 from nst.run.engine import stylize
 from nst.run.writer import write_run
 
-from nst.study.halving_plan import promoted_count, rungs
-from nst.study.plan import PlanError, build_plan
+from nst.study.plan.rungs import promoted_count, rungs
+from nst.study.plan.build import PlanError, build_plan
 
 from kit import small_config, assert_same_run_files, run_json, tiny_params
 
@@ -144,7 +144,7 @@ def test_stopped_candidates_are_recorded_with_their_rung(root):
     """Rungs 3, 6, 12 with eta 2: 4 candidates at 3, the best 2 (smallest eval_total) at 6, the
     best of those at 12; the table has each trial's last run, stopped_at, and selects among
     the full runs only, even when a stopped one scored better at its rung."""
-    from nst.study import aggregate, halving
+    from nst.study.tables import aggregate, halving
     from study_kit import fabricate_run, write_scores
 
     def fabricate(params, n, total):
@@ -185,7 +185,7 @@ def test_another_experiments_table_does_not_wait_for_a_halving_decision(root):
     """Its job's inputs hold no halving decision (the workflow may run it first): the table of
     an experiment beside a halving one is made before any rung is decided; the halving
     experiment's own table still needs them."""
-    from nst.study import halving
+    from nst.study.tables import halving
     from study_kit import fabricate_run, write_scores
     from kit import run_nst
 
@@ -213,7 +213,7 @@ def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root)
     has the full run continuing its rung's run (planned as it ran, though no target), so its
     job's inputs and flags are those it ran with; a halving run computed straight through
     continues nothing."""
-    from nst.study.halving_plan import keep_finished_continuations
+    from nst.study.plan.rungs import keep_finished_continuations
     from study_kit import fabricate_run
 
     runs_dir = root / "results/runs"
@@ -243,7 +243,7 @@ def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root)
 def test_an_override_candidate_is_always_promoted(root):
     """select.override names the run to keep: halving keeps it going to the full count (with
     the best of the others, up to ceil(n / eta))."""
-    from nst.study import halving
+    from nst.study.tables import halving
     from study_kit import fabricate_run, write_scores
 
     config = halving_config(select={"metric": "eval_total", "override": {"cat__wave": {"style_weight": 1000.0}}})

@@ -14,19 +14,19 @@ LAYERS = ("contracts", "run", "study", "execution", "judge")
 # the contracts (what crosses a file, process or rule boundary) sit under everything; judge (the
 # rating page) reads a study through study/ and is read by no layer
 MAY_IMPORT = {"contracts": {"contracts"}, "run": {"run", "contracts"},
-              "study": {"study", "run", "contracts"}, "execution": {"execution", "run", "contracts"},
+              "study": {"study", "contracts"}, "execution": {"execution", "run", "contracts"},
               "judge": {"judge", "study", "run", "contracts"}}
 # outside nst/contracts/ (whose modules are all checked below, imports inside functions included)
-TORCH_FREE = ["study/plan.py", "study/catalog.py", "study/aggregate.py", "study/figures.py",
-              "study/trajectory.py", "run/device.py", "study/select.py", "study/grids.py", "study/charts.py",
-              "study/stats.py", "study/summary.py", "study/findings.py", "study/effect_charts.py",
-              "study/reconstruct_plan.py", "study/layer_charts.py", "study/reconstruction.py",
-              "study/selection_chart.py", "study/blends.py", "study/job_inputs.py",
-              "study/halving.py", "study/halving_plan.py", "study/names.py", "study/config_input.py",
-              "study/stale_runs.py", "run/state_dict_file.py", "run/prescore.py",
+TORCH_FREE = ["study/plan/build.py", "study/plan/catalog.py", "study/tables/aggregate.py", "study/figures/run_grids.py",
+              "study/plan/trajectory.py", "run/device.py", "study/tables/select.py", "study/figures/grids.py", "study/figures/charts.py",
+              "study/tables/stats.py", "study/tables/summary.py", "study/tables/findings.py", "study/figures/effect_charts.py",
+              "study/plan/reconstruct.py", "study/figures/layer_charts.py", "study/figures/reconstruction.py",
+              "study/figures/selection_chart.py", "study/plan/blends.py", "study/plan/job_inputs.py",
+              "study/tables/halving.py", "study/plan/rungs.py", "study/plan/names.py", "study/plan/config_input.py",
+              "study/plan/stale_runs.py", "contracts/state_dict_file.py", "run/prescore.py",
               "study/gallery/cards.py", "study/gallery/data.py", "study/gallery/build.py",
-              "study/judgements.py", "study/bradley_terry.py", "study/human.py", "study/human_agreement.py",
-              "study/human_charts.py", "study/people_claims.py", "study/verdicts.py",
+              "study/tables/judgements.py", "study/tables/bradley_terry.py", "study/tables/human.py", "study/tables/human_agreement.py",
+              "study/figures/human_charts.py", "study/tables/people_claims.py", "study/tables/verdicts.py",
               "judge/catalog.py", "judge/schedule.py", "judge/store.py", "judge/server.py",
               "execution/resources.py", "execution/runner.py", "files.py", "hashes.py", "errors.py"]
 
@@ -76,6 +76,46 @@ def test_imports_point_down(path):
     assert nst_imports(path) <= allowed, f"{path.relative_to(NST)} imports {sorted(nst_imports(path) - allowed)}"
 
 
+# study/ by stage: planning reads only the plan's modules; tables may use the plan's pure
+# definitions (the halving rungs, the reconstruct design); figures and the gallery page draw from
+# tables. So a stage never imports one after it, and planning (inside Snakemake's parse step)
+# never pulls in pandas through a table module.
+STAGES = {"plan": {"plan"}, "tables": {"plan", "tables"}, "figures": {"plan", "tables", "figures"},
+          "gallery": {"plan", "tables", "gallery"}}
+
+
+def study_stages_imported(path: Path, root: Path = NST) -> set[str]:
+    """The study/ stages a module under study/ imports (anywhere in its text)."""
+    me = module_name(path, root)
+    prefix = f"{root.name}.study."
+    return {edge[len(prefix):].split(".")[0] for edge in module_graph(root)[me] if edge.startswith(prefix)}
+
+
+@pytest.mark.parametrize("path", sorted(p for stage in STAGES for p in (NST / "study" / stage).rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(NST)))
+def test_study_stages_point_one_way(path):
+    stage = path.relative_to(NST / "study").parts[0]
+    assert study_stages_imported(path) <= STAGES[stage]
+
+
+def test_every_study_module_belongs_to_a_stage():
+    """Only the demo's images (used by one command) sit at study/'s top."""
+    loose = sorted(p.name for p in (NST / "study").glob("*.py"))
+    assert loose == ["__init__.py", "demo.py"]
+
+
+def test_the_stage_checker_sees_a_backward_import(tmp_path):
+    for stage in ("plan", "tables"):
+        (tmp_path / "nst" / "study" / stage).mkdir(parents=True)
+        (tmp_path / "nst" / "study" / stage / "__init__.py").write_text("")
+    (tmp_path / "nst" / "__init__.py").write_text("")
+    (tmp_path / "nst" / "study" / "__init__.py").write_text("")
+    (tmp_path / "nst" / "study" / "tables" / "aggregate.py").write_text("")
+    probe = tmp_path / "nst" / "study" / "plan" / "build.py"
+    probe.write_text("def f():\n    from ..tables import aggregate\n")
+    assert study_stages_imported(probe, tmp_path / "nst") == {"tables"}
+
+
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
 def test_nothing_in_nst_imports_snakemake(path):
     assert "snakemake" not in imported_packages(path, anywhere=True)
@@ -88,7 +128,7 @@ def test_planning_and_tables_import_no_torch(name):
 
 
 @pytest.mark.parametrize("line", ["from ..study import plan", "from nst.study import plan",
-                                  "import nst.study.plan", "from nst import study"])
+                                  "import nst.study.plan.build", "from nst import study"])
 def test_the_checker_sees_an_upward_import(tmp_path, line):
     probe = tmp_path / "run" / "probe.py"
     probe.parent.mkdir()
@@ -210,7 +250,7 @@ def test_contracts_import_nothing_above_them():
 
 
 @pytest.mark.parametrize("line", ["def f():\n    from ..run import engine\n",
-                                  "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nst.study.plan import Plan\n",
+                                  "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nst.study.plan.build import Plan\n",
                                   "def f():\n    import pandas\n",
                                   "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n",
                                   "from matplotlib import pyplot\n"])

@@ -1,4 +1,4 @@
-"""People's judgements as data (nst/study/bradley_terry.py, human.py, human_agreement.py,
+"""People's judgements as data (nst/study/tables/bradley_terry.py, human.py, human_agreement.py,
 people_claims.py, select.metric human): simulated raters with known utilities, so each test
 knows the truth."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from scipy.stats import binomtest, spearmanr
 
 from nst.errors import ClaimsError
-from nst.study import bradley_terry, human, human_agreement
-from nst.study.findings import findings_table, load_claims
-from nst.study.judgements import COLUMNS, chosen_side
+from nst.study.tables import bradley_terry, human, human_agreement
+from nst.study.tables.findings import findings_table, load_claims
+from nst.study.tables.judgements import COLUMNS, chosen_side
 from nst.contracts.manifest import Experiment, Manifest, Trial
 from study_kit import GATYS, plan_select
 
@@ -206,7 +206,7 @@ def tuned(values, pairs, metric="human"):
 
 
 def test_select_human_picks_people_s_choice_and_falls_back_where_nobody_judged():
-    from nst.study.select import select_runs
+    from nst.study.tables.select import select_runs
 
     manifest, table = tuned([1e4, 1e5, 1e6], PAIRS[:2])
     judged_pair = PAIRS[0]
@@ -227,7 +227,7 @@ def test_select_human_picks_people_s_choice_and_falls_back_where_nobody_judged()
 
 
 def test_other_rules_keep_their_table_unchanged():
-    from nst.study.select import select_runs
+    from nst.study.tables.select import select_runs
 
     manifest, table = tuned([1e4, 1e5], PAIRS[:1], metric="eval_total")
     out = select_runs(table, manifest, "rev")
@@ -296,7 +296,7 @@ def test_an_unknown_metric_is_refused_listing_the_known_ones(tmp_path):
 # --- planning select.metric: human ----------------------------------------------------------------
 def planned_select(root, select: dict) -> dict:
     from kit import small_config
-    from nst.study.plan import build_plan
+    from nst.study.plan.build import build_plan
 
     config = small_config(rev={"base": "revised", "tune": {"style_weight": [1.0e+4, 1.0e+5]}, "select": select})
     return build_plan(config, root=root).manifest().experiments["rev"].select
@@ -314,7 +314,7 @@ def test_planning_fills_in_the_fallback_of_a_human_selection(root):
                                          ({"metric": "human", "mode": "max"}, "select.mode"),
                                          ({"metric": "human", "fallback": "score_beauty"}, "select.fallback")])
 def test_planning_refuses_a_bad_human_selection_naming_the_key(root, select, key):
-    from nst.study.plan import PlanError
+    from nst.study.plan.build import PlanError
 
     with pytest.raises(PlanError, match=key):
         planned_select(root, select)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from nst.contracts.image_files import MAX_IMAGE_PIXELS
-from nst.study.catalog import check_readable, find_images
+from nst.study.plan.catalog import check_readable, find_images
 from nst.run.engine import stylize
 from nst.errors import ImageError, NSTError
 from nst.run.images import load_image, open_rgb

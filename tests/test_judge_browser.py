@@ -7,7 +7,7 @@ import pytest
 
 from judge_kit import fabricated_results, running
 from nst.contracts import layout
-from nst.study.judgements import read_judgements
+from nst.study.tables.judgements import read_judgements
 
 EXPERIMENTS = ["iterations", "style_weight"]  # 3 x 3 + 1 comparisons: a round of 10, one repeated
 

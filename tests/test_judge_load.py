@@ -17,7 +17,7 @@ import pytest
 
 from judge_kit import fabricated_results, split_url, start_nst_judge
 from nst.contracts import layout
-from nst.study.judgements import read_judgements
+from nst.study.tables.judgements import read_judgements
 
 RATERS = 20
 PER_RATER = 100

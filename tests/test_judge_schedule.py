@@ -15,8 +15,8 @@ from judge_kit import fabricated_results
 from nst.judge.catalog import Catalog, Group, build_catalog
 from nst.judge.schedule import (ALL_PAIRS_UP_TO, EXPOSURES, MIN_REPEAT_GAP, Past, adaptive_picks, plan_round,
                                 repeat_count)
-from nst.study import bradley_terry
-from nst.study.judgements import comparison_id
+from nst.study.tables import bradley_terry
+from nst.study.tables.judgements import comparison_id
 
 
 @pytest.fixture(scope="module")

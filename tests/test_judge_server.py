@@ -9,7 +9,7 @@ import pytest
 
 from judge_kit import fabricated_results, new_round, post, request, running, split_url, start_nst_judge, vote
 from nst.contracts import layout
-from nst.study.judgements import read_judgements
+from nst.study.tables.judgements import read_judgements
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The judgements database (nst/judge/store.py writes it, nst/study/judgements.py reads it):
+"""The judgements database (nst/judge/store.py writes it, nst/study/tables/judgements.py reads it):
 WAL mode, synchronous FULL, one row per judgement id, readers that never modify it, and
 `nst judge --export`."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from kit import run_nst
 from nst.errors import InputError
 from nst.judge import store as store_module
 from nst.judge.store import ConflictError, Store
-from nst.study.judgements import COLUMNS, read_judgements
+from nst.study.tables.judgements import COLUMNS, read_judgements
 
 
 def judgement(n: int, **change) -> dict:

@@ -1,4 +1,4 @@
-"""nst.study.layer_charts: each layer's loss over iterations, one panel per run, from the runs'
+"""nst.study.figures.layer_charts: each layer's loss over iterations, one panel per run, from the runs'
 history.csv (fabricated here as tests/study_kit.py does, plus columns newer runs write)."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from PIL import Image
 
 import study_kit
 from nst.errors import InputError
-from nst.study import layer_charts
-from nst.study.reconstruct_plan import reconstruction_label, reconstruction_trials
+from nst.study.figures import layer_charts
+from nst.study.plan.reconstruct import reconstruction_label, reconstruction_trials
 
 
 def study_with_layers(root, n_trials=2):

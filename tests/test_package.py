@@ -73,7 +73,7 @@ def test_the_wheel_holds_every_module_of_nst(installed):
 
 def test_nst_runs_from_the_wheel_outside_the_source_tree(installed):
     _, bin_dir = installed
-    where = run_outside(bin_dir, "python", "-c", "import nst.cli, nst.study.plan; print(nst.__file__)")
+    where = run_outside(bin_dir, "python", "-c", "import nst.cli, nst.study.plan.build; print(nst.__file__)")
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(bin_dir.parent), where.stdout  # the wheel's, not nst/
     assert not Path(where.stdout.strip()).is_relative_to(ROOT)

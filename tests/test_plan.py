@@ -1,4 +1,4 @@
-"""nst.study.plan / nst.study.catalog: expanding a config into runs and trials, and refusing bad input."""
+"""nst.study.plan.build / nst.study.plan.catalog: expanding a config into runs and trials, and refusing bad input."""
 from __future__ import annotations
 
 import copy
@@ -14,7 +14,7 @@ import yaml
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.study.plan import PlanError, build_plan, layer_subsets, write_by_content
+from nst.study.plan.build import PlanError, build_plan, layer_subsets, write_by_content
 from nst.contracts.manifest import Manifest
 from nst.contracts.presets import preset
 

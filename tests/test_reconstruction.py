@@ -1,6 +1,6 @@
 """Layer reconstructions (Gatys et al. 2016, Fig. 1): planning an experiment of kind
-`reconstruct` (nst/study/reconstruct_plan.py through build_plan) and its figure
-(nst/study/reconstruction.py), from runs fabricated as tests/study_kit.py does."""
+`reconstruct` (nst/study/plan/reconstruct.py through build_plan) and its figure
+(nst/study/figures/reconstruction.py), from runs fabricated as tests/study_kit.py does."""
 from __future__ import annotations
 
 import zipfile
@@ -13,10 +13,10 @@ import study_kit
 from kit import small_config, make_study, snakemake
 from nst.errors import AggregateError
 from nst.contracts import layout
-from nst.study import grids
-from nst.study.plan import PlanError, build_plan
-from nst.study.reconstruct_plan import CONTENT_WEIGHT, fit_layer_weights, reconstruction_label, reconstruction_trials
-from nst.study.reconstruction import column_labels, reconstruction_figure, reconstruction_grid
+from nst.study.figures import grids
+from nst.study.plan.build import PlanError, build_plan
+from nst.study.plan.reconstruct import CONTENT_WEIGHT, fit_layer_weights, reconstruction_label, reconstruction_trials
+from nst.study.figures.reconstruction import column_labels, reconstruction_figure, reconstruction_grid
 from nst.contracts.presets import preset
 
 FIVE = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]

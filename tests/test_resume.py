@@ -20,7 +20,7 @@ from nst.run import checkpoint
 from nst.run.engine import stylize
 from nst.errors import NSTError
 from nst.run.writer import write_run
-from nst.study.plan import execution_settings
+from nst.study.plan.build import execution_settings
 
 from kit import assert_same_run_files, losses, make_image, nst_command, run_json, run_nst, tiny_params
 

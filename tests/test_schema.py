@@ -21,7 +21,7 @@ IDENTITY_FIELDS = {f.name for f in dataclasses.fields(RunParams) if f.metadata.g
 EXECUTION_FIELDS = {f.name for f in dataclasses.fields(RunParams) if not f.metadata.get("identity", True)}
 
 # RunParams execution fields that are not `execution:` settings: the workflow sets snapshots per
-# run, from the iterations its experiments ask of a shared trajectory (nst/study/trajectory.py).
+# run, from the iterations its experiments ask of a shared trajectory (nst/study/plan/trajectory.py).
 NOT_IN_EXECUTION = {"snapshots"}
 # `execution:` settings that are the workflow's, not one run's: the `gpu` resource a job
 # declares, runs per `nst runner` process, and whether runs share one trajectory.

@@ -9,9 +9,9 @@ import pytest
 from nst.run.engine import stylize
 from nst.run.writer import write_run
 from nst.run.stall import STALL_MIN, STALL_RTOL, stalled_at
-from nst.study import aggregate
-from nst.study.figures import run_flag
-from nst.study.trajectory import derive_run
+from nst.study.tables import aggregate
+from nst.study.figures.run_grids import run_flag
+from nst.study.plan.trajectory import derive_run
 
 from kit import tiny_params
 

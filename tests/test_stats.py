@@ -1,5 +1,5 @@
-"""nst.study.stats (means, paired differences, grid effects with bootstrap intervals over pairs),
-nst.study.summary (the summary and interactions tables) and the charts that show intervals:
+"""nst.study.tables.stats (means, paired differences, grid effects with bootstrap intervals over pairs),
+nst.study.tables.summary (the summary and interactions tables) and the charts that show intervals:
 hand-computed cases, an independent bootstrap, and intervals that must or must not hold 0."""
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from scipy import stats as sps
 
 from nst.errors import AggregateError
 from nst.contracts import layout
-from nst.study import charts, effect_charts, stats, summary
-from nst.study.aggregate import write_csv
+from nst.study.figures import charts, effect_charts
+from nst.study.tables import stats, summary
+from nst.study.tables.aggregate import write_csv
 from study_kit import FOUR_PAIRS, GATYS, constructed
 
 TOTAL = GATYS.column("total")

@@ -12,8 +12,8 @@ from nst import preset
 from nst.run.engine import stylize
 from nst.run.writer import write_run
 from nst.contracts import layout
-from nst.study.plan import build_plan
-from nst.study.trajectory import derive_run, share_trajectories, shares_trajectories
+from nst.study.plan.build import build_plan
+from nst.study.plan.trajectory import derive_run, share_trajectories, shares_trajectories
 
 LOSS_COLUMNS = ["iteration", "content", "style", "total"]
 

@@ -343,7 +343,7 @@ def test_planning_refuses_a_weights_file_of_pickled_objects_before_any_job(root,
     instead of in every job."""
     from kit import small_config
     from nst.errors import PlanError
-    from nst.study.plan import build_plan
+    from nst.study.plan.build import build_plan
 
     for name, needle in pickled_files(tmp_path / "w").items():
         config = small_config(e={"set": {"weights": str(tmp_path / "w" / name)}})
@@ -364,7 +364,7 @@ def test_planning_refuses_a_weights_file_of_pickled_objects_before_any_job(root,
     nn.Conv2d(3, 8, 3).state_dict()], ids=["float32", "float16", "bfloat16", "parameters-and-dtypes", "module-state"])
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_the_planning_check_passes_every_state_dict_of_tensors_torch_loads(content, legacy, tmp_path):
-    from nst.run.state_dict_file import check_state_dict_file
+    from nst.contracts.state_dict_file import check_state_dict_file
 
     torch.save(content, tmp_path / "w.pth", _use_new_zipfile_serialization=not legacy)
     check_state_dict_file(tmp_path / "w.pth")

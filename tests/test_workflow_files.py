@@ -34,7 +34,7 @@ def test_rules_take_every_results_path_from_the_layout(path):
 # and evaluator hashes (hex, the rules' wildcard_constraints), rung numbers and snapshot lists
 # (digits and commas), the thread count; and two that hold a flag with a path: the stylize
 # rule's trajectory (a run folder: image stems, blend names and a run id, all of the alphabet
-# nst/study/names.py enforces at planning) and the score rule's weights record
+# nst/study/plan/names.py enforces at planning) and the score rule's weights record
 # (results/weights/<family>.json). Quoting those two would change the stylize and score
 # commands, and Snakemake reruns a job whose command changed: every finished run of every
 # study would be recomputed and re-scored once. The judgements' and agreement table's flags

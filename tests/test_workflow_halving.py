@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from nst.contracts import layout
-from nst.study import halving
+from nst.study.tables import halving
 from nst.contracts.manifest import Manifest
 from kit import PAIR, TINY_CONFIG, make_study, snakemake
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nst.contracts.evaluators import resolve_evaluation
-from nst.study.plan import build_plan
+from nst.study.plan.build import build_plan
 from kit import PAIR, make_study, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow

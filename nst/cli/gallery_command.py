@@ -25,7 +25,7 @@ def cmd_gallery(args) -> int:
         write_card(args.run_dir, args.key, args.thumb, args.curve)
         return 0
     from ..study.gallery.build import build_gallery
-    from ..study.halving import load_manifest
+    from ..study.tables.halving import load_manifest
 
     manifest = load_manifest(args.manifest, args.results)  # halving's rungs read: stopped candidates
     out = build_gallery(manifest, args.results, args.output)

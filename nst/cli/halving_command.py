@@ -16,7 +16,7 @@ def add_parsers(sub) -> dict:
 def cmd_halving(args) -> int:
     from ..errors import NSTError
     from ..contracts import layout
-    from ..study import halving
+    from ..study.tables import halving
     from ..contracts.manifest import Manifest
 
     manifest = Manifest.load(args.manifest)

@@ -83,7 +83,7 @@ def _stop(signum, frame):
 
 def _export(path: str, output: str) -> int:
     from ..files import atomic_path
-    from ..study.judgements import read_judgements
+    from ..study.tables.judgements import read_judgements
 
     frame = read_judgements(path)
     if output == "-":
@@ -96,9 +96,10 @@ def _export(path: str, output: str) -> int:
 
 
 def cmd_human(args) -> int:
-    from ..study import human, human_agreement, human_charts
-    from ..study.aggregate import read_csv, write_csv
-    from ..study.halving import load_manifest
+    from ..study.tables import human, human_agreement
+    from ..study.figures import human_charts
+    from ..study.tables.aggregate import read_csv, write_csv
+    from ..study.tables.halving import load_manifest
     from ..contracts.layout import runs_folder, table
 
     manifest = load_manifest(args.manifest, args.results)

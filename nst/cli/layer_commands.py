@@ -18,16 +18,16 @@ def add_parsers(sub) -> dict:
 
 def cmd_figures_layers(args) -> int:
     from ..contracts import layout
-    from ..study.halving import load_manifest
+    from ..study.tables.halving import load_manifest
 
     manifest = load_manifest(args.manifest, args.results, [args.experiment])  # its halving's rungs, not others
     runs_dir = layout.runs_folder(args.results)
     if args.what == "layers":
-        from ..study.layer_charts import layer_chart
+        from ..study.figures.layer_charts import layer_chart
 
         layer_chart(manifest, args.experiment, runs_dir, args.output)
     else:
-        from ..study.reconstruction import reconstruction_figure
+        from ..study.figures.reconstruction import reconstruction_figure
 
         reconstruction_figure(manifest, args.experiment, runs_dir, args.output)
     return 0

@@ -185,7 +185,7 @@ def run_into_folder(args, params, content, style) -> int:
         print(f"{params.run_id}: already finished in {args.outdir} (--overwrite recomputes it)")
         return 0
     if args.from_trajectory:
-        from ..study.trajectory import derive_run
+        from ..study.plan.trajectory import derive_run
 
         derive_run(args.from_trajectory, params.iterations, args.outdir, expected_run_id=params.run_id, made=made)
         print(f"{params.run_id}: written from the trajectory of {args.from_trajectory} -> {args.outdir}")

@@ -59,7 +59,7 @@ def _results_array(manifest):
 def _read_manifest(args):
     """The manifest with the halving resolved of the experiments this command reads, and only
     theirs: its job's inputs hold their decisions, not necessarily the others' (not made yet)."""
-    from ..study.halving import resolve
+    from ..study.tables.halving import resolve
     from ..contracts.manifest import Manifest
 
     planned = Manifest.load(args.manifest)
@@ -69,7 +69,7 @@ def _read_manifest(args):
         array = planned.results_array
         read = [array.baseline, array.revised] if array else []
     elif args.what == "findings":
-        from ..study import findings
+        from ..study.tables import findings
 
         read = findings.claimed_experiments(planned, findings.load_claims(_need(args.claims, "--claims")))
     else:
@@ -79,7 +79,7 @@ def _read_manifest(args):
 
 def cmd_aggregate(args) -> int:
     from ..contracts import layout
-    from ..study import aggregate
+    from ..study.tables import aggregate
 
     manifest = _read_manifest(args)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
@@ -106,15 +106,15 @@ def _people(args, manifest, name: str, runs_dir) -> dict | None:
     """select.metric human: the judgements per pair of tuned experiment `name` (None: no file given)."""
     if not args.judgements or (manifest.experiment(name).select or {}).get("metric") != "human":
         return None
-    from ..study import human
+    from ..study.tables import human
 
     return human.people_choice(manifest, human.load(args.judgements, runs_dir), name)
 
 
 def _effects_table(args, manifest):
     """summary, interactions or findings, from the experiment tables under --results."""
-    from ..study import findings, summary
-    from ..study.aggregate import read_csv
+    from ..study.tables import findings, summary
+    from ..study.tables.aggregate import read_csv
     from ..contracts.layout import table
 
     if args.what == "findings":
@@ -132,8 +132,8 @@ def _effects_table(args, manifest):
 
 def cmd_figures(args) -> int:
     from ..contracts import layout
-    from ..study import charts, figures, selection_chart
-    from ..study.aggregate import read_csv
+    from ..study.figures import charts, run_grids as figures, selection_chart
+    from ..study.tables.aggregate import read_csv
 
     manifest = _read_manifest(args)  # halving's rungs read
     runs_dir = layout.runs_folder(args.results)
@@ -150,7 +150,7 @@ def cmd_figures(args) -> int:
         figures.experiment_grid(manifest, exp_table, name, runs_dir, _need(args.grid, "--grid"))
         charts.experiment_chart(manifest, exp_table, name, runs_dir, _need(args.chart, "--chart"))
     elif args.what == "interaction":
-        from ..study.effect_charts import interaction_figure
+        from ..study.figures.effect_charts import interaction_figure
 
         interaction_figure(manifest, exp_table, name, _need(args.figure, "--figure"))
     else:

@@ -100,10 +100,10 @@ BUILT_IN: dict[str, dict[str, Any]] = {
 DEFAULT = "gatys"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 HASH_LENGTH = 12
-# the two-sided selection rules (nst/study/aggregate.py) and the one-sided metrics of an evaluator
+# the two-sided selection rules (nst/study/tables/aggregate.py) and the one-sided metrics of an evaluator
 TWO_SIDED = ("pareto", "tradeoff")
 # select.metric human: people's choice (the Bradley-Terry strength of the judgements,
-# nst/study/human.py); a pair nobody judged falls back to select.fallback, one of the others
+# nst/study/tables/human.py); a pair nobody judged falls back to select.fallback, one of the others
 HUMAN = "human"
 SCORE_METRICS = ("score_total", "score_style", "score_content",
                  *(f"score_{m}" for m in IMAGE_METRICS))

@@ -16,7 +16,7 @@ the workflow's rules (workflow/rules/*.smk) and by nst. Torch-free: planning imp
     results/weights/<family>.json               a verified weights record (imagenet, caffe)
     results/cards/<content>/<style>/<run_id>/   one run's gallery card: thumb.webp, curve.js
     results/gallery/index.html                  the gallery page, its data and per-run copies
-    results/judgements.sqlite                   people's judgements (nst judge; nst/study/judgements.py)
+    results/judgements.sqlite                   people's judgements (nst judge; nst/study/tables/judgements.py)
     results/human/                              what they say: rankings, agreement, reliability
 
 Paths are strings, as Snakemake takes them. A `..._PATTERN` holds Snakemake wildcards
@@ -114,17 +114,17 @@ def figure_pattern(name: str) -> str:
 
 
 def layer_chart(experiment: str, results: str | os.PathLike = RESULTS) -> str:
-    """Every experiment's per-layer loss trajectories (nst/study/layer_charts.py)."""
+    """Every experiment's per-layer loss trajectories (nst/study/figures/layer_charts.py)."""
     return figure(experiment, "layers", results)
 
 
 def reconstruction_figure(experiment: str, results: str | os.PathLike = RESULTS) -> str:
-    """A `reconstruct` experiment's layer reconstructions (nst/study/reconstruction.py)."""
+    """A `reconstruct` experiment's layer reconstructions (nst/study/figures/reconstruction.py)."""
     return figure(experiment, "reconstruction", results)
 
 
 def rung_decision(experiment: str, rung: int | str, results: str | os.PathLike = RESULTS) -> str:
-    """Successive halving's decision at one rung (nst/study/halving.py)."""
+    """Successive halving's decision at one rung (nst/study/tables/halving.py)."""
     return f"{results}/tune/{experiment}/rung{rung}.json"
 
 
@@ -163,7 +163,7 @@ def card_pattern(name: str) -> str:
 
 # --- people's judgements (nst judge, workflow/rules/human.smk) --------------------------------
 def judgements(results: str | os.PathLike = RESULTS) -> str:
-    """The study's judgements database (SQLite, WAL; nst/study/judgements.py)."""
+    """The study's judgements database (SQLite, WAL; nst/study/tables/judgements.py)."""
     return f"{results}/judgements.sqlite"
 
 

@@ -1,7 +1,7 @@
 """The manifest: what a study's plan hands to its tables and figures.
 
-nst/study/plan.py makes it (`Plan.manifest()`), the workflow writes it as JSON
-(results/plan/manifest.json, `Manifest.to_json`), and nst/study/aggregate.py, select.py and
+nst/study/plan/build.py makes it (`Plan.manifest()`), the workflow writes it as JSON
+(results/plan/manifest.json, `Manifest.to_json`), and nst/study/tables/aggregate.py, select.py and
 figures.py read it back (`Manifest.load`). Pure Python: no pandas, no torch.
 
     format         MANIFEST_FORMAT; a manifest of another format is refused with one message
@@ -59,7 +59,7 @@ class Experiment:
     title: str
     paper: str  # the paper's figure or table it mirrors, or ""
     select: dict | None  # a tuned experiment's rule, every default filled in by the plan; else None
-    # successive halving (nst/study/halving.py): eta, min_iterations, rungs and each candidate's
+    # successive halving (nst/study/tables/halving.py): eta, min_iterations, rungs and each candidate's
     # ladder {full run id: [run id at each rung]}; None: every candidate runs in full
     halving: dict | None = None
 

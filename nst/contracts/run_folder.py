@@ -8,7 +8,7 @@ The file names below are the run folder's layout, spelled nowhere else in nst/ (
 checks); nst/contracts/layout.py (results/ as a whole) takes them from here. This module is
 torch-free: reading the names or a finished run's record never loads torch. The staged write
 (staged_run_folder) is here too, since it is the order the names land in; nst/run/writer.py
-writes a run through it, as does a run written from a longer run's snapshot (study/trajectory.py).
+writes a run through it, as does a run written from a longer run's snapshot (study/plan/trajectory.py).
 """
 from __future__ import annotations
 

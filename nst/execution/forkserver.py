@@ -58,8 +58,8 @@ PRELOAD = (
     "torch", "torch.nn", "torch.optim", "kornia.color", "kornia.geometry.transform", "kornia.metrics",
     "skimage.transform", "skimage.feature", "numpy", "pandas", "scipy.stats", "matplotlib",
     "matplotlib.pyplot", "PIL.Image", "nst.run.engine", "nst.run.writer", "nst.run.score",
-    "nst.execution.batch", "nst.study.aggregate", "nst.study.figures", "nst.study.charts",
-    "nst.study.summary", "nst.study.findings", "nst.cli",
+    "nst.execution.batch", "nst.study.tables.aggregate", "nst.study.figures.run_grids", "nst.study.figures.charts",
+    "nst.study.tables.summary", "nst.study.tables.findings", "nst.cli",
 )
 NOT_SERVED = ("runner", "forkserver")  # long-lived processes of their own
 FOLDER_PREFIX = "nst-fork-"  # the server's private folder in the temporary directory

@@ -20,9 +20,9 @@ from ..contracts import layout
 from ..contracts.manifest import pair_key
 from ..contracts.run_folder import image_named
 from ..errors import InputError, MissingRunError, NSTError
-from ..study.aggregate import read_run
-from ..study.halving import load_manifest
-from ..study.judgements import comparison_id, ordered
+from ..study.tables.aggregate import read_run
+from ..study.tables.halving import load_manifest
+from ..study.tables.judgements import comparison_id, ordered
 
 SCOPES = ("experiment", "pair")
 NOT_STYLE_TRANSFER = ("reconstruct",)  # experiment kinds whose images are not compared

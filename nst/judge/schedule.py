@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..study import bradley_terry
-from ..study.judgements import SIDES
+from ..study.tables import bradley_terry
+from ..study.tables.judgements import SIDES
 from .catalog import Catalog, Comparison, Group
 
 ALL_PAIRS_UP_TO = 6

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import NSTError
 from ..hashes import sha256_file
-from ..study.judgements import ANSWERS, QUESTIONS, SIDES, chosen_side, comparison_id
+from ..study.tables.judgements import ANSWERS, QUESTIONS, SIDES, chosen_side, comparison_id
 from .catalog import Catalog
 from .schedule import Item, Past, plan_round
 from .store import ConflictError, Store

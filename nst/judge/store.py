@@ -1,4 +1,4 @@
-"""Writing judgements: the rating page's database (schema and readers: nst/study/judgements.py).
+"""Writing judgements: the rating page's database (schema and readers: nst/study/tables/judgements.py).
 
 SQLite in WAL mode with synchronous=FULL: a judgement is committed, its WAL frame written and
 fsync'ed, before the page is told it was stored. Process crashes (kill -9 of the server) lose
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InputError, OutputError
-from ..study.judgements import COLUMNS, FORMAT, SCHEMA
+from ..study.tables.judgements import COLUMNS, FORMAT, SCHEMA
 
 SYNCHRONOUS = "FULL"
 CHECKPOINT_SECONDS = 2.0  # how stale the main file may be (Snakemake reruns rules by its mtime)

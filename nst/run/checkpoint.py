@@ -13,7 +13,7 @@
 run that this one will replace (--overwrite): that run stays whole, its own states included,
 until the new one has landed, and a replacement killed half-way continues from there.
 Snapshots keep no state of their own: shared trajectories need only their images and scores
-(nst/study/trajectory.py), and a state (the optimizer's, the whole history) per snapshot cost
+(nst/study/plan/trajectory.py), and a state (the optimizer's, the whole history) per snapshot cost
 229 MB and most of the time of a 32 px `--save-iter 1` run (BENCHMARKS.md).
 
 A state is everything the rest of the optimisation depends on (nst.run.engine.RunState.state): the

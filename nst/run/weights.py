@@ -24,7 +24,7 @@ from ..errors import WeightsError
 from ..files import atomic_path, write_text
 from ..hashes import content_sha256, known_sha256
 from .caffe import caffe_to_torchvision
-from .state_dict_file import SAVE_INSTEAD, check_state_dict_file
+from ..contracts.state_dict_file import SAVE_INSTEAD, check_state_dict_file
 from .vgg import RANDOM_WEIGHTS_SEED, Weights
 
 # torchvision's VGG19_Weights.IMAGENET1K_V1 (its file names: nst/contracts/families.py): where it is
@@ -197,7 +197,7 @@ def write_features_only(source: Path, dest: Path | None = None) -> Path:
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The {key: tensor} state dict in a weights file, read with torch.load(weights_only=True):
     a file holding pickled objects or code is refused, in one line of ours
-    (nst/run/state_dict_file.py; torch's own text advises loading it unsafely). Raises
+    (nst/contracts/state_dict_file.py; torch's own text advises loading it unsafely). Raises
     WeightsError if the file is missing, does not load that way or holds anything but tensors."""
     path = Path(path)
     if not path.is_file():

@@ -1,4 +1,4 @@
-# Image discovery, experiment expansion (nst.study.plan) and target lists. Every path under
+# Image discovery, experiment expansion (nst.study.plan.build) and target lists. Every path under
 # results/ comes from nst/contracts/layout.py.
 import json
 import os
@@ -17,12 +17,12 @@ from nst.execution.runner import start_runner, stop_runner
 from nst.run import prescore
 from nst.run.device import cuda_expected
 from nst.contracts import layout
-from nst.study.config_input import apply_overrides, check_config_files, coerce_overrides
-from nst.study.findings import check_claim_metrics, claimed_experiments, load_claims
-from nst.study.halving_plan import keep_finished_continuations
-from nst.study.plan import build_plan, execution_settings, write_by_content
-from nst.study.stale_runs import mark_out_of_date, stale_runs
-from nst.study.trajectory import share_trajectories, shares_trajectories
+from nst.study.plan.config_input import apply_overrides, check_config_files, coerce_overrides
+from nst.study.tables.findings import check_claim_metrics, claimed_experiments, load_claims
+from nst.study.plan.rungs import keep_finished_continuations
+from nst.study.plan.build import build_plan, execution_settings, write_by_content
+from nst.study.plan.stale_runs import mark_out_of_date, stale_runs
+from nst.study.plan.trajectory import share_trajectories, shares_trajectories
 
 # Environment of every job under --sdm conda (also what `mamba env create -f environment.yml` makes).
 CONDA_ENV = "../../environment.yml"
@@ -32,7 +32,7 @@ SCHEMA = "../schemas/config.schema.yaml"
 
 
 def read_config_as_written(config):
-    """The config as its files and --config say (nst/study/config_input.py): a key repeated in
+    """The config as its files and --config say (nst/study/plan/config_input.py): a key repeated in
     a config file stops here, naming it and both lines (YAML would keep the last silently);
     --config values, which Snakemake parses with YAML's base loader (every scalar a string),
     are read as the schema's types."""
@@ -95,7 +95,7 @@ CLAIMS_FILE, CLAIMS = claims_or_exit(PLAN)  # before anything is written
 
 def rerun_stale_runs():
     """Finished runs made from images that have changed since (by content, whatever their
-    mtime) are marked out of date, so that Snakemake reruns them (nst/study/stale_runs.py)."""
+    mtime) are marked out of date, so that Snakemake reruns them (nst/study/plan/stale_runs.py)."""
     try:
         PLAN.notes.extend(mark_out_of_date(stale_runs(PLAN, layout.RUNS), layout.RUNS))
     except NSTError as err:
@@ -294,7 +294,7 @@ def results_folder(wildcards, input):
     return layout.results_of_manifest(input.manifest)
 
 
-# --- statistics over pairs and the paper's claims (nst/study/summary.py, findings.py) ---
+# --- statistics over pairs and the paper's claims (nst/study/tables/summary.py, findings.py) ---
 def grid_experiments():
     return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
 

@@ -1,4 +1,4 @@
-# Successive halving (schedule: halving on a tune experiment; nst/study/halving.py). Every
+# Successive halving (schedule: halving on a tune experiment; nst/study/tables/halving.py). Every
 # candidate runs to the first rung; a checkpoint per experiment and rung keeps the best
 # ceil(n / eta) per pair by the selection rule (nst halving, from the rung runs' scores) and
 # the next rung's runs continue those from their state (nst run --resume-from). Which runs an

@@ -1,6 +1,6 @@
 # Input functions of successive halving (workflow/rules/halving.smk); common.smk's
 # experiment functions read the runs an experiment ends with through experiment_run_keys.
-from nst.study.halving import alive_at, reached_rung, run_at
+from nst.study.tables.halving import alive_at, reached_rung, run_at
 
 
 def halving_info(name):

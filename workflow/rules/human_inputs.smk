@@ -3,7 +3,7 @@
 # builds as before, and new judgements (the file's modification time) rerun only what reads them.
 import shlex
 
-from nst.study.people_claims import reads_agreement
+from nst.study.tables.people_claims import reads_agreement
 
 
 def judged():

@@ -26,7 +26,7 @@ from ...contracts import layout
 from ...contracts.manifest import Manifest
 from ...errors import InputError
 from ...files import write_failure, write_text, WRITE_ERRNOS
-from ..aggregate import read_csv
+from ..tables.aggregate import read_csv
 from .data import data_script, gallery_data
 
 ASSETS = ("index.html", "gallery.css", "format.js", "state.js", "chart.js", "grid.js", "detail.js",

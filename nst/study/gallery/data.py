@@ -28,7 +28,7 @@ from ...contracts.evaluators import describe_select
 from ...contracts.manifest import Manifest
 from ...contracts.params import RunParams
 from ...errors import AggregateError
-from ..aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
+from ..tables.aggregate import KEY_COLUMNS, METRIC_COLUMNS, PARAM_PREFIX, RANDOM_NOTE, RUN_COLUMNS
 
 DATA_FORMAT = 1  # raise it whenever data.js changes shape (the page checks it)
 LOSSES = ["final_total", "final_content", "final_style"]

@@ -1,0 +1,383 @@
+"""Expanding a workflow config into runs and experiment trials (pure Python, no snakemake).
+
+An experiment is a base preset plus at most one of:
+  vary:    {key: [values]}                 one key, one value at a time (the paper's design)
+  subsets: {key: [layers] | [[layers], ..]} every non-empty subset of each layer list
+  grid:    {key: [values], key2: [...]}    full factorial, for interaction studies
+  tune:    {key: [values], ...}            a factorial grid per pair, then `select` keeps one
+  reconstruct: {content_layers: [layers], style_layers: [layers]}
+                                           Gatys et al. 2016, Fig. 1: what one layer keeps of
+                                           the content, what growing sets keep of the style
+and, with none of them, the base settings over every pair (the content x style matrix).
+Settings are layered: preset < config `params` < experiment `set` < the trial's own values.
+Two trials asking for the same settings on the same pair share one run (one run_id).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from ...contracts.families import missing_network
+from ...contracts.manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from ...contracts.params import FIELD_NAMES, RunParams
+from ...contracts.presets import PRESETS
+from ...errors import PlanError, WeightsError
+from ...files import write_text
+from ...contracts.state_dict_file import check_state_dict_file
+from .blends import blend_settings, heaviest_member, resolve_blends
+from .catalog import find_images
+from .rungs import HALVING_KEYS, check_schedule, ladder, schedule_info
+from .job_inputs import check_job_inputs
+from .names import check_experiment_name
+from .reconstruct import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
+
+EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
+EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds",
+                  "max_memory_gb", "tile_size")
+# select.metric: a two-sided rule over the select evaluator's style and content scores
+# (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
+SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)
+
+
+@dataclass(frozen=True)
+class Run:
+    content: str
+    style: str
+    params: RunParams
+    source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
+    resumes: str | None = None  # key of the shorter run it continues (successive halving, halving_plan.py)
+
+    @property
+    def run_id(self) -> str:
+        return self.params.run_id
+
+    @property
+    def key(self) -> str:
+        return f"{self.content}/{self.style}/{self.run_id}"
+
+
+@dataclass
+class Plan:
+    content_images: dict[str, str]
+    style_images: dict[str, str]
+    experiments: dict[str, dict]
+    runs: dict[str, Run] = field(default_factory=dict)
+    trials: list[Trial] = field(default_factory=list)
+    results_array: dict | None = None
+    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/contracts/evaluators.py)
+    blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
+    notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
+    ladder_runs: set[str] = field(default_factory=set)  # keys of halving's runs: no shared trajectories
+
+    def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
+            label: str | None = None) -> None:
+        run = Run(content, style, params)
+        self.runs.setdefault(run.key, run)
+        self.trials.append(Trial(experiment, content, style, run.run_id, values, label or label_of(values)))
+
+    def style_inputs(self, style: str) -> list[str]:
+        """The image file(s) of a style: a blend's members, in its order, else the one image."""
+        if style in self.blends:
+            return [self.style_images[stem] for stem in self.blends[style]]
+        return [self.style_images[style]]
+
+    def add_ladders(self, experiment: str, where: str, schedule: dict) -> dict:
+        """A halving experiment's runs at every rung, each continuing the one before (every
+        candidate's whole ladder is planned; the rung decisions pick which are computed);
+        returns the manifest's halving record (halving_plan.schedule_info)."""
+        trials = self.trials_of(experiment)
+        params_of = {t.run_id: self.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in trials}
+        info = schedule_info(schedule, params_of, where)
+        for t in trials:
+            before = None
+            for params in ladder(params_of[t.run_id], info["rungs"]):
+                run = Run(t.content, t.style, params, resumes=before)
+                self.runs[run.key] = run
+                self.ladder_runs.add(run.key)
+                before = run.key
+        return info
+
+    def trials_of(self, experiment: str) -> list[Trial]:
+        return [t for t in self.trials if t.experiment == experiment]
+
+    def manifest(self) -> Manifest:
+        """What the tables and figures read (nst/contracts/manifest.py; the workflow writes it as
+        results/plan/manifest.json)."""
+        return Manifest(
+            experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},
+            trials=tuple(self.trials),
+            results_array=ResultsArray(**self.results_array) if self.results_array else None,
+            images={"content": self.content_images, "style": self.style_images},
+            evaluation=tuple(self.evaluation))
+
+
+# --- config pieces -------------------------------------------------------------------------
+def _key(path: str, message: str) -> PlanError:
+    return PlanError(f"config key {path!r}: {message}")
+
+
+def layer_subsets(layers: list[str]) -> list[list[str]]:
+    """Every non-empty subset, smallest first (31 for five layers)."""
+    return [list(c) for r in range(1, len(layers) + 1) for c in itertools.combinations(layers, r)]
+
+
+def resolve_pairs(spec: Any, content: dict, style: dict, where: str) -> list[tuple[str, str]]:
+    if spec in (None, "all"):
+        return [(c, s) for c in content for s in style]
+    if not isinstance(spec, list) or not spec:
+        raise _key(where, "must be 'all' or a non-empty list of {content: STEM, style: STEM}")
+    pairs = []
+    for i, item in enumerate(spec):
+        if not isinstance(item, dict) or set(item) != {"content", "style"}:
+            raise _key(f"{where}[{i}]", "must be a mapping with exactly the keys content and style")
+        c, s = str(item["content"]), str(item["style"])
+        if c not in content:
+            raise _key(f"{where}[{i}].content", f"no content image named {c!r}; found: {', '.join(content)}")
+        if s not in style:
+            raise _key(f"{where}[{i}].style", f"no style image named {s!r}; found: {', '.join(style)}")
+        if (c, s) not in pairs:
+            pairs.append((c, s))
+    return pairs
+
+
+def _check_param_keys(mapping: dict, where: str) -> None:
+    for key in mapping:
+        if key not in FIELD_NAMES or key in EXECUTION_KEYS + ("snapshots",):
+            allowed = [f for f in FIELD_NAMES if f not in EXECUTION_KEYS + ("snapshots",)]
+            raise _key(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
+
+
+def _value_lists(spec: Any, where: str, max_keys: int | None = None) -> dict[str, list]:
+    if not isinstance(spec, dict) or not spec:
+        raise _key(where, "must map parameter names to lists of values")
+    if max_keys is not None and len(spec) > max_keys:
+        raise _key(where, f"varies {len(spec)} keys; 'vary' takes one (use 'grid' for several)")
+    _check_param_keys(spec, where)
+    for key, values in spec.items():
+        if not isinstance(values, list) or not values:
+            raise _key(f"{where}.{key}", "must be a non-empty list of values")
+    return spec
+
+
+def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]]:
+    """(kind, varied keys, list of value dicts) for one experiment."""
+    where = f"experiments.{name}"
+    kinds = [k for k in DESIGNS if k in spec]
+    if len(kinds) > 1:
+        raise _key(where, f"has {' and '.join(kinds)}; an experiment takes at most one of {', '.join(DESIGNS)}")
+    if not kinds:
+        return PAIRS, [], [{}]
+    kind = kinds[0]
+    if kind == "subsets":
+        spec_map = spec["subsets"]
+        if not isinstance(spec_map, dict) or not spec_map:
+            raise _key(f"{where}.subsets", "must map content_layers/style_layers to a list of layers (or lists)")
+        trials = []
+        for key, lists in spec_map.items():
+            if key not in ("content_layers", "style_layers"):
+                raise _key(f"{where}.subsets.{key}", "only content_layers and style_layers take subsets")
+            lists = lists if lists and isinstance(lists[0], list) else [lists]
+            for layers in lists:
+                trials += [{key: subset} for subset in layer_subsets(layers)]
+        return kind, list(spec_map), trials
+    if kind == RECONSTRUCT:
+        return kind, list(spec[kind]), reconstruction_trials(spec[kind], f"{where}.{kind}")
+    values = _value_lists(spec[kind], f"{where}.{kind}", max_keys=1 if kind == "vary" else None)
+    keys = list(values)
+    combos = itertools.product(*(values[k] for k in keys))
+    return kind, keys, [dict(zip(keys, combo)) for combo in combos]
+
+
+def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
+                  evaluators: list[Evaluator] = ()) -> dict | None:
+    """select with its defaults: metric pareto (two-sided, see nst/study/tables/select.py), mode min,
+    evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
+    where = f"experiments.{name}.select"
+    if kind != "tune":
+        if "select" in spec:
+            raise _key(where, "only an experiment with 'tune' selects runs")
+        return None
+    names = [ev.name for ev in evaluators]
+    select = {"metric": "pareto", "mode": "min", "override": {}, **(spec.get("select") or {})}
+    if names:
+        select.setdefault("evaluator", names[0])
+    if select["metric"] not in SELECT_METRICS:
+        raise _key(f"{where}.metric", f"{select['metric']!r} is not allowed; allowed: {', '.join(SELECT_METRICS)}")
+    # human: people's choice, and for pairs nobody judged (and halving's rungs) the fallback rule,
+    # which the checks below are about
+    if select["metric"] == HUMAN:
+        select.setdefault("fallback", "pareto")
+        if select["fallback"] not in SELECT_METRICS or select["fallback"] == HUMAN:
+            raise _key(f"{where}.fallback", f"{select['fallback']!r} is not allowed; allowed: "
+                                            f"{', '.join(m for m in SELECT_METRICS if m != HUMAN)}")
+    elif "fallback" in select:
+        raise _key(f"{where}.fallback", "only metric human takes a fallback (the rule for pairs nobody judged)")
+    rule = select.get("fallback", select["metric"])
+    if select["mode"] not in ("min", "max"):
+        raise _key(f"{where}.mode", "must be min or max")
+    if "evaluator" in select and select["evaluator"] not in names:
+        raise _key(f"{where}.evaluator", f"{select['evaluator']!r} is not an evaluator of `evaluation`; "
+                                         f"defined: {', '.join(names) or 'none'}")
+    if rule in TWO_SIDED and select["mode"] != "min":
+        raise _key(f"{where}.mode", f"{rule} minimises both distances; mode max applies to "
+                                    "one-sided metrics only")
+    if rule == "tradeoff":
+        share = select.setdefault("style_share", 0.5)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise _key(f"{where}.style_share", f"must be a number in [0, 1], not {share!r}")
+    elif "style_share" in select:
+        raise _key(f"{where}.style_share", "only metric tradeoff takes a style_share")
+    if rule.startswith("score_") and names:
+        metric = rule[len("score_"):]
+        scorer = next(ev for ev in evaluators if ev.name == select["evaluator"])
+        if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
+            raise _key(f"{where}.{'fallback' if select['metric'] == HUMAN else 'metric'}", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
+                                          f"{', '.join(scorer.settings['metrics']) or 'none'}")
+    pair_names = {pair_key(c, s) for c, s in pairs}
+    for pair, chosen in (select["override"] or {}).items():
+        if pair not in pair_names:
+            raise _key(f"{where}.override.{pair}", f"no such pair in this experiment; pairs are CONTENT__STYLE: {', '.join(sorted(pair_names))}")
+        if not isinstance(chosen, dict) or set(chosen) - set(keys):
+            raise _key(f"{where}.override.{pair}", f"must set only the tuned keys: {', '.join(keys)}")
+        for k, v in chosen.items():
+            if v not in spec["tune"][k]:
+                raise _key(f"{where}.override.{pair}.{k}", f"{v!r} is not among the tuned values {spec['tune'][k]}")
+    return select
+
+
+def layered_params(base: str, *layers: dict) -> RunParams:
+    """Preset, then each layer on top. As with the CLI's flags, a layer that changes the
+    optimizer without giving lr brings that optimizer's default learning rate."""
+    params = RunParams.from_dict(PRESETS[base])
+    for layer in layers:
+        if layer:
+            params = RunParams.from_dict(layer, base=params)
+    return params
+
+
+def execution_settings(config: dict) -> dict:
+    """The config's execution keys that are RunParams fields (how a run is computed)."""
+    execution = dict(config.get("execution") or {})
+    out = {k: execution[k] for k in EXECUTION_KEYS if execution.get(k) is not None}
+    return out
+
+
+# --- the plan ------------------------------------------------------------------------------
+def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True) -> Plan:
+    """Expand `config` (already schema-validated) into runs and trials; PlanError on bad input.
+    Reads the config and the images only: which runs share a trajectory (and so read finished
+    runs) is a later step, nst.study.plan.trajectory.share_trajectories."""
+    root = Path(root)
+    images = config.get("images") or {}
+    notes: list[str] = []  # what the plan leaves out, said once per call
+    content = find_images(root / images.get("content", "images/content"), "content", verify_images, notes)
+    style = find_images(root / images.get("style", "images/style"), "style", verify_images, notes)
+    blends = resolve_blends(config.get("blends"), style)
+    style_images = {**style, **{name: style[heaviest_member(m)] for name, m in blends.items()}}
+    global_params = dict(config.get("params") or {})
+    _check_param_keys(global_params, "params")
+    execution = execution_settings(config)
+    experiments = config.get("experiments") or {}
+    if not experiments:
+        raise _key("experiments", "no experiments defined")
+    default_pairs = resolve_pairs(config.get("pairs", "all"), content, style_images, "pairs")
+
+    plan = Plan(content, style_images, experiments={}, blends=blends, notes=notes)
+    checked: set[str] = set()  # weights files looked into (check_weights_files)
+    try:
+        plan.evaluation = resolve_evaluation(config.get("evaluation"))
+    except EvaluationError as err:
+        raise PlanError(str(err)) from None
+    for name, spec in experiments.items():
+        where = f"experiments.{check_experiment_name(name, f'experiments.{name}')}"
+        if not isinstance(spec, dict):
+            raise _key(where, "must be a mapping")
+        unknown = sorted(set(spec) - EXPERIMENT_KEYS)
+        if unknown:
+            raise _key(f"{where}.{unknown[0]}", f"unknown experiment key; allowed: {', '.join(sorted(EXPERIMENT_KEYS))}")
+        base = spec.get("base", "baseline")
+        if base not in PRESETS:
+            raise _key(f"{where}.base", f"unknown preset {base!r}; allowed: {', '.join(PRESETS)}")
+        overrides = dict(spec.get("set") or {})
+        _check_param_keys(overrides, f"{where}.set")
+        kind, keys, value_sets = experiment_trials(name, spec)
+        pairs = resolve_pairs(spec["pairs"], content, style_images, f"{where}.pairs") if "pairs" in spec else default_pairs
+        select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
+        schedule = check_schedule(name, spec, kind, keys)
+        if kind == RECONSTRUCT:
+            try:
+                value_sets = fit_layer_weights(value_sets, layered_params(base, global_params, overrides))
+            except ValueError as err:
+                raise PlanError(f"experiment {name!r}: {err}") from None
+        plan.experiments[name] = {
+            "kind": kind, "keys": keys, "base": base, "title": spec.get("title", name),
+            "paper": spec.get("paper", ""), "select": select,
+        }
+        for values in value_sets:
+            try:
+                params = layered_params(base, global_params, overrides, {**values, **execution})
+                params.run_id  # a weights file counts by its content: it must exist now
+                check_weights_files(params, checked)  # and hold tensors only: found now, not in every job
+            except (ValueError, WeightsError) as err:
+                raise PlanError(f"experiment {name!r} ({label_of(values)}): {err}") from None
+            missing = missing_network(params.weights, params.family_weights_file)
+            if missing and spec.get("skip_missing_weights"):
+                plan.notes.append(f"experiment {name!r}: skipping weights={params.weights}: {missing}")
+                continue
+            label = reconstruction_label(values) if kind == RECONSTRUCT else None
+            for c, s in pairs:
+                on_style = params.replace(**blend_settings(blends[s])) if s in blends else params
+                plan.add(name, c, s, on_style, {k: _plain(v) for k, v in values.items()}, label)
+        if not plan.trials_of(name):  # every trial skipped for a missing network
+            del plan.experiments[name]
+            plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
+        elif schedule:
+            plan.experiments[name]["halving"] = plan.add_ladders(name, where, schedule)
+    plan.results_array = _results_array(config.get("results_array"), plan)
+    if verify_images:
+        check_job_inputs(plan, root)
+    return plan
+
+
+def check_weights_files(params: RunParams, checked: set[str]) -> None:
+    """WeightsError for a weights file of the run (weights: PATH, or a Caffe file) that holds
+    pickled objects or code (nst/contracts/state_dict_file.py); each file looked into once."""
+    files = [params.weights] if params.uses_weights_file else []
+    files += [params.caffe_weights_file] if params.weights == "caffe" and params.caffe_weights_file else []
+    for path in files:
+        if path not in checked:
+            check_state_dict_file(path)
+            checked.add(path)
+
+
+def _results_array(spec: dict | None, plan: Plan) -> dict | None:
+    if not spec:
+        return None
+    for role, kind in (("baseline", None), ("revised", "tune")):
+        name = spec.get(role)
+        if name not in plan.experiments:
+            raise _key(f"results_array.{role}", f"{name!r} is not an experiment; found: {', '.join(plan.experiments)}")
+        if kind and plan.experiments[name]["kind"] != kind:
+            raise _key(f"results_array.{role}", f"experiment {name!r} must use 'tune' (one run chosen per pair)")
+    return {"baseline": spec["baseline"], "revised": spec["revised"]}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def write_by_content(folder: str | Path, data: dict | Manifest) -> str:
+    """`data` as JSON (a Manifest: its to_json) in `folder`/<sha256 prefix>.json; returns the
+    path. The name follows from the content, so an existing file is never changed: a second
+    snakemake call (dry, refused by the lock, another config) adds its own file instead of
+    rewriting the one a running call reads."""
+    text = data.to_json() if isinstance(data, Manifest) else json.dumps(data, indent=1, sort_keys=True) + "\n"
+    path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if not path.is_file():
+        write_text(path, text)
+    return str(path)
