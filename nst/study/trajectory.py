@@ -21,11 +21,11 @@ from pathlib import Path
 
 from ..contracts import layout
 from ..contracts.params import RunParams
+from ..contracts.plan import Plan, Run
 from ..contracts.run_folder import made_from
 from ..contracts.run_folder import staged_run_folder
 from ..errors import NSTError
 from ..files import copy_file, write_text
-from .plan import Plan, Run
 
 
 def snapshot_record_path(run_dir: Path, iteration: int) -> Path:
