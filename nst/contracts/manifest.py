@@ -1,7 +1,7 @@
 """The manifest: what a study's plan hands to its tables and figures.
 
-nst/study/plan/build.py makes it (`Plan.manifest()`), the workflow writes it as JSON
-(results/plan/manifest.json, `Manifest.to_json`), and nst/study/tables/aggregate.py, select.py and
+nst/study/plan/build.py builds the plan (nst/contracts/plan.py), whose `Plan.manifest()` makes it;
+the workflow writes it as JSON (results/plan/manifest.json, `Manifest.to_json`), and nst/study/tables/aggregate.py, select.py and
 figures.py read it back (`Manifest.load`). Pure Python: no pandas, no torch.
 
     format         MANIFEST_FORMAT; a manifest of another format is refused with one message

@@ -17,21 +17,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ...contracts.families import missing_network
-from ...contracts.manifest import DESIGNS, PAIRS, Experiment, Manifest, ResultsArray, Trial, label_of, pair_key
+from ...contracts.manifest import DESIGNS, PAIRS, Manifest, label_of, pair_key
 from ...contracts.params import FIELD_NAMES, RunParams
+from ...contracts.plan import Plan
 from ...contracts.presets import PRESETS
 from ...errors import PlanError, WeightsError
 from ...files import write_text
 from ...contracts.state_dict_file import check_state_dict_file
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
-from .rungs import HALVING_KEYS, check_schedule, ladder, schedule_info
+from .rungs import HALVING_KEYS, add_ladders, check_schedule
 from .job_inputs import check_job_inputs
 from .names import check_experiment_name
 from .reconstruct import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
@@ -42,78 +42,6 @@ EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "ch
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)
-
-
-@dataclass(frozen=True)
-class Run:
-    content: str
-    style: str
-    params: RunParams
-    source: str | None = None  # key of the longer run whose trajectory this run is part of (trajectory.py)
-    resumes: str | None = None  # key of the shorter run it continues (successive halving, halving_plan.py)
-
-    @property
-    def run_id(self) -> str:
-        return self.params.run_id
-
-    @property
-    def key(self) -> str:
-        return f"{self.content}/{self.style}/{self.run_id}"
-
-
-@dataclass
-class Plan:
-    content_images: dict[str, str]
-    style_images: dict[str, str]
-    experiments: dict[str, dict]
-    runs: dict[str, Run] = field(default_factory=dict)
-    trials: list[Trial] = field(default_factory=list)
-    results_array: dict | None = None
-    evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/contracts/evaluators.py)
-    blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
-    notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
-    ladder_runs: set[str] = field(default_factory=set)  # keys of halving's runs: no shared trajectories
-
-    def add(self, experiment: str, content: str, style: str, params: RunParams, values: dict,
-            label: str | None = None) -> None:
-        run = Run(content, style, params)
-        self.runs.setdefault(run.key, run)
-        self.trials.append(Trial(experiment, content, style, run.run_id, values, label or label_of(values)))
-
-    def style_inputs(self, style: str) -> list[str]:
-        """The image file(s) of a style: a blend's members, in its order, else the one image."""
-        if style in self.blends:
-            return [self.style_images[stem] for stem in self.blends[style]]
-        return [self.style_images[style]]
-
-    def add_ladders(self, experiment: str, where: str, schedule: dict) -> dict:
-        """A halving experiment's runs at every rung, each continuing the one before (every
-        candidate's whole ladder is planned; the rung decisions pick which are computed);
-        returns the manifest's halving record (halving_plan.schedule_info)."""
-        trials = self.trials_of(experiment)
-        params_of = {t.run_id: self.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in trials}
-        info = schedule_info(schedule, params_of, where)
-        for t in trials:
-            before = None
-            for params in ladder(params_of[t.run_id], info["rungs"]):
-                run = Run(t.content, t.style, params, resumes=before)
-                self.runs[run.key] = run
-                self.ladder_runs.add(run.key)
-                before = run.key
-        return info
-
-    def trials_of(self, experiment: str) -> list[Trial]:
-        return [t for t in self.trials if t.experiment == experiment]
-
-    def manifest(self) -> Manifest:
-        """What the tables and figures read (nst/contracts/manifest.py; the workflow writes it as
-        results/plan/manifest.json)."""
-        return Manifest(
-            experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},
-            trials=tuple(self.trials),
-            results_array=ResultsArray(**self.results_array) if self.results_array else None,
-            images={"content": self.content_images, "style": self.style_images},
-            evaluation=tuple(self.evaluation))
 
 
 # --- config pieces -------------------------------------------------------------------------
@@ -337,7 +265,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
         elif schedule:
-            plan.experiments[name]["halving"] = plan.add_ladders(name, where, schedule)
+            plan.experiments[name]["halving"] = add_ladders(plan, name, where, schedule)
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)

@@ -4,25 +4,13 @@ multi-scale run's first size and at the style scale). Reads image headers only, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
-from ...contracts.evaluators import PAPER, Evaluator, evaluation_layers
+from ...contracts.evaluators import PAPER, evaluation_layers
 from ...contracts.image_files import image_header, target_size
 from ...contracts.layers import LAYER_INDEX, min_side, standard_name
 from ...contracts.params import INITS
+from ...contracts.plan import Plan
 from ...errors import NSTError, PlanError
-
-
-class Plan(Protocol):
-    """What the check reads of a plan (nst/study/plan/build.py's Plan, which calls it: named here so
-    that this module does not import plan.py)."""
-
-    evaluation: list[Evaluator]
-    trials: list
-    runs: dict
-    content_images: dict[str, str]
-
-    def style_inputs(self, style: str) -> list[str]: ...
 
 
 def check_job_inputs(plan: Plan, root: Path) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 
 from ...contracts.params import RunParams
+from ...contracts.plan import Plan, Run
 from ...contracts.run_folder import RECORD
 from ...errors import PlanError
 
@@ -102,7 +104,24 @@ def schedule_info(schedule: dict, params_of: dict[str, RunParams], where: str) -
             "ladders": {run_id: [p.run_id for p in ladder(params, steps)] for run_id, params in params_of.items()}}
 
 
-def keep_finished_continuations(plan, runs_dir):
+def add_ladders(plan: Plan, experiment: str, where: str, schedule: dict) -> dict:
+    """A halving experiment's runs at every rung, each continuing the one before (every
+    candidate's whole ladder is planned; the rung decisions pick which are computed), added to
+    `plan`; returns the manifest's halving record (schedule_info)."""
+    trials = plan.trials_of(experiment)
+    params_of = {t.run_id: plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in trials}
+    info = schedule_info(schedule, params_of, where)
+    for t in trials:
+        before = None
+        for params in ladder(params_of[t.run_id], info["rungs"]):
+            run = Run(t.content, t.style, params, resumes=before)
+            plan.runs[run.key] = run
+            plan.ladder_runs.add(run.key)
+            before = run.key
+    return info
+
+
+def keep_finished_continuations(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     """`plan` with every finished run's job as it ran (Snakemake reruns a job whose inputs or
     params changed): a run that continued another (run.json's continued_from) keeps that run
     as its input, planned as it ran too, even when no halving experiment asks for it any more;
@@ -113,7 +132,7 @@ def keep_finished_continuations(plan, runs_dir):
     return plan
 
 
-def _as_ran(plan, key: str, runs_dir: Path) -> None:
+def _as_ran(plan: Plan, key: str, runs_dir: Path) -> None:
     run = plan.runs[key]
     record = _finished_record(runs_dir / key)
     if record is None:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ...contracts import layout
 from ...contracts.param_values import INITS
+from ...contracts.plan import Plan
 from ...contracts.run_folder import inputs_now, made_from
 from ...errors import InputError
 from ...files import read_json_object
-from .build import Plan
 
 
 def stale_runs(plan: Plan, runs_dir: str | os.PathLike, root: str | os.PathLike = ".") -> dict[str, list[str]]:

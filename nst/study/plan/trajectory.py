@@ -21,11 +21,11 @@ from pathlib import Path
 
 from ...contracts import layout
 from ...contracts.params import RunParams
+from ...contracts.plan import Plan, Run
 from ...contracts.run_folder import made_from
 from ...contracts.run_folder import staged_run_folder
 from ...errors import NSTError
 from ...files import copy_file, write_text
-from .build import Plan, Run
 
 
 def snapshot_record_path(run_dir: Path, iteration: int) -> Path:
@@ -114,7 +114,7 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
             continue
         if not run.params.one_evaluation_per_step:  # lbfgs_bounds: strong_wolfe
             continue
-        if run.key in plan.ladder_runs:  # halving continues shorter runs instead (halving_plan.py)
+        if run.key in plan.ladder_runs:  # halving continues shorter runs instead (study/plan/rungs.py)
             continue
         identity = run.params.identity()
         identity.pop("iterations")
