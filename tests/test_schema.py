@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from nst.contracts import params as run_params
-from nst.contracts.params import RunParams
+from nst.contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES as FIELDS_IN_ORDER, PER_RUN_EXECUTION_FIELDS, RunParams
+from nst.study.plan.build import EXECUTION_KEYS
 
 from kit import ROOT
 
@@ -22,7 +23,7 @@ EXECUTION_FIELDS = {f.name for f in dataclasses.fields(RunParams) if not f.metad
 
 # RunParams execution fields that are not `execution:` settings: the workflow sets snapshots per
 # run, from the iterations its experiments ask of a shared trajectory (nst/study/plan/trajectory.py).
-NOT_IN_EXECUTION = {"snapshots"}
+NOT_IN_EXECUTION = set(PER_RUN_EXECUTION_FIELDS)
 # `execution:` settings that are the workflow's, not one run's: the `gpu` resource a job
 # declares, runs per `nst runner` process, and whether runs share one trajectory.
 WORKFLOW_ONLY = {"gpus_per_job", "batch_size", "share_trajectories", "forkserver"}
@@ -35,6 +36,14 @@ KEYWORDS = {"type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern",
 
 def test_run_params_are_the_identity_fields():
     assert set(RUN_PARAMS) == IDENTITY_FIELDS
+
+
+def test_the_plan_takes_its_execution_keys_from_the_run_params_metadata():
+    """One list: the planner's EXECUTION_KEYS are RunParams' execution fields (less the per-run
+    ones), in field order, and the schema's execution section is them plus the workflow's own."""
+    assert EXECUTION_KEYS == CONFIG_EXECUTION_FIELDS
+    assert set(EXECUTION) - WORKFLOW_ONLY == set(CONFIG_EXECUTION_FIELDS)
+    assert list(CONFIG_EXECUTION_FIELDS) == [f for f in FIELDS_IN_ORDER if f in CONFIG_EXECUTION_FIELDS]
 
 
 def test_execution_covers_the_execution_fields():

@@ -199,5 +199,12 @@ def weights_file_sha256(path: str, key: str = "weights") -> str:
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
+# The settings a config's `execution:` section may hold, in field order: every execution field
+# (the metadata above is the one list) but `snapshots`, which the workflow sets per run (shared
+# trajectories) rather than the user per study. The schema's `execution` properties are these
+# plus the workflow's own (tests/test_schema.py checks).
+PER_RUN_EXECUTION_FIELDS = ("snapshots",)
+CONFIG_EXECUTION_FIELDS = tuple(f.name for f in dataclasses.fields(RunParams)
+                                if not f.metadata.get("identity", True) and f.name not in PER_RUN_EXECUTION_FIELDS)
 
 

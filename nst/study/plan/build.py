@@ -23,7 +23,7 @@ from typing import Any
 from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ...contracts.families import missing_network
 from ...contracts.manifest import DESIGNS, PAIRS, Manifest, label_of, pair_key
-from ...contracts.params import FIELD_NAMES, RunParams
+from ...contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES, PER_RUN_EXECUTION_FIELDS, RunParams
 from ...contracts.plan import Plan
 from ...contracts.presets import PRESETS
 from ...errors import PlanError, WeightsError
@@ -37,8 +37,7 @@ from .names import check_experiment_name
 from .reconstruct import RECONSTRUCT, fit_layer_weights, reconstruction_label, reconstruction_trials
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
-EXECUTION_KEYS = ("device", "threads", "weights_file", "caffe_weights_file", "channels_last", "cudnn_benchmark", "checkpoint_seconds",
-                  "max_memory_gb", "tile_size")
+EXECUTION_KEYS = CONFIG_EXECUTION_FIELDS  # from RunParams' field metadata, the one list
 # select.metric: a two-sided rule over the select evaluator's style and content scores
 # (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
 SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)
@@ -75,8 +74,8 @@ def resolve_pairs(spec: Any, content: dict, style: dict, where: str) -> list[tup
 
 def _check_param_keys(mapping: dict, where: str) -> None:
     for key in mapping:
-        if key not in FIELD_NAMES or key in EXECUTION_KEYS + ("snapshots",):
-            allowed = [f for f in FIELD_NAMES if f not in EXECUTION_KEYS + ("snapshots",)]
+        if key not in FIELD_NAMES or key in EXECUTION_KEYS + PER_RUN_EXECUTION_FIELDS:
+            allowed = [f for f in FIELD_NAMES if f not in EXECUTION_KEYS + PER_RUN_EXECUTION_FIELDS]
             raise _key(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
 
 
