@@ -5,7 +5,7 @@ before. Prints the markdown table of README "From pictures to findings".
 
     .venv/bin/python scripts/interval_coverage.py [--studies 20000] [--resamples 999]
 
-tests/test_stats.py checks the same at 2,000 studies. The bootstrap-t here uses --resamples
+tests/study/tables/test_stats.py checks the same at 2,000 studies. The bootstrap-t here uses --resamples
 (the tables use stats.N_RESAMPLES, 9,999: the same method, less Monte Carlo noise per bound).
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a one-node SLURM cluster on this host, for the SLURM test (tests/test_slurm.py) and for
+# Start a one-node SLURM cluster on this host, for the SLURM test (tests/workflow/test_slurm.py) and for
 # trying the slurm profile by hand:
 #
 #   bash scripts/slurm-up.sh [STATE_DIR]       # default /tmp/nst-slurm

@@ -1,5 +1,5 @@
-"""A fake finished study for the table and figure tests (tests/test_aggregate.py,
-tests/test_figures.py): run folders as nst.contracts.run_folder writes them, score files as `nst score`
+"""A fake finished study for the table and figure tests (tests/study/tables/test_aggregate.py,
+tests/study/figures/test_figures.py): run folders as nst.contracts.run_folder writes them, score files as `nst score`
 writes them, and the manifest the plan would make, with every experiment kind. No torch, no
 optimisation: the numbers are made up so that each test knows what to expect.
 
@@ -247,7 +247,7 @@ def scored(tmp_path_factory) -> tuple[Study, Manifest, pd.DataFrame]:
     return s, manifest, aggregate.runs_table(manifest, s.runs_dir)
 
 
-# --- constructed experiment tables (tests/test_stats.py, tests/test_findings.py) -----------------
+# --- constructed experiment tables (tests/study/tables/test_stats.py, tests/study/tables/test_findings.py) -----------------
 # Tables made directly, without run folders: each test sets every score by hand.
 FOUR_PAIRS = [("c1", "s1"), ("c1", "s2"), ("c2", "s1"), ("c2", "s2")]
 

@@ -202,7 +202,7 @@ FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RunParams))
 # The settings a config's `execution:` section may hold, in field order: every execution field
 # (the metadata above is the one list) but `snapshots`, which the workflow sets per run (shared
 # trajectories) rather than the user per study. The schema's `execution` properties are these
-# plus the workflow's own (tests/test_schema.py checks).
+# plus the workflow's own (tests/workflow/test_schema.py checks).
 PER_RUN_EXECUTION_FIELDS = ("snapshots",)
 CONFIG_EXECUTION_FIELDS = tuple(f.name for f in dataclasses.fields(RunParams)
                                 if not f.metadata.get("identity", True) and f.name not in PER_RUN_EXECUTION_FIELDS)

@@ -35,7 +35,7 @@ PRESETS: dict[str, dict] = {
 # https://pytorch.org/tutorials/advanced/neural_style_tutorial.html: the baseline's settings
 # (conv_4 / conv_1..5, weights 1 / 1e6, L-BFGS, 300 steps) on torchvision's VGG-19 unchanged,
 # so with max pooling, and the tutorial's own loop: torch's L-BFGS with the clamp in its closure
-# (tests/test_reference.py checks it evaluation by evaluation).
+# (tests/run/test_reference.py checks it evaluation by evaluation).
 PRESETS["tutorial"] = {**PRESETS["baseline"], "pooling": "max", "lbfgs_bounds": "clamp"}
 
 # Gatys et al.'s reference implementation (github.com/leongatys/PytorchNeuralStyleTransfer):

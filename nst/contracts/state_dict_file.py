@@ -25,7 +25,7 @@ from ..errors import WeightsError
 
 SAVE_INSTEAD = "save the network's state dict instead (torch.save(model.state_dict(), PATH)) and name that file"
 STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
-# torch.save's names for a state dict of tensors (checked against torch in tests/test_weights.py)
+# torch.save's names for a state dict of tensors (checked against torch in tests/run/test_weights.py)
 ALLOWED = re.compile(r"collections\.OrderedDict|torch\._utils\._rebuild_\w+|torch\.\w*Storage"
                      r"|torch\.storage\.\w*Storage|torch\.nn\.parameter\.Parameter|torch\._tensor\._rebuild_from_type_v2"
                      r"|torch\.serialization\._get_layout|torch\.Size")

@@ -26,7 +26,7 @@ How (Linux; elsewhere it is never started, see `available`):
 What a child inherits that a fresh process would not have: the imported modules, and no state
 of a run (the server runs no torch operation, so no thread pool exists before the fork; the
 child sets torch's threads from the job's OMP_NUM_THREADS as torch would at start-up). Results
-are the same bit for bit (tests/test_forkserver.py). Snakemake's `benchmark:` files then
+are the same bit for bit (tests/execution/test_forkserver.py). Snakemake's `benchmark:` files then
 measure the waiting job, not the child: their wall time holds, their memory and CPU columns do
 not (set `execution.forkserver: false` to measure those).
 """

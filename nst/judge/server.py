@@ -1,6 +1,6 @@
 """The rating page's HTTP server (the standard library's ThreadingHTTPServer).
 
-Security model (tests/test_judge_server.py checks each point):
+Security model (tests/judge/test_judge_server.py checks each point):
 - It listens on 127.0.0.1 unless --host names another address; every address it accepts
   requests for is one of its own: the Host header must be the bound host:port (for a loopback
   address also localhost / 127.0.0.1 / [::1] with that port), so a page on another site that

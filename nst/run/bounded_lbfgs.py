@@ -4,7 +4,7 @@
 Why not torch.optim.LBFGS with a clamp (the PyTorch tutorial's loop, `lbfgs_bounds: clamp`):
 the clamp moves the pixels after L-BFGS has stepped, so the curvature pair it stores next,
 s = t * d, describes a step that was not taken, and with a fixed step (no line search) nothing
-catches a step that makes the loss worse; tests/test_lbfgs_bounds.py shows both on a small case.
+catches a step that makes the loss worse; tests/run/test_lbfgs_bounds.py shows both on a small case.
 Why not scipy's fmin_l_bfgs_b (L-BFGS-B, the reference for bounded L-BFGS): its state lives
 inside the solver, so a run could not be checkpointed and resumed bit for bit (resume.pt holds
 optimizer.state_dict()), its line search spends a varying number of evaluations per iteration,

@@ -19,7 +19,7 @@ are resampled at once, each with replacement and independently (Owen's "pigeonho
 2007, mildly conservative); a level with fewer than MIN_CLUSTERS (3) members is not resampled
 (two members give only three distinct resamples). When neither level can be, the judgements
 themselves are resampled as if independent: narrower than it should be when raters differ, and
-the rankings table says which was done. In simulations (tests/test_human.py) the intervals of 6
+the rankings table says which was done. In simulations (tests/study/tables/test_human.py) the intervals of 6
 raters x 4 pairs covered the true strengths 98 % of the time at the nominal 95 %.
 """
 from __future__ import annotations

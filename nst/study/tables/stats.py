@@ -15,7 +15,7 @@ resamples). Every 95 % interval of a mean here is therefore (`mean_ci`, its `met
                              normal values' coverage where the bootstrap-t, from a handful of
                              values, is short.
 
-Simulated coverage (tests/test_stats.py checks it; README "From pictures to findings" has the
+Simulated coverage (tests/study/tables/test_stats.py checks it; README "From pictures to findings" has the
 table): at least 93 % for normal and for log-normal (sigma 0.5, skewness 1.75) values from
 VALID_FROM (4) values on; at 3 values with that skew no standard interval reaches 93 % (t, the
 best, 92.4 %), so a verdict (findings.py) needs VALID_FROM pairs. Stronger skew undercovers

@@ -249,7 +249,7 @@ def test_modules_import_without_torch_or_snakemake():
             "bad = [m for m in ('torch', 'snakemake') if m in sys.modules]; "
             "sys.exit(str(bad) if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[3])
     assert result.returncode == 0, result.stderr + result.stdout
 
 

@@ -20,7 +20,7 @@ from nst.contracts.presets import preset
 
 from kit import make_images, small_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 # --- the paper's study ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The gallery's Python side (nst/study/gallery/): a run's card (thumbnail, loss curve), the
 page's data from the runs table and the manifest, and the folder a build writes. The page
-itself is tested in a real browser (tests/test_gallery_browser.py)."""
+itself is tested in a real browser (tests/study/gallery/test_gallery_browser.py)."""
 from __future__ import annotations
 
 import dataclasses

@@ -457,7 +457,7 @@ def test_a_weights_file_replaced_in_place_reruns_its_runs(tmp_path):
 
 # --- after kill -9: Snakemake's lock, and what the README says to do (issue 19, item 18) -------
 def guarantees() -> str:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     return readme.split("## What is guaranteed", 1)[1].split("\n## ", 1)[0]
 
 

@@ -237,7 +237,7 @@ def test_strong_wolfe_refuses_snapshots_in_one_line():
 def test_the_run_ids_of_existing_studies_do_not_change():
     """Every run the shipped configs planned before the controls existed keeps its id: the
     settings recorded then (tests/data) still hash to the ids recorded then."""
-    recorded = json.loads((Path(__file__).parent / "data" / "run_ids_before_issue13.json").read_text())
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "data" / "run_ids_before_issue13.json").read_text())
     for config, runs in recorded.items():
         assert runs, config
         for run_id, settings in runs.items():

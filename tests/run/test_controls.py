@@ -1,7 +1,7 @@
 """The controls around the objective (issue 13): colour preservation, blends, style scale,
 multi-scale stages, noise mixed into the start. Each test fails if its control did nothing.
 The losses' own controls (style_loss, gram_norm, style_layer_weights, tv_weight) are in
-tests/test_losses.py."""
+tests/run/test_losses.py."""
 from __future__ import annotations
 
 import json

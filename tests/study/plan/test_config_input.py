@@ -1,5 +1,5 @@
 """nst.study.plan.config_input: repeated keys in config files (issue 19, item 13) and --config strings
-read as the schema's types (item 12). The workflow side is tests/test_workflow_config.py."""
+read as the schema's types (item 12). The workflow side is tests/workflow/test_workflow_config.py."""
 from __future__ import annotations
 
 import pytest

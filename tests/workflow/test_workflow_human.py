@@ -95,7 +95,7 @@ def test_judgements_make_the_rankings_agreement_and_reliability(study, judged):
     assert people["accuracy"] == 1.0  # three raters with the same preference
     assert {"final_total", "eval_total", "score_gatys_total"} <= set(agreement["metric"])
     reliability = pd.read_csv(study / layout.HUMAN_RELIABILITY).set_index("rater")
-    # five comparisons, each judged by all three (alpha itself: tests/test_human.py)
+    # five comparisons, each judged by all three (alpha itself: tests/study/tables/test_human.py)
     assert reliability.loc["all", "alpha_units"] == 5 and reliability.loc["all", "agrees_with_others"] == 1.0
 
 
