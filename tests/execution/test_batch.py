@@ -34,7 +34,15 @@ def assert_same_run(batched, alone, rtol=1e-4):
     for row_b, row_a in zip(batched.history, alone.history):
         for column in ("content", "style", "total"):
             assert row_b[column] == pytest.approx(row_a[column], rel=rtol, abs=1e-9), (row_b["iteration"], column)
-    assert torch.allclose(batched.image, alone.image, atol=1e-4)
+    # Adagrad and Adam scale each pixel's step by its own gradient's size, so a pixel whose
+    # gradient is at float-noise level moves by about lr in a direction that noise picks: at one
+    # CPU thread (the workflow's default) a batched convolution sums in another order than a
+    # single one, and a handful of such pixels differ. Broken batching changes most pixels (and the
+    # losses above); so: every pixel but at most one in a hundred within 1e-4, none past 2 lr
+    # (at 32 px, 1 thread: 8 of 3,072 differ, by about 1e-4).
+    diff = (batched.image - alone.image).abs()
+    assert (diff > 1e-4).float().mean().item() <= 1e-2, f"{int((diff > 1e-4).sum())} pixels differ"
+    assert diff.max().item() <= 2 * (alone.params.lr or 1.0)
     assert batched.evaluation["eval_total"] == pytest.approx(alone.evaluation["eval_total"], rel=rtol)
 
 
