@@ -40,9 +40,9 @@ def manifest_file(results: str | os.PathLike = RESULTS) -> str:
 
 
 MANIFEST = manifest_file()
-MANIFESTS = f"{RESULTS}/plan/manifests"  # <hash>.json, written by plan.write_by_content
-EXECUTIONS = f"{RESULTS}/plan/execution"  # likewise
-PRESCORE_REQUESTS = f"{RESULTS}/plan/prescore"  # likewise: the evaluators a run's process scores with
+# <content hash>.json files a call's jobs read, written by nst/study/plan/invocation.py
+EXECUTIONS = f"{RESULTS}/plan/execution"  # how runs are computed
+PRESCORE_REQUESTS = f"{RESULTS}/plan/prescore"  # the evaluators a run's process scores with
 
 
 def results_of_manifest(manifest: str | os.PathLike) -> str:

@@ -1,6 +1,6 @@
-"""How much host memory one `nst run` needs: the workflow's `mem_mb` for each stylize job, so
-that SLURM requests (`sbatch --mem`) and `snakemake --resources mem_mb=N` on a workstation are
-sized from the run instead of guessed. Torch-free: it is called at planning time.
+"""How much host memory one `nst run` needs: the workflow's `mem_mb` for each stylize job (and,
+at the end, each score job's), so that SLURM requests (`sbatch --mem`) and `snakemake
+--resources mem_mb=N` on a workstation are sized from the run instead of guessed. Torch-free: it is called at planning time.
 
 Measured on CPU with `nst run` (glibc malloc as nst sets it, see process.py; BENCHMARKS.md,
 benchmark 4): peak RSS grows by 3.8-4.7 KiB per pixel of the optimised image (activations kept
@@ -47,3 +47,14 @@ def run_memory_bytes(params: RunParams, on_cuda: bool = False) -> int:
 def run_memory_mb(params: RunParams, on_cuda: bool = False) -> int:
     """`run_memory_bytes` in Snakemake's mem_mb (10^6 bytes), rounded up to 100 MB."""
     return 100 * math.ceil(run_memory_bytes(params, on_cuda) / 1e8)
+
+
+# Peak RSS of `nst score` (gatys, caffe, CPU), measured: 770 MB at 128 px, 875 MB at 256 px,
+# 1025 MB at 512 px (importing torch alone: 650 MB); about 1 MB more per 1000 px of the image.
+SCORE_BASE_MB, SCORE_MB_PER_KILOPIXEL = 900, 1.2
+
+
+def score_memory_mb(side: int) -> int:
+    """mem_mb of a score job scoring at `side` px (the longest side; a square bounds it): the
+    process, the network and one forward pass."""
+    return SCORE_BASE_MB + int(SCORE_MB_PER_KILOPIXEL * side * side / 1000)

@@ -20,11 +20,11 @@ import json
 import os
 from pathlib import Path
 
+from ..contracts.job_environment import PRESCORE_VARIABLE
 from ..contracts.run_folder import IMAGE, SCORES
 from ..files import write_text
 from ..hashes import sha256_file
 
-VARIABLE = "NST_PRESCORE"
 FOLDER = f"{SCORES}/prescored"
 FORMAT = 1
 
@@ -33,7 +33,7 @@ def requests_from_environment() -> list[dict]:
     """The evaluators ({"hash", "settings"}) the workflow asks a run's process to score with,
     from the file NST_PRESCORE names; [] when it is unset or unreadable (prescoring is an
     optimisation: never a reason for a run to fail)."""
-    path = os.environ.get(VARIABLE)
+    path = os.environ.get(PRESCORE_VARIABLE)
     if not path:
         return []
     try:

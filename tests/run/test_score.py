@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from nst.contracts.job_environment import PRESCORE_VARIABLE
 from nst.run import prescore, score
 from nst.run.engine import stylize
 from nst.contracts.evaluators import (BUILT_IN, REFERENCE, EvaluationError, Evaluator, make_evaluator,
@@ -259,7 +260,7 @@ def test_a_runs_process_scores_it_and_nst_score_takes_exactly_that(images, tmp_p
     run_dir = tmp_path / "run"
     proc = run_nst(["run", content, style, "--preset", "baseline", "--weights", "random", "--size", "32",
                     "--iterations", "3", "--device", "cpu", "-o", run_dir, "--quiet"],
-                   env={prescore.VARIABLE: str(request)})
+                   env={PRESCORE_VARIABLE: str(request)})
     assert proc.returncode == 0, proc.stderr
     gatys = evaluators[0]
     assert sorted(p.name for p in (run_dir / prescore.FOLDER).iterdir()) == [f"{gatys.hash}.json"]

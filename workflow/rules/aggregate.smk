@@ -1,7 +1,7 @@
 # Tables (pandas), figures (matplotlib, Pillow) and the paper's Results Array / Table 5, made
 # from the runs' run.json and score files (one per evaluator of `evaluation:`, rule score).
 # Every output is in the Snakemake report (snakemake --report results/report.html); each
-# caption names the evaluators (evaluation_caption) and, for tuned experiments, the selection rule.
+# caption names the evaluators (get_evaluation_caption) and, for tuned experiments, the selection rule.
 
 
 localrules:
@@ -16,18 +16,16 @@ localrules:
     findings,
 
 
-# This call's plan, copied under the lock from the file named by its content (common.smk).
+# This call's plan, written under the lock (a dry run or a call refused by the lock writes none).
 rule plan:
-    input:
-        PLAN_FILE,
     output:
         layout.MANIFEST,
     log:
         "logs/aggregate/plan.log",
-    conda:
-        CONDA_ENV
-    shell:
-        "cp {input:q} {output:q}.tmp > {log:q} 2>&1 && mv {output:q}.tmp {output:q}"
+    params:
+        plan=get_plan_digest,
+    run:
+        write_manifest(output[0], log[0])
 
 
 rule runs_table:
@@ -42,7 +40,7 @@ rule runs_table:
         CONDA_ENV
     params:
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst aggregate runs --manifest {input.manifest:q} --results {params.results:q} -o {output:q} > {log:q} 2>&1"
 
@@ -67,7 +65,7 @@ rule experiment_table:
     params:
         caption=get_experiment_caption,
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
         people=judgements_flag,
     shell:
         "nst aggregate experiment {wildcards.experiment:q} --manifest {input.manifest:q}"
@@ -101,7 +99,7 @@ rule experiment_figures:
     params:
         caption=get_experiment_caption,
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst figures experiment {wildcards.experiment:q} --manifest {input.manifest:q}"
         " --results {params.results:q} --grid {output.grid:q} --chart {output.chart:q} > {log:q} 2>&1"
@@ -129,7 +127,7 @@ rule selection_figure:
     params:
         caption=get_selection_caption,
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst figures selection {wildcards.experiment:q} --manifest {input.manifest:q}"
         " --results {params.results:q} --figure {output:q} > {log:q} 2>&1"
@@ -154,7 +152,7 @@ rule results_array:
         CONDA_ENV
     params:
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
         people=judgements_flag,
     shell:
         "nst aggregate table5 --manifest {input.manifest:q} --results {params.results:q} {params.people}"
@@ -183,7 +181,7 @@ rule experiment_summary:
     params:
         caption=get_experiment_caption,
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst aggregate summary {wildcards.experiment:q} --manifest {input.manifest:q}"
         " --results {params.results:q} -o {output:q} > {log:q} 2>&1"
@@ -217,7 +215,7 @@ rule interactions:
     params:
         caption=get_experiment_caption,
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst aggregate interactions {wildcards.experiment:q} --manifest {input.manifest:q}"
         " --results {params.results:q} -o {output.table:q} > {log:q} 2>&1 && nst figures interaction"
@@ -240,7 +238,7 @@ rule findings:
         CONDA_ENV
     params:
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
         agreement=agreement_flag,
     shell:
         "nst aggregate findings --manifest {input.manifest:q} --results {params.results:q}"

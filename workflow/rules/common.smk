@@ -1,5 +1,6 @@
 # Image discovery, experiment expansion (nst.study.plan.build) and target lists. Every path under
 # results/ comes from nst/contracts/layout.py.
+import hashlib
 import json
 import os
 import re
@@ -11,18 +12,17 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from nst.errors import NSTError
-from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb
+from nst.files import write_text
+from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb, score_memory_mb
 from nst.execution.forkserver import start_forkserver, stop_forkserver
 from nst.execution.runner import start_runner, stop_runner
-from nst.run import prescore
 from nst.run.device import cuda_expected
 from nst.contracts import layout
 from nst.study.plan.config_input import apply_overrides, check_config_files, coerce_overrides
 from nst.study.tables.findings import check_claim_metrics, claimed_experiments, load_claims
-from nst.study.plan.rungs import keep_finished_continuations
-from nst.study.plan.build import build_plan, execution_settings, write_by_content
-from nst.study.plan.stale_runs import mark_out_of_date, stale_runs
-from nst.study.plan.trajectory import share_trajectories, shares_trajectories
+from nst.study.figures import captions
+from nst.study.plan.invocation import plan_invocation, write_invocation_files
+from nst.study.plan.stale_runs import mark_out_of_date
 
 # Environment of every job under --sdm conda (also what `mamba env create -f environment.yml` makes).
 CONDA_ENV = "../../environment.yml"
@@ -58,9 +58,10 @@ def validate_or_exit(config):
 
 
 def plan_or_exit(config):
-    """The study plan; a bad config or image stops here, before any job, with one message."""
+    """This call's plan and the files its jobs will read (nst/study/plan/invocation.py), computed
+    without writing; a bad config or image stops here, before any job, with one message."""
     try:
-        return build_plan(config, root=".")
+        return plan_invocation(config, root=".", runs_dir=layout.RUNS)
     except NSTError as err:
         sys.exit(f"Error in the workflow config or images: {err}")
 
@@ -83,37 +84,32 @@ def claims_or_exit(plan):
         sys.exit(str(err))  # names the file and the key
 
 
-read_config_as_written(config)
-validate_or_exit(config)
-PLAN = plan_or_exit(config)
-# A separate step after planning: it reads the finished runs' run.json (never redo their work).
-if shares_trajectories(config):
-    PLAN = share_trajectories(PLAN, layout.RUNS)
-PLAN = keep_finished_continuations(PLAN, layout.RUNS)  # halving: a finished run keeps its job as it ran
-CLAIMS_FILE, CLAIMS = claims_or_exit(PLAN)  # before anything is written
-
-
 def rerun_stale_runs():
     """Finished runs made from images that have changed since (by content, whatever their
-    mtime) are marked out of date, so that Snakemake reruns them (nst/study/plan/stale_runs.py)."""
+    mtime) are marked out of date, so that Snakemake reruns them (nst/study/plan/stale_runs.py).
+    The one write at parse time, and on purpose: the mark (run.json's mtime) is what Snakemake
+    reads to decide what to rerun, so a dry run shows those reruns too. Only the call a user
+    makes marks, never the Snakemake process of a job (a SLURM job parses this file again)."""
+    if not (INVOCATION.stale and workflow.is_main_process):
+        return
     try:
-        PLAN.notes.extend(mark_out_of_date(stale_runs(PLAN, layout.RUNS), layout.RUNS))
-    except NSTError as err:
-        sys.exit(f"Error in the workflow config or images: {err}")
+        PLAN.notes.extend(mark_out_of_date(INVOCATION.stale, layout.RUNS))
+    except OSError as err:
+        sys.exit(f"Error: cannot mark the finished runs of changed images out of date: {err}")
 
 
+read_config_as_written(config)
+validate_or_exit(config)
+INVOCATION = plan_or_exit(config)
+PLAN = INVOCATION.plan
+CLAIMS_FILE, CLAIMS = claims_or_exit(PLAN)  # before anything is written
 rerun_stale_runs()
 for note in PLAN.notes:
     print(f"nst: {note}", file=sys.stderr)
-# This call's plan and execution settings are written under names made from their content:
-# a second call (a dry run, a call refused by the lock, another config) only ever adds files,
-# so it never changes what a running call reads. The `plan` job copies this call's plan to
-# results/plan/manifest.json under Snakemake's lock, for the aggregate jobs and for users.
-PLAN_FILE = write_by_content(layout.MANIFESTS, PLAN.manifest())
-# How runs are computed (device, weights file, layout). Jobs find the file through this
-# variable rather than their params, so changing it never reruns a finished run.
-EXECUTION_VARIABLE = "NST_EXECUTION"
-os.environ.update({EXECUTION_VARIABLE: write_by_content(layout.EXECUTIONS, execution_settings(config))})
+# Jobs find this call's execution settings and evaluators through variables naming files
+# written at onstart (workflow/rules/runner.smk), before any job, and only by a call that runs
+# jobs; the files are named by their content, so no later call changes what this one's jobs read.
+os.environ.update(INVOCATION.environment)
 
 
 def alternatives(values):
@@ -283,12 +279,6 @@ def results_array_inputs(wildcards):
     return [layout.table(spec["baseline"]), layout.table(spec["revised"])]
 
 
-def experiment_caption(name):
-    info = PLAN.experiments[name]
-    paper = f" Mirrors the paper's {info['paper']}." if info["paper"] else ""
-    return f"{info['title']} ({info['kind']}: {', '.join(info['keys']) or 'content x style pairs'}).{paper}"
-
-
 def results_folder(wildcards, input):
     """The results folder, as seen from the manifest (layout.MANIFEST) this job reads."""
     return layout.results_of_manifest(input.manifest)
@@ -334,18 +324,8 @@ def all_targets(wildcards=None):
 # evaluator's network whatever the run was optimised with. A score file is named by the hash
 # of the evaluator's settings, so a changed `evaluation:` makes new targets: every run is
 # re-scored, none re-optimised (the stylize rule never sees the evaluators).
-from nst.contracts.evaluators import describe_select
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
-# A run's process scores its image with these too, while torch is loaded; the score jobs then
-# take those files instead of importing torch (nst/run/prescore.py). Passed by a variable, as
-# NST_EXECUTION is, so a changed `evaluation:` never reruns a run.
-os.environ[prescore.VARIABLE] = write_by_content(
-    layout.PRESCORE_REQUESTS,
-    {"evaluators": [{"hash": digest, "settings": ev.to_dict()["settings"]} for digest, ev in EVALUATORS.items()]},
-)
-
-
 def score_files(run):
     return [run_file(run, layout.score_name(digest)) for digest in EVALUATORS]
 
@@ -362,30 +342,13 @@ def scoring_weights(wildcards):
     return [layout.weights_record("imagenet")] if family == "imagenet" else []
 
 
-# Peak RSS of `nst score` (gatys, caffe, CPU), measured: 770 MB at 128 px, 875 MB at 256 px,
-# 1025 MB at 512 px (importing torch alone: 650 MB); about 1 MB more per 1000 px of the image.
-SCORE_BASE_MB, SCORE_MB_PER_KILOPIXEL = 900, 1.2
-
-
 def score_memory(wildcards):
-    """mem_mb of a score job: the process, the network and one forward pass at the scored
-    size (the longest side; a square bounds it)."""
-    side = EVALUATORS[wildcards.evaluator].settings["size"] or planned_run(wildcards).params.size
-    return SCORE_BASE_MB + int(SCORE_MB_PER_KILOPIXEL * side * side / 1000)
+    """mem_mb of a score job, at the scored size (nst/execution/resources.py)."""
+    return score_memory_mb(EVALUATORS[wildcards.evaluator].settings["size"] or planned_run(wildcards).params.size)
 
 
 def tuned_experiments():
     return [name for name, info in PLAN.experiments.items() if info["kind"] == "tune"]
-
-
-def evaluation_caption():
-    """The evaluators in words, for the report's captions (the first is the main one)."""
-    lines = [f"{'Main evaluator' if i == 0 else 'Also'}: {ev.describe()}." for i, ev in enumerate(PLAN.evaluation)]
-    return " ".join(lines)
-
-
-def selection_caption(name):
-    return f"{experiment_caption(name)} Selection rule: {describe_select(PLAN.experiments[name]['select'])}."
 
 
 # --- named params (Snakemake's best practice: no lambdas in rules) --------------------------
@@ -414,12 +377,28 @@ def get_caffe_weights_file(wildcards):
     return execution("caffe_weights_file") or ""
 
 
+def get_evaluation_caption(wildcards):
+    return captions.evaluation_caption(PLAN)
+
+
 def get_experiment_caption(wildcards):
-    return experiment_caption(wildcards.experiment)
+    return captions.experiment_caption(PLAN, wildcards.experiment)
 
 
 def get_selection_caption(wildcards):
-    return selection_caption(wildcards.experiment)
+    return captions.selection_caption(PLAN, wildcards.experiment)
+
+
+def get_plan_digest(wildcards):
+    """The plan's content hash: a changed plan rewrites results/plan/manifest.json (Snakemake's
+    params trigger), and so remakes every table and figure made from it."""
+    return hashlib.sha256(INVOCATION.manifest_text.encode()).hexdigest()[:16]
+
+
+def write_manifest(path, log):
+    """results/plan/manifest.json (rule plan, under Snakemake's lock), and a line in its log."""
+    write_text(path, INVOCATION.manifest_text)
+    write_text(log, f"{path}: the plan {get_plan_digest(None)}, {len(PLAN.trials)} trials of {len(PLAN.runs)} runs\n")
 
 
 def get_halving_rule(wildcards):

@@ -54,7 +54,7 @@ rule human_agreement:
         CONDA_ENV
     params:
         results=results_folder,
-        evaluation=evaluation_caption(),
+        evaluation=get_evaluation_caption,
     shell:
         "nst human agreement --manifest {input.manifest:q} --results {params.results:q}"
         " --judgements {input.judgements:q} -o {output.table:q} --reliability {output.reliability:q}"

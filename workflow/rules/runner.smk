@@ -1,8 +1,10 @@
-# The fork server (execution.forkserver) and the batching runner (execution.batch_size > 1)
-# live as long as this Snakemake invocation.
+# Before the first job of a call that runs jobs: the files its jobs read (common.smk's
+# INVOCATION); the fork server (execution.forkserver) and the batching runner
+# (execution.batch_size > 1), which live as long as this Snakemake invocation.
 
 
 onstart:
+    write_invocation_files(INVOCATION)
     start_job_forkserver()
     start_batching_runner()
 

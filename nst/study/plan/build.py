@@ -14,20 +14,17 @@ Two trials asking for the same settings on the same pair share one run (one run_
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
 from ...contracts.families import missing_network
-from ...contracts.manifest import DESIGNS, PAIRS, Manifest, label_of, pair_key
+from ...contracts.manifest import DESIGNS, PAIRS, label_of, pair_key
 from ...contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES, PER_RUN_EXECUTION_FIELDS, RunParams
 from ...contracts.plan import Plan
 from ...contracts.presets import PRESETS
 from ...errors import PlanError, WeightsError
-from ...files import write_text
 from ...contracts.state_dict_file import check_state_dict_file
 from .blends import blend_settings, heaviest_member, resolve_blends
 from .catalog import find_images
@@ -296,15 +293,3 @@ def _results_array(spec: dict | None, plan: Plan) -> dict | None:
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-def write_by_content(folder: str | Path, data: dict | Manifest) -> str:
-    """`data` as JSON (a Manifest: its to_json) in `folder`/<sha256 prefix>.json; returns the
-    path. The name follows from the content, so an existing file is never changed: a second
-    snakemake call (dry, refused by the lock, another config) adds its own file instead of
-    rewriting the one a running call reads."""
-    text = data.to_json() if isinstance(data, Manifest) else json.dumps(data, indent=1, sort_keys=True) + "\n"
-    path = Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
-    if not path.is_file():
-        write_text(path, text)
-    return str(path)

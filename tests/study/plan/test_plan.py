@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import shutil
@@ -14,8 +13,7 @@ import yaml
 from PIL import Image
 
 from nst.errors import ImageError
-from nst.study.plan.build import PlanError, build_plan, layer_subsets, write_by_content
-from nst.contracts.manifest import Manifest
+from nst.study.plan.build import PlanError, build_plan, layer_subsets
 from nst.contracts.presets import preset
 
 from kit import make_images, small_config
@@ -144,21 +142,6 @@ def test_execution_settings_do_not_change_run_ids(root):
     config["execution"] = {"device": "auto", "threads": 4}
     b = build_plan(config, root=root)
     assert set(a.runs) == set(b.runs)
-
-
-def test_plan_files_are_named_by_content_and_never_rewritten(root, tmp_path):
-    """A second snakemake call (dry, refused, another config) must not change the file that a
-    running call reads: the same plan finds its file as it was, another plan gets another file."""
-    plan = build_plan(small_config(), root=root)
-    path = Path(write_by_content(tmp_path, plan.manifest()))
-    assert path.read_text() == plan.manifest().to_json()
-    assert Manifest.load(path) == plan.manifest()  # what the tables and figures read back
-    os.utime(path, (1, 1))
-    assert Path(write_by_content(tmp_path, plan.manifest())) == path
-    assert path.stat().st_mtime == 1  # untouched
-    other = Path(write_by_content(tmp_path, {**plan.manifest().to_dict(), "results_array": {"x": 1}}))
-    assert other != path and path.stat().st_mtime == 1
-    assert json.loads(other.read_text())["results_array"] == {"x": 1}
 
 
 # --- bad input: one clear message naming the key or file -----------------------------------
