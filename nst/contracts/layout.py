@@ -41,6 +41,7 @@ def manifest_file(results: str | os.PathLike = RESULTS) -> str:
 
 MANIFEST = manifest_file()
 # <content hash>.json files a call's jobs read, written by nst/study/plan/invocation.py
+MANIFESTS = f"{RESULTS}/plan/manifests"  # the plan (the plan job copies this call's to MANIFEST)
 EXECUTIONS = f"{RESULTS}/plan/execution"  # how runs are computed
 PRESCORE_REQUESTS = f"{RESULTS}/plan/prescore"  # the evaluators a run's process scores with
 

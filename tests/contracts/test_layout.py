@@ -12,7 +12,8 @@ from kit import ROOT
 
 def test_paths_are_where_existing_studies_keep_them():
     assert layout.MANIFEST == "results/plan/manifest.json"
-    assert (layout.EXECUTIONS, layout.PRESCORE_REQUESTS) == ("results/plan/execution", "results/plan/prescore")
+    assert (layout.MANIFESTS, layout.EXECUTIONS, layout.PRESCORE_REQUESTS) == (
+        "results/plan/manifests", "results/plan/execution", "results/plan/prescore")
     assert layout.run_folder("cat", "wave", "0123456789ab") == "results/runs/cat/wave/0123456789ab"
     assert layout.run_file("cat", "wave", "0123456789ab") == "results/runs/cat/wave/0123456789ab/run.json"
     assert (layout.run_file("cat", "wave", "0123456789ab", layout.score_name("fedcba987654"))

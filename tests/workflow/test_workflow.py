@@ -128,6 +128,26 @@ def finished_copy(study, tmp_path) -> Path:
     return copy
 
 
+def study_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file of a study but Snakemake's own (.snakemake/: its locks and metadata)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file() and ".snakemake" not in p.relative_to(root).parts}
+
+
+@pytest.mark.parametrize("args", [("-n",), ("--lint",), ("-n", "--config", "pairs=[{content: cat, style: wave}]")])
+def test_a_dry_run_or_lint_writes_nothing_into_the_study(tmp_path, finished_copy, args):
+    """Planning writes no file: a new study stays as it was, and so does a finished one asked
+    about another config (the files its jobs would read are written only by a call that runs jobs)."""
+    new = make_study(tmp_path / "new")
+    for root in (new, finished_copy):
+        (root / "images/content/bird.png").parent.mkdir(exist_ok=True)
+        write_image(root / "images/content/bird.png", 5)  # new work for the finished copy too
+        before = study_files(root)
+        proc = snakemake(root, *args, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert study_files(root) == before, args
+
+
 def run_stamps(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob("results/runs/*/*/*/run.json")}
 

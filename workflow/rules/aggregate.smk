@@ -16,16 +16,19 @@ localrules:
     findings,
 
 
-# This call's plan, written under the lock (a dry run or a call refused by the lock writes none).
+# This call's plan, copied under the lock from the file onstart wrote (named by its content, so
+# a changed plan is a changed param: Snakemake reruns the job, and everything made from it).
 rule plan:
     output:
         layout.MANIFEST,
     log:
         "logs/aggregate/plan.log",
+    conda:
+        CONDA_ENV
     params:
-        plan=get_plan_digest,
-    run:
-        write_manifest(output[0], log[0])
+        plan=get_plan_file,
+    shell:
+        "cp {params.plan:q} {output:q}.tmp > {log:q} 2>&1 && mv {output:q}.tmp {output:q}"
 
 
 rule runs_table:

@@ -1,6 +1,5 @@
 # Image discovery, experiment expansion (nst.study.plan.build) and target lists. Every path under
 # results/ comes from nst/contracts/layout.py.
-import hashlib
 import json
 import os
 import re
@@ -12,7 +11,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from nst.errors import NSTError
-from nst.files import write_text
 from nst.execution.resources import SNAPSHOT_COPY_MB, run_memory_mb, score_memory_mb
 from nst.execution.forkserver import start_forkserver, stop_forkserver
 from nst.execution.runner import start_runner, stop_runner
@@ -389,16 +387,10 @@ def get_selection_caption(wildcards):
     return captions.selection_caption(PLAN, wildcards.experiment)
 
 
-def get_plan_digest(wildcards):
-    """The plan's content hash: a changed plan rewrites results/plan/manifest.json (Snakemake's
-    params trigger), and so remakes every table and figure made from it."""
-    return hashlib.sha256(INVOCATION.manifest_text.encode()).hexdigest()[:16]
-
-
-def write_manifest(path, log):
-    """results/plan/manifest.json (rule plan, under Snakemake's lock), and a line in its log."""
-    write_text(path, INVOCATION.manifest_text)
-    write_text(log, f"{path}: the plan {get_plan_digest(None)}, {len(PLAN.trials)} trials of {len(PLAN.runs)} runs\n")
+def get_plan_file(wildcards):
+    """This call's plan, named by its content, for the plan job to copy. A param, not an input,
+    since onstart writes it: a dry run needs no job to make it."""
+    return INVOCATION.manifest.path
 
 
 def get_halving_rule(wildcards):

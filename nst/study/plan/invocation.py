@@ -5,8 +5,9 @@ workflow's onstart, which Snakemake runs only for a call that runs jobs).
 A call's plan is the config's plan (build.py) after the two steps that read finished runs
 (trajectory.share_trajectories, rungs.keep_finished_continuations), with the finished runs made
 from images that have changed since (stale_runs.py). Its files are named by their content
-(results/plan/execution/<hash>.json: how runs are computed; results/plan/prescore/<hash>.json:
-the evaluators a run's process scores with), so a second call (a dry run, a call refused by the
+(results/plan/manifests/<hash>.json: the plan, which the plan job copies to
+results/plan/manifest.json under Snakemake's lock; results/plan/execution/<hash>.json: how runs
+are computed; results/plan/prescore/<hash>.json: the evaluators a run's process scores with), so a second call (a dry run, a call refused by the
 lock, another config) that writes only ever adds a file: it never changes one a running call's
 jobs read. Jobs find them through environment variables (`Invocation.environment`), not their
 params, so changing how runs are computed never reruns a finished run.
@@ -38,7 +39,10 @@ class ContentFile:
 
     @classmethod
     def of(cls, folder: str | os.PathLike, data: dict) -> ContentFile:
-        text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+        return cls.named(folder, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def named(cls, folder: str | os.PathLike, text: str) -> ContentFile:
         return cls(str(Path(folder) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"), text)
 
     def write(self) -> None:
@@ -50,6 +54,7 @@ class ContentFile:
 @dataclass(frozen=True)
 class Invocation:
     plan: Plan
+    manifest: ContentFile  # what the tables and figures read; the plan job copies it to results/plan/manifest.json
     execution: ContentFile  # the config's execution settings that are RunParams fields
     prescore: ContentFile  # the study's evaluators, for a run's process to score with (nst/run/prescore.py)
     # finished runs made from other images than the ones they would be made from now:
@@ -62,13 +67,8 @@ class Invocation:
         return {EXECUTION_VARIABLE: self.execution.path, PRESCORE_VARIABLE: self.prescore.path}
 
     @property
-    def manifest_text(self) -> str:
-        """results/plan/manifest.json, what the tables and figures read (written by the plan job)."""
-        return self.plan.manifest().to_json()
-
-    @property
     def files(self) -> tuple[ContentFile, ...]:
-        return self.execution, self.prescore
+        return self.manifest, self.execution, self.prescore
 
 
 def prescore_requests(plan: Plan) -> dict:
@@ -88,6 +88,7 @@ def plan_invocation(config: dict, root: str | os.PathLike = ".", runs_dir: str |
     plan = keep_finished_continuations(plan, runs_dir)  # halving: a finished run keeps its job as it ran
     return Invocation(
         plan=plan,
+        manifest=ContentFile.named(layout.MANIFESTS, plan.manifest().to_json()),
         execution=ContentFile.of(layout.EXECUTIONS, execution_settings(config)),
         prescore=ContentFile.of(layout.PRESCORE_REQUESTS, prescore_requests(plan)),
         stale=stale_runs(plan, runs_dir, root),

@@ -56,7 +56,7 @@ def test_the_jobs_files_hold_what_the_call_planned_and_the_variables_name_them(r
     # two evaluators with equal settings share one score file: one request for both
     assert [r["hash"] for r in requests] == list(dict.fromkeys(ev.hash for ev in invocation.plan.evaluation))
     assert len(requests) == 2
-    assert Manifest.from_dict(json.loads(invocation.manifest_text)) == invocation.plan.manifest()
+    assert Manifest.load(invocation.manifest.path) == invocation.plan.manifest()  # what the tables read back
 
 
 def test_files_are_named_by_content_and_never_rewritten(root):
