@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nst.contracts.evaluators import TWO_SIDED, make_evaluator
+from nst.contracts.evaluators import make_evaluator
+from nst.contracts.selection import TWO_SIDED
 from nst.contracts.presets import preset
 from nst.study.tables import aggregate
 from nst.contracts.manifest import Experiment, Manifest, ResultsArray, Trial, label_of

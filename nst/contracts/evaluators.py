@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EvaluationError
+from .image_metrics import IMAGE_METRICS, METRICS_NEEDING
 from .layers import LAYER_INDEX, normalize_layer, standard_name
 
 # The reference evaluation the engine stores in every run.json (`evaluation`): the paper's
@@ -51,17 +52,6 @@ WEIGHTS = ("caffe", "imagenet", "random")
 POOLINGS = ("avg", "max")
 LOSSES = ("l2", "l1")
 NORMALISATIONS = ("relative", "none")
-# image-space metrics (nst/run/score.py computes them): the output against the content or the style
-IMAGE_METRICS = {
-    "ssim_content": "SSIM to the content image (11 px window; 1 = identical)",
-    "color_distance_style": "per-channel Wasserstein-1 distance of the colour distributions to the "
-                            "style image (0 = same palette)",
-    "texture_distance_style": "multi-scale texture distance to the style image: uniform local binary "
-                              "pattern histograms (scikit-image, P=8, R=1) of the grey image on 4 "
-                              "Gaussian-pyramid levels, total variation distance per level, averaged "
-                              "(0 = same texture statistics, 1 = disjoint)",
-}
-METRICS_NEEDING = {"texture_distance_style": "skimage"}
 KEYS = ("weights", "pooling", "content_layers", "style_layers", "loss", "normalise",
         "content_weight", "style_weight", "metrics", "size")
 
@@ -100,16 +90,6 @@ BUILT_IN: dict[str, dict[str, Any]] = {
 DEFAULT = "gatys"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$")
 HASH_LENGTH = 12
-# the two-sided selection rules (nst/study/tables/aggregate.py) and the one-sided metrics of an evaluator
-TWO_SIDED = ("pareto", "tradeoff")
-# select.metric human: people's choice (the Bradley-Terry strength of the judgements,
-# nst/study/tables/human.py); a pair nobody judged falls back to select.fallback, one of the others
-HUMAN = "human"
-SCORE_METRICS = ("score_total", "score_style", "score_content",
-                 *(f"score_{m}" for m in IMAGE_METRICS))
-# runs.csv columns select.metric may name besides pareto / tradeoff and the score_* metrics
-RUN_METRICS = ("eval_total", "eval_style", "eval_content", "final_total", "ssim_content",
-               "color_distance_style")
 
 
 def _error(where: str, message: str) -> EvaluationError:
@@ -318,30 +298,6 @@ def resolve_evaluation(spec: Any) -> list[Evaluator]:
                                                  f"the column {column!r}; rename one")
             columns[column] = ev.name
     return evaluators
-
-
-def describe_select(select: dict, short: bool = False) -> str:
-    """The selection rule in words (table notes, figure titles, captions); `short`: a few words."""
-    metric = select["metric"]
-    if metric == HUMAN:
-        fallback = describe_select({**select, "metric": select.get("fallback", "pareto")}, short)
-        if short:
-            return f"people's choice (else {fallback})"
-        return ("people's choice: the highest Bradley-Terry strength of the judgements of the pair's candidates "
-                f"(nst judge); a pair nobody judged: {fallback}")
-    if short and metric in TWO_SIDED:
-        share = f" {float(select.get('style_share', 0.5)):g}" if metric == "tradeoff" else ""
-        return f"{metric}{share} of {select.get('evaluator')}'s style and content scores"
-    on = f" of {select['evaluator']}'s style and content scores" if select.get("evaluator") else ""
-    if metric == "pareto":
-        return (f"Pareto front{on}, then the candidate closest to the ideal point (each score "
-                "relative to the pair's best)")
-    if metric == "tradeoff":
-        share = float(select.get("style_share", 0.5))
-        return (f"trade-off{on}: min {share:g} x style + {1 - share:g} x content, each relative to "
-                "the pair's best")
-    evaluator = f" ({select['evaluator']})" if metric in SCORE_METRICS else ""
-    return f"{select['mode']} {metric}{evaluator}"
 
 
 def evaluation_layers(evaluators: list[Evaluator]) -> tuple[str, ...]:

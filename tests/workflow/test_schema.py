@@ -1,6 +1,7 @@
 """The config schema and RunParams describe the same run: workflow/schemas/config.schema.yaml's
 `$defs.run_params` is exactly RunParams' identity fields, and its `execution:` covers RunParams'
-execution fields, every property documented. A field added to one and not the other fails here."""
+execution fields, every property documented; an experiment's `select` offers exactly the selection
+rule's metrics (nst/contracts/selection.py). A field added to one and not the other fails here."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,6 +11,7 @@ import yaml
 
 from nst.contracts import params as run_params
 from nst.contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES as FIELDS_IN_ORDER, PER_RUN_EXECUTION_FIELDS, RunParams
+from nst.contracts.selection import HUMAN, SELECT_METRICS
 from nst.study.plan.build import EXECUTION_KEYS
 
 from kit import ROOT
@@ -17,6 +19,7 @@ from kit import ROOT
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 RUN_PARAMS = SCHEMA["$defs"]["run_params"]["properties"]
 EXECUTION = SCHEMA["properties"]["execution"]["properties"]
+SELECT = SCHEMA["$defs"]["experiment"]["properties"]["select"]["properties"]
 
 IDENTITY_FIELDS = {f.name for f in dataclasses.fields(RunParams) if f.metadata.get("identity", True)}
 EXECUTION_FIELDS = {f.name for f in dataclasses.fields(RunParams) if not f.metadata.get("identity", True)}
@@ -72,3 +75,12 @@ def test_the_schema_offers_the_choices_runparams_takes(name):
     assert set(CHOICES[name]) <= set(enum)
     for value in enum:
         assert getattr(RunParams.from_dict({name: value}), name) in CHOICES[name]
+
+
+def test_the_schema_offers_the_select_metrics_the_planner_takes():
+    """select.metric's enum is SELECT_METRICS and select.fallback's the same less human (people's
+    choice falls back to an automatic rule), in the same order: a metric added to the planner and
+    not to the schema (or the other way round) fails here."""
+    assert SELECT["metric"]["enum"] == list(SELECT_METRICS)
+    assert SELECT["fallback"]["enum"] == [m for m in SELECT_METRICS if m != HUMAN]
+    assert SELECT["metric"]["default"] == SELECT_METRICS[0] == "pareto"

@@ -3,7 +3,7 @@ each rule's params): what an experiment is, which evaluators scored it, the sele
 The figures' own titles are drawn by their modules; these are the words around them."""
 from __future__ import annotations
 
-from ...contracts.evaluators import describe_select
+from ...contracts.selection import describe_select
 from ...contracts.plan import Plan
 
 

@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ...contracts.cells import short_number
-from ...contracts.evaluators import Evaluator, describe_select
+from ...contracts.evaluators import Evaluator
+from ...contracts.selection import describe_select
 from ...contracts.layers import standard_text
 from ...contracts.manifest import Experiment, Manifest
 from ...contracts.run_folder import IMAGE

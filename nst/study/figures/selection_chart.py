@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...contracts.cells import finite_array
-from ...contracts.evaluators import describe_select
+from ...contracts.selection import describe_select
 from ...contracts.manifest import Manifest
 from ...errors import AggregateError
 from ..tables.aggregate import RANDOM_NOTE

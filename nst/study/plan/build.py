@@ -18,12 +18,13 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, EvaluationError, Evaluator, resolve_evaluation
+from ...contracts.evaluators import EvaluationError, resolve_evaluation
 from ...contracts.families import missing_network
 from ...contracts.manifest import DESIGNS, PAIRS, label_of, pair_key
 from ...contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES, PER_RUN_EXECUTION_FIELDS, RunParams
 from ...contracts.plan import Plan
 from ...contracts.presets import PRESETS
+from ...contracts.selection import check_select
 from ...errors import PlanError, WeightsError
 from ...contracts.state_dict_file import check_state_dict_file
 from .blends import blend_settings, heaviest_member, resolve_blends
@@ -35,9 +36,6 @@ from .reconstruct import RECONSTRUCT, fit_layer_weights, reconstruction_label, r
 
 EXPERIMENT_KEYS = {"base", "title", "paper", "set", "pairs", "select", "skip_missing_weights", *DESIGNS, *HALVING_KEYS}
 EXECUTION_KEYS = CONFIG_EXECUTION_FIELDS  # from RunParams' field metadata, the one list
-# select.metric: a two-sided rule over the select evaluator's style and content scores
-# (pareto, the default; tradeoff), one of its one-sided scores (score_*), or a runs.csv column
-SELECT_METRICS = (*TWO_SIDED, *SCORE_METRICS, *RUN_METRICS, HUMAN)
 
 
 # --- config pieces -------------------------------------------------------------------------
@@ -117,63 +115,6 @@ def experiment_trials(name: str, spec: dict) -> tuple[str, list[str], list[dict]
     return kind, keys, [dict(zip(keys, combo)) for combo in combos]
 
 
-def _check_select(name: str, spec: dict, kind: str, keys: list[str], pairs,
-                  evaluators: list[Evaluator] = ()) -> dict | None:
-    """select with its defaults: metric pareto (two-sided, see nst/study/tables/select.py), mode min,
-    evaluator the first of `evaluation:`, style_share 0.5 (tradeoff only), override {}."""
-    where = f"experiments.{name}.select"
-    if kind != "tune":
-        if "select" in spec:
-            raise _key(where, "only an experiment with 'tune' selects runs")
-        return None
-    names = [ev.name for ev in evaluators]
-    select = {"metric": "pareto", "mode": "min", "override": {}, **(spec.get("select") or {})}
-    if names:
-        select.setdefault("evaluator", names[0])
-    if select["metric"] not in SELECT_METRICS:
-        raise _key(f"{where}.metric", f"{select['metric']!r} is not allowed; allowed: {', '.join(SELECT_METRICS)}")
-    # human: people's choice, and for pairs nobody judged (and halving's rungs) the fallback rule,
-    # which the checks below are about
-    if select["metric"] == HUMAN:
-        select.setdefault("fallback", "pareto")
-        if select["fallback"] not in SELECT_METRICS or select["fallback"] == HUMAN:
-            raise _key(f"{where}.fallback", f"{select['fallback']!r} is not allowed; allowed: "
-                                            f"{', '.join(m for m in SELECT_METRICS if m != HUMAN)}")
-    elif "fallback" in select:
-        raise _key(f"{where}.fallback", "only metric human takes a fallback (the rule for pairs nobody judged)")
-    rule = select.get("fallback", select["metric"])
-    if select["mode"] not in ("min", "max"):
-        raise _key(f"{where}.mode", "must be min or max")
-    if "evaluator" in select and select["evaluator"] not in names:
-        raise _key(f"{where}.evaluator", f"{select['evaluator']!r} is not an evaluator of `evaluation`; "
-                                         f"defined: {', '.join(names) or 'none'}")
-    if rule in TWO_SIDED and select["mode"] != "min":
-        raise _key(f"{where}.mode", f"{rule} minimises both distances; mode max applies to "
-                                    "one-sided metrics only")
-    if rule == "tradeoff":
-        share = select.setdefault("style_share", 0.5)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise _key(f"{where}.style_share", f"must be a number in [0, 1], not {share!r}")
-    elif "style_share" in select:
-        raise _key(f"{where}.style_share", "only metric tradeoff takes a style_share")
-    if rule.startswith("score_") and names:
-        metric = rule[len("score_"):]
-        scorer = next(ev for ev in evaluators if ev.name == select["evaluator"])
-        if metric not in ("total", "style", "content", *scorer.settings["metrics"]):
-            raise _key(f"{where}.{'fallback' if select['metric'] == HUMAN else 'metric'}", f"evaluator {scorer.name!r} does not compute {metric}; its metrics: "
-                                          f"{', '.join(scorer.settings['metrics']) or 'none'}")
-    pair_names = {pair_key(c, s) for c, s in pairs}
-    for pair, chosen in (select["override"] or {}).items():
-        if pair not in pair_names:
-            raise _key(f"{where}.override.{pair}", f"no such pair in this experiment; pairs are CONTENT__STYLE: {', '.join(sorted(pair_names))}")
-        if not isinstance(chosen, dict) or set(chosen) - set(keys):
-            raise _key(f"{where}.override.{pair}", f"must set only the tuned keys: {', '.join(keys)}")
-        for k, v in chosen.items():
-            if v not in spec["tune"][k]:
-                raise _key(f"{where}.override.{pair}.{k}", f"{v!r} is not among the tuned values {spec['tune'][k]}")
-    return select
-
-
 def layered_params(base: str, *layers: dict) -> RunParams:
     """Preset, then each layer on top. As with the CLI's flags, a layer that changes the
     optimizer without giving lr brings that optimizer's default learning rate."""
@@ -231,7 +172,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
         _check_param_keys(overrides, f"{where}.set")
         kind, keys, value_sets = experiment_trials(name, spec)
         pairs = resolve_pairs(spec["pairs"], content, style_images, f"{where}.pairs") if "pairs" in spec else default_pairs
-        select = _check_select(name, spec, kind, keys, pairs, plan.evaluation)
+        select = check_select(name, spec, kind, keys, [pair_key(*pair) for pair in pairs], plan.evaluation)
         schedule = check_schedule(name, spec, kind, keys)
         if kind == RECONSTRUCT:
             try:

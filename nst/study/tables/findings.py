@@ -64,7 +64,8 @@ import pandas as pd
 import yaml
 
 from ...contracts.cells import short_number
-from ...contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ...contracts.image_metrics import IMAGE_METRICS
+from ...contracts.selection import SCORE_METRICS
 from ...contracts.layers import standard_name
 from ...contracts.manifest import Manifest, format_value, label_of
 from ...errors import ClaimsError

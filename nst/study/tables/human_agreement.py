@@ -41,8 +41,11 @@ from .judgements import QUESTIONS
 
 PEOPLE = "people"
 LEVEL = 0.95
-RUN_METRICS = ["final_total", "final_style", "final_content", "eval_total", "eval_style", "eval_content",
-               "ssim_content", "color_distance_style"]
+# the runs.csv columns agreement.csv compares with people (before each evaluator's scores): every
+# automatic number of a run, its own losses included; not the selection rule's RUN_METRICS
+# (nst/contracts/selection.py: the runs.csv columns select.metric may name), a different list
+AGREEMENT_RUN_COLUMNS = ["final_total", "final_style", "final_content", "eval_total", "eval_style", "eval_content",
+                         "ssim_content", "color_distance_style"]
 AGREEMENT_COLUMNS = ["scope", "question", "metric", "higher_is_better", "accuracy", "ci_low", "ci_high",
                      "agree", "n_pairs", "n_judgements", "method"]
 RELIABILITY_COLUMNS = ["question", "rater", "n_judgements", "n_repeats", "repeat_consistency", "ci_low",
@@ -68,7 +71,7 @@ def higher_is_better(column: str) -> bool:
 
 def metric_columns(manifest: Manifest, runs: pd.DataFrame) -> list[str]:
     """The automatic numbers of the runs table, in the order above, those with any value."""
-    columns = RUN_METRICS + [c for ev in manifest.evaluation for c in ev.summary_columns()]
+    columns = AGREEMENT_RUN_COLUMNS + [c for ev in manifest.evaluation for c in ev.summary_columns()]
     numeric = runs.apply(pd.to_numeric, errors="coerce")
     return [c for c in dict.fromkeys(columns) if c in runs and numeric[c].notna().any()]
 

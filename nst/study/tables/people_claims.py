@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from ...contracts.evaluators import IMAGE_METRICS, SCORE_METRICS
+from ...contracts.image_metrics import IMAGE_METRICS
+from ...contracts.selection import SCORE_METRICS
 from ...contracts.manifest import Manifest
 from .human_agreement import PEOPLE
 from .judgements import QUESTIONS

@@ -1,8 +1,8 @@
 """Selection: the run a tuned experiment keeps per pair, on its experiment table.
 
-The rule is the experiment's `select` in the manifest, its defaults filled in by the plan
-(nst/study/plan/build.py). The candidates of a pair are its ok runs (not those successive halving
-stopped at a rung: nst/study/tables/halving.py). A two-sided rule (pareto, the
+The rule is the experiment's `select` in the manifest, checked and its defaults filled in at
+planning (nst/contracts/selection.py, the rule's home). The candidates of a pair are its ok runs
+(not those successive halving stopped at a rung: nst/study/tables/halving.py). A two-sided rule (pareto, the
 default; tradeoff) weighs the select evaluator's style and content scores, each relative to the
 pair's best; a one-sided rule minimises (or maximises) one column; a per-pair override names the
 run by its tuned values. `human` picks the candidate people preferred (the Bradley-Terry
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ...contracts.cells import finite_float
-from ...contracts.evaluators import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
+from ...contracts.selection import HUMAN, RUN_METRICS, SCORE_METRICS, TWO_SIDED, describe_select
 from ...contracts.manifest import Manifest, Trial, pair_key
 from ...contracts.params import FIELD_NAMES, RunParams
 from ...errors import AggregateError
