@@ -1,7 +1,7 @@
 """The image-space metrics an evaluator may compute (nst/run/score.py computes them): the output
 against the content or the style image, with no network. Read by the evaluators
 (nst/contracts/evaluators.py) and by the selection rule's vocabulary (nst/contracts/selection.py:
-the score_* metrics), which is why they sit in a module below both."""
+the score_* metrics): a concept of its own, named apart from both."""
 from __future__ import annotations
 
 IMAGE_METRICS = {
