@@ -40,10 +40,10 @@ class Run:
 class Plan:
     content_images: dict[str, str]
     style_images: dict[str, str]
-    experiments: dict[str, dict]
+    experiments: dict[str, Experiment]  # frozen records, as the manifest holds them
     runs: dict[str, Run] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
-    results_array: dict | None = None
+    results_array: ResultsArray | None = None
     evaluation: list[Evaluator] = field(default_factory=list)  # what scores every run (nst/contracts/evaluators.py)
     blends: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> {style stem: weight}
     notes: list[str] = field(default_factory=list)  # what the plan left out, one line each
@@ -68,8 +68,8 @@ class Plan:
         """What the tables and figures read (nst/contracts/manifest.py; the workflow writes it as
         results/plan/manifest.json)."""
         return Manifest(
-            experiments={name: Experiment.from_dict(info) for name, info in self.experiments.items()},
+            experiments=dict(self.experiments),
             trials=tuple(self.trials),
-            results_array=ResultsArray(**self.results_array) if self.results_array else None,
+            results_array=self.results_array,
             images={"content": self.content_images, "style": self.style_images},
             evaluation=tuple(self.evaluation))

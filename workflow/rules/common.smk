@@ -273,8 +273,7 @@ def experiment_images(wildcards):
 
 
 def results_array_inputs(wildcards):
-    spec = PLAN.results_array
-    return [layout.table(spec["baseline"]), layout.table(spec["revised"])]
+    return [layout.table(PLAN.results_array.baseline), layout.table(PLAN.results_array.revised)]
 
 
 def results_folder(wildcards, input):
@@ -284,7 +283,7 @@ def results_folder(wildcards, input):
 
 # --- statistics over pairs and the paper's claims (nst/study/tables/summary.py, findings.py) ---
 def grid_experiments():
-    return [name for name, info in PLAN.experiments.items() if info["kind"] == "grid"]
+    return [name for name, experiment in PLAN.experiments.items() if experiment.kind == "grid"]
 
 
 def findings_targets():
@@ -346,7 +345,7 @@ def score_memory(wildcards):
 
 
 def tuned_experiments():
-    return [name for name, info in PLAN.experiments.items() if info["kind"] == "tune"]
+    return [name for name, experiment in PLAN.experiments.items() if experiment.kind == "tune"]
 
 
 # --- named params (Snakemake's best practice: no lambdas in rules) --------------------------
@@ -397,5 +396,5 @@ def get_halving_rule(wildcards):
     """A rung's decision follows the selection rule and eta (changing either decides again,
     by Snakemake's params trigger)."""
     return json.dumps(
-        [PLAN.experiments[wildcards.experiment]["select"], halving_info(wildcards.experiment)["eta"]], sort_keys=True
+        [PLAN.experiments[wildcards.experiment].select, halving_info(wildcards.experiment)["eta"]], sort_keys=True
     )

@@ -4,7 +4,7 @@ from nst.study.tables.halving import alive_at, reached_rung, run_at
 
 
 def halving_info(name):
-    return PLAN.experiments[name].get("halving")
+    return PLAN.experiments[name].halving
 
 
 def halving_decisions(name, count):

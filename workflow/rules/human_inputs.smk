@@ -30,7 +30,7 @@ def judged_images(wildcards):
 
 
 def people_select(name):
-    return bool(name) and (PLAN.experiments[name]["select"] or {}).get("metric") == "human"
+    return bool(name) and (PLAN.experiments[name].select or {}).get("metric") == "human"
 
 
 def selection_judgements(wildcards):
@@ -44,7 +44,7 @@ def selection_images(wildcards):
 
 def table5_judgements(wildcards):
     """Table 5's: its revised experiment's, as for that experiment's table."""
-    revised = (PLAN.results_array or {}).get("revised")
+    revised = PLAN.results_array.revised if PLAN.results_array else None
     return [layout.JUDGEMENTS] if judged() and people_select(revised) else []
 
 

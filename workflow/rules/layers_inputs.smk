@@ -2,7 +2,7 @@
 
 
 def reconstruct_experiments():
-    return [name for name, info in PLAN.experiments.items() if info["kind"] == "reconstruct"]
+    return [name for name, experiment in PLAN.experiments.items() if experiment.kind == "reconstruct"]
 
 
 def experiment_run_files(*names):

@@ -9,9 +9,9 @@ from ...contracts.plan import Plan
 
 def experiment_caption(plan: Plan, name: str) -> str:
     """'<title> (<kind>: <varied keys>). Mirrors the paper's <figure>.'"""
-    info = plan.experiments[name]
-    paper = f" Mirrors the paper's {info['paper']}." if info["paper"] else ""
-    return f"{info['title']} ({info['kind']}: {', '.join(info['keys']) or 'content x style pairs'}).{paper}"
+    experiment = plan.experiments[name]
+    paper = f" Mirrors the paper's {experiment.paper}." if experiment.paper else ""
+    return f"{experiment.title} ({experiment.kind}: {', '.join(experiment.keys) or 'content x style pairs'}).{paper}"
 
 
 def evaluation_caption(plan: Plan) -> str:
@@ -21,4 +21,4 @@ def evaluation_caption(plan: Plan) -> str:
 
 def selection_caption(plan: Plan, name: str) -> str:
     """A tuned experiment's caption and its selection rule."""
-    return f"{experiment_caption(plan, name)} Selection rule: {describe_select(plan.experiments[name]['select'])}."
+    return f"{experiment_caption(plan, name)} Selection rule: {describe_select(plan.experiments[name].select)}."

@@ -15,12 +15,13 @@ Two trials asking for the same settings on the same pair share one run (one run_
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ...contracts.evaluators import EvaluationError, resolve_evaluation
 from ...contracts.families import missing_network
-from ...contracts.manifest import DESIGNS, PAIRS, label_of, pair_key
+from ...contracts.manifest import DESIGNS, PAIRS, Experiment, ResultsArray, label_of, pair_key
 from ...contracts.params import CONFIG_EXECUTION_FIELDS, FIELD_NAMES, PER_RUN_EXECUTION_FIELDS, RunParams
 from ...contracts.plan import Plan
 from ...contracts.presets import PRESETS
@@ -179,10 +180,8 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
                 value_sets = fit_layer_weights(value_sets, layered_params(base, global_params, overrides))
             except ValueError as err:
                 raise PlanError(f"experiment {name!r}: {err}") from None
-        plan.experiments[name] = {
-            "kind": kind, "keys": keys, "base": base, "title": spec.get("title", name),
-            "paper": spec.get("paper", ""), "select": select,
-        }
+        plan.experiments[name] = Experiment(kind=kind, keys=tuple(keys), base=base, title=spec.get("title", name),
+                                            paper=spec.get("paper", ""), select=select)
         for values in value_sets:
             try:
                 params = layered_params(base, global_params, overrides, {**values, **execution})
@@ -202,7 +201,7 @@ def build_plan(config: dict, root: str | Path = ".", verify_images: bool = True)
             del plan.experiments[name]
             plan.notes.append(f"experiment {name!r} left out: none of its networks is on this machine")
         elif schedule:
-            plan.experiments[name]["halving"] = add_ladders(plan, name, where, schedule)
+            plan.experiments[name] = replace(plan.experiments[name], halving=add_ladders(plan, name, where, schedule))
     plan.results_array = _results_array(config.get("results_array"), plan)
     if verify_images:
         check_job_inputs(plan, root)
@@ -220,16 +219,16 @@ def check_weights_files(params: RunParams, checked: set[str]) -> None:
             checked.add(path)
 
 
-def _results_array(spec: dict | None, plan: Plan) -> dict | None:
+def _results_array(spec: dict | None, plan: Plan) -> ResultsArray | None:
     if not spec:
         return None
     for role, kind in (("baseline", None), ("revised", "tune")):
         name = spec.get(role)
         if name not in plan.experiments:
             raise _key(f"results_array.{role}", f"{name!r} is not an experiment; found: {', '.join(plan.experiments)}")
-        if kind and plan.experiments[name]["kind"] != kind:
+        if kind and plan.experiments[name].kind != kind:
             raise _key(f"results_array.{role}", f"experiment {name!r} must use 'tune' (one run chosen per pair)")
-    return {"baseline": spec["baseline"], "revised": spec["revised"]}
+    return ResultsArray(baseline=spec["baseline"], revised=spec["revised"])
 
 
 def _plain(value: Any) -> Any:

@@ -46,8 +46,8 @@ def test_reconstruct_expands_into_single_content_layers_and_growing_style_sets(r
         assert params.style_layers == tuple(SEQUENTIAL[:k]) and params.content_weight == 0
         assert params.style_weight == base.style_weight and params.init == "noise"
         assert trial.label == "style_layers=" + "+".join(SEQUENTIAL[:k])
-    assert plan.experiments["rec"]["kind"] == "reconstruct"
-    assert plan.experiments["rec"]["keys"] == ["content_layers", "style_layers"]
+    assert plan.experiments["rec"].kind == "reconstruct"
+    assert plan.experiments["rec"].keys == ("content_layers", "style_layers")
     # the manifest keeps the kind: what the figure reads back
     assert plan.manifest().experiment("rec").kind == "reconstruct"
 

@@ -79,7 +79,7 @@ def test_paper_plan_uses_the_paper_settings(paper_plan):
     assert {p.optimizer for p in revised} == {"adam"} and {p.loss for p in revised} == {"l1"}
     assert {p.content_layers for p in revised} == {("relu_5",)}
     assert {p.iterations for p in revised} == {600}
-    assert paper_plan.results_array == {"baseline": "style_type", "revised": "revised"}
+    assert (paper_plan.results_array.baseline, paper_plan.results_array.revised) == ("style_type", "revised")
     rebuilt = [paper_plan.runs[f"{t.content}/{t.style}/{t.run_id}"].params for t in paper_plan.trials_of("reconstructions")]
     assert {(p.init, p.size, p.weights) for p in rebuilt} == {("noise", 512, "imagenet")}
     assert [p.content_layers for p in rebuilt[:5]] == [(f"relu_{i}",) for i in (2, 4, 6, 10, 14)]
@@ -120,7 +120,7 @@ def test_vary_grid_tune_and_pairs(root):
     assert [(t.content, t.style) for t in plan.trials_of("matrix")] == [
         ("cat", "mosaic"), ("cat", "wave"), ("dog", "mosaic"), ("dog", "wave")]
     assert len(plan.trials_of("tuned")) == 2 * 4
-    assert plan.experiments["tuned"]["select"]["metric"] == "pareto"  # the two-sided default
+    assert plan.experiments["tuned"].select["metric"] == "pareto"  # the two-sided default
     assert plan.trials_of("sw")[0].label == "style_weight=100000"
     # sw=1e6 on cat/wave is the matrix's cat/wave run: one run, two trials
     shared = {t.run_id for t in plan.trials_of("sw")} & {t.run_id for t in plan.trials_of("matrix")}

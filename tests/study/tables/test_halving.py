@@ -108,7 +108,7 @@ def halving_config(**experiment) -> dict:
 
 def test_the_plan_holds_every_candidates_ladder(root):
     plan = build_plan(halving_config(), root=root)
-    info = plan.experiments["tuned"]["halving"]
+    info = plan.experiments["tuned"].halving
     assert info["rungs"] == [3, 6, 12] and info["eta"] == 2
     assert len(plan.trials) == 4 and len(plan.runs) == 12  # 4 candidates x 3 rungs
     for trial in plan.trials:
@@ -219,7 +219,7 @@ def test_a_finished_continued_run_keeps_its_job_when_halving_is_turned_off(root)
     runs_dir = root / "results/runs"
     halving_plan = build_plan(halving_config(), root=root)
     trial = halving_plan.trials[0]
-    ladder = [halving_plan.runs[f"cat/wave/{i}"] for i in halving_plan.experiments["tuned"]["halving"]["ladders"][trial.run_id]]
+    ladder = [halving_plan.runs[f"cat/wave/{i}"] for i in halving_plan.experiments["tuned"].halving["ladders"][trial.run_id]]
     for before, run in zip([None, *ladder], ladder):
         fabricate_run(runs_dir, "cat", "wave", run.params, n=1)
         if before is not None:
