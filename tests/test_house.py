@@ -273,9 +273,6 @@ def test_the_contracts_checker_sees_an_import_above_them(tmp_path, line):
 RUN_FOLDER_MODULE = "contracts/run_folder.py"
 RUN_FILES = {"run.json", "image.png", "history.csv", "resume.pt"}  # a file: any mention in a path
 RUN_SUBFOLDERS = {"snapshots", "scores"}  # also a params field and a score file's key: in a path only
-# spelled in a module that another branch is editing at the same time; its names move once that
-# lands (test_the_exceptions_still_spell_run_folder_names fails as soon as one no longer needs it)
-NOT_YET = {"run/score.py"}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -310,14 +307,9 @@ def run_folder_names_spelled(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(NST)))
 def test_run_folder_names_are_spelled_in_one_module(path):
     name = str(path.relative_to(NST))
-    if name == RUN_FOLDER_MODULE or name in NOT_YET:
+    if name == RUN_FOLDER_MODULE:
         return
     assert run_folder_names_spelled(path) == []
-
-
-@pytest.mark.parametrize("name", sorted(NOT_YET))
-def test_the_exceptions_still_spell_run_folder_names(name):
-    assert run_folder_names_spelled(NST / name), f"{name} no longer spells them: take it out of NOT_YET"
 
 
 def test_the_run_folder_module_names_what_the_checker_looks_for():

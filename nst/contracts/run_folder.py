@@ -6,7 +6,8 @@ with run.json in it is a finished run, and a killed job leaves nothing that look
 
 The file names below are the run folder's layout, spelled nowhere else in nst/ (tests/test_house.py
 checks); nst/contracts/layout.py (results/ as a whole) takes them from here. This module is
-torch-free: reading the names or a finished run's record never loads torch. The staged write
+torch-free: reading the names or a finished run's record (read_record, probe_record: a
+RunRecord, nst/contracts/run_record.py) never loads torch. The staged write
 (staged_run_folder) is here too, since it is the order the names land in; nst/run/writer.py
 writes a run through it, as does a run written from a longer run's snapshot (study/plan/trajectory.py).
 """
@@ -24,11 +25,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ImageError, OutputError
-from ..files import WRITE_ERRNOS, process_alive, unreadable, write_failure
+from ..errors import ImageError, InputError, OutputError
+from ..files import WRITE_ERRNOS, process_alive, read_json_object, unreadable, write_failure
 from ..hashes import content_sha256
 from .image_files import image_header
 from .param_values import INITS
+from .run_record import RunRecord
 
 if TYPE_CHECKING:
     from .params import RunParams
@@ -61,17 +63,19 @@ def history_csv(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-def finished_record(outdir: str | os.PathLike) -> dict | None:
-    """run.json of the finished run in `outdir`, if there is one ({} if it is unreadable: still
-    a finished run's folder, not to be overwritten silently)."""
-    record = Path(outdir) / RECORD
-    if not record.is_file():
+def read_record(outdir: str | os.PathLike, what: str = "run record") -> RunRecord:
+    """The record (run.json) of the finished run in `outdir`. Raises InputError naming `what`
+    and the file if it is missing, unreadable, not JSON or not a run's record."""
+    path = Path(outdir) / RECORD
+    return RunRecord.from_dict(read_json_object(path, what), f"{what} {str(path)!r}")
+
+
+def probe_record(outdir: str | os.PathLike, what: str = "run record") -> RunRecord | None:
+    """The record of the finished run in `outdir`, None if it holds none (no run.json). A
+    run.json that cannot be read is still a finished run's: InputError, as read_record."""
+    if not (Path(outdir) / RECORD).is_file():
         return None
-    try:
-        value = json.loads(record.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return read_record(outdir, what)
 
 
 # --- writing a run's files: staged, then moved in with run.json last ---------------------
@@ -174,16 +178,21 @@ def check_outdir(outdir: str | os.PathLike, run_id: str, made: dict, overwrite: 
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"-o {str(outdir)!r} is a file; name a folder for the run's files")
-    record = finished_record(outdir)
+    choose = "choose another -o folder, or add --overwrite to replace it"
+    try:
+        record = probe_record(outdir)
+    except InputError:  # unreadable: still a finished run's folder, not to be overwritten silently
+        if overwrite:
+            return True
+        raise OutputError(f"{str(outdir)!r} holds another finished run (?); {choose}") from None
     if record is None or overwrite:
         return True
-    finished = str(record.get("run_id", "?"))
-    recorded = made_from(record)
-    same_files = paths is not None and _named_files(record) == _named_files(
+    finished = record.run_id
+    recorded = made_from(record.data)
+    same_files = paths is not None and _named_files(record.data) == _named_files(
         {"content": {"path": paths[0]}, "styles": [{"path": s} for s in _as_list(paths[1])]})
     if finished == run_id and (recorded == made or (recorded is None and same_files)):
         return False
-    choose = "choose another -o folder, or add --overwrite to replace it"
     if finished != run_id:
         raise OutputError(f"{str(outdir)!r} holds another finished run ({finished}); {choose}")
     if recorded is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..contracts import layout
 from ..contracts.manifest import pair_key
 from ..contracts.run_folder import image_named
+from ..contracts.run_record import RunRecord
 from ..errors import InputError, MissingRunError, NSTError
 from ..study.tables.aggregate import read_run
 from ..study.tables.halving import load_manifest
@@ -94,7 +95,7 @@ def build_catalog(results: str | Path = layout.RESULTS, scope: str = "experiment
         manifest.experiment(name)  # an unknown name: one line naming the planned ones
     catalog = Catalog(root=results.resolve().parent, results=results)
     runs_dir = layout.runs_folder(results)
-    records: dict[tuple[str, str, str], dict | None] = {}
+    records: dict[tuple[str, str, str], RunRecord | None] = {}
     members: dict[str, tuple[str, str, list[str]]] = {}
     for trial in manifest.trials:
         exp = manifest.experiments[trial.experiment]
@@ -132,21 +133,22 @@ def build_catalog(results: str | Path = layout.RESULTS, scope: str = "experiment
     return catalog
 
 
-def _finished(runs_dir: str, content: str, style: str, run_id: str) -> dict | None:
+def _finished(runs_dir: str, content: str, style: str, run_id: str) -> RunRecord | None:
     """The run's record if it finished ok with its image, else None."""
     try:
         record = read_run(runs_dir, content, style, run_id)
     except (MissingRunError, NSTError):
         return None
     image = Path(layout.run_file(content, style, run_id, layout.IMAGE, runs=runs_dir))
-    return record if record.get("status") == "ok" and image.is_file() else None
+    return record if record.status == "ok" and image.is_file() else None
 
 
 def _pair_images(catalog: Catalog, manifest, records: dict, content: str, style: str,
                  run_id: str) -> tuple[str, tuple[str, ...]]:
     """Ids of the pair's content image and style image(s) (every image of a blend), as the
     run's record names them, else as the manifest does (the first that exists)."""
-    record = records[(content, style, run_id)] or {}
+    found = records[(content, style, run_id)]
+    record = found.data if found else {}
     blend = [entry.get("path") for entry in record.get("styles") or [] if isinstance(entry, dict)]
     content_path = _existing(catalog.root, [image_named(record, "content"), manifest.images["content"].get(content)])
     style_paths = [_existing(catalog.root, [p]) for p in blend] if blend else []

@@ -44,9 +44,9 @@ from typing import Callable
 import torch
 
 from ..contracts.params import RunParams
-from ..contracts.run_folder import RECORD, RESUME, SNAPSHOTS, inputs_key, made_from
+from ..contracts.run_folder import RECORD, RESUME, SNAPSHOTS, inputs_key, made_from, probe_record
 from ..errors import NSTError, OutputError
-from ..files import atomic_path, finite_or_null, read_json_object, write_text
+from ..files import atomic_path, finite_or_null, write_text
 from .images import open_rgb, pil_to_tensor, save_png
 
 FORMAT = 1
@@ -150,24 +150,23 @@ def continued_state(source_dir: str | os.PathLike, params: RunParams,
     on how many iterations follow, so continuing it is the run computed straight through
     (successive halving promotes a candidate this way). NSTError when the source does not fit."""
     source_dir = Path(source_dir)
-    if not (source_dir / RECORD).is_file():
-        raise NSTError(f"--resume-from {source_dir}: no finished run there (run.json missing)")
-    source = read_json_object(source_dir / RECORD, "--resume-from run record")
-    recorded = source.get("params")
-    if not isinstance(recorded, dict) or "iterations" not in recorded or "run_id" not in source:
-        raise NSTError(f"--resume-from {source_dir}: its run.json holds no run (params, run_id)")
-    done = int(recorded["iterations"])
-    same = RunParams.from_dict({**recorded, "iterations": params.iterations, "snapshots": []})
+    source = probe_record(source_dir, "--resume-from run record")  # InputError: not a run's record
+    if source is None:
+        raise NSTError(f"--resume-from {source_dir}: no finished run there ({RECORD} missing)")
+    if source.iterations is None:
+        raise NSTError(f"--resume-from {source_dir}: its {RECORD} holds no run (params, run_id)")
+    done = int(source.iterations)
+    same = RunParams.from_dict({**source.params, "iterations": params.iterations, "snapshots": []})
     if same.run_id != params.run_id or done >= params.iterations:
-        raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} ({done} iterations) differs from "
+        raise NSTError(f"--resume-from {source_dir}: run {source.run_id} ({done} iterations) differs from "
                        f"this run in more than iterations, or does not run fewer")
-    if None not in (made_from(source), made) and made_from(source) != made:
-        raise NSTError(f"--resume-from {source_dir}: run {source['run_id']} was made from other images than "
+    if None not in (made_from(source.data), made) and made_from(source.data) != made:
+        raise NSTError(f"--resume-from {source_dir}: run {source.run_id} was made from other images than "
                        f"these (their content differs)")
     # a run judged diverged by the blow-up rule at its end still has its state (one that stopped
     # on a non-finite loss took no state at its end: refused below)
     state = read_state(snapshot_state_file(source_dir, done))
-    if (state is None or state.get("run_id") != source["run_id"]
+    if (state is None or state.get("run_id") != source.run_id
             or state.get("inputs", inputs_key(made)) != inputs_key(made) or int(state["iteration"]) != done):
         raise NSTError(f"--resume-from {source_dir}: no state at its last iteration "
                        f"({snapshot_state_file(source_dir, done)}; the run must list {done} in its snapshots)")

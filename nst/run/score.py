@@ -19,10 +19,10 @@ import torch
 from kornia.metrics import ssim
 
 from ..errors import ImageError, NSTError
-from ..files import read_json_object
 from ..contracts.evaluators import Evaluator
 from .images import load_image, open_rgb, pil_to_tensor
-from ..contracts.run_folder import image_named
+from ..contracts.run_folder import IMAGE, RECORD, image_named, probe_record
+from ..contracts.run_record import RunRecord
 from ..contracts.layers import LAYER_INDEX, min_side
 from .losses import at_least_fp32, distance, gram
 from .memory import budget_bytes, scoring_tile
@@ -187,29 +187,29 @@ def score_images(evaluator: Evaluator, extractor, output, content, style, tile: 
     return scores
 
 
-def style_paths_of(record: dict, style_path=None) -> list[str]:
+def style_paths_of(record: RunRecord, style_path=None) -> list[str]:
     """The style image(s) to score against: `style_path` (one or a list), else every image of
     the run's blend, else its one style image."""
     if style_path:
         return [str(p) for p in style_path] if isinstance(style_path, (list, tuple)) else [str(style_path)]
-    blended = [entry.get("path") for entry in record.get("styles") or [] if isinstance(entry, dict)]
-    return blended or [path for path in [image_named(record, "style")] if path]
+    blended = [entry.get("path") for entry in record.data.get("styles") or [] if isinstance(entry, dict)]
+    return blended or [path for path in [image_named(record.data, "style")] if path]
 
 
-def load_scored_images(run_dir: Path, record: dict, size: int | None,
+def load_scored_images(run_dir: Path, record: RunRecord, size: int | None,
                        content_path=None, style_path=None):
     """(output, content, [style, ...]) tensors as the run saw them: the content and style
     images at the run's size and resize mode (or `size`), the saved image.png at the content's
     size; several styles for a blend."""
-    params = record.get("params") or {}
-    content_path = content_path or image_named(record, "content")
+    params = record.params
+    content_path = content_path or image_named(record.data, "content")
     style_paths = style_paths_of(record, style_path)
     if not content_path or not style_paths:
-        raise NSTError(f"{run_dir / 'run.json'} names no content or style image; pass --content and --style")
+        raise NSTError(f"{run_dir / RECORD} names no content or style image; pass --content and --style")
     side, resize = size or params.get("size"), params.get("resize", "square")
     content, info = load_image(content_path, side, resize)
     styles = [load_image(path, side, resize)[0] for path in style_paths]
-    image, _, _ = open_rgb(run_dir / "image.png")
+    image, _, _ = open_rgb(run_dir / IMAGE)
     if image.size != info.size:  # at the evaluator's size, or a run saved at another size
         from PIL import Image
 
@@ -246,16 +246,16 @@ def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
     image that cannot be used, WeightsError for the network's weights."""
     started = time.perf_counter()
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file():
-        raise NSTError(f"{run_dir} holds no finished run (no run.json)")
-    record = read_json_object(run_dir / "run.json", "run record")
+    record = probe_record(run_dir)
+    if record is None:
+        raise NSTError(f"{run_dir} holds no finished run (no {RECORD})")
     output, content, styles = load_scored_images(run_dir, record, evaluator.settings["size"],
                                                  content_path, style_path)
     check_size(evaluator, output, content, *styles, where=f"{run_dir}: ")
     loading = time.perf_counter()
     network = network or Network(evaluator.settings, weights_file)
     network_seconds = time.perf_counter() - loading
-    weights = (record.get("params") or {}).get("style_blend_weights") or [1.0]
+    weights = record.params.get("style_blend_weights") or [1.0]
     if len(weights) != len(styles):  # styles given on the command line: equal weights
         weights = [1.0 / len(styles)] * len(styles)
     layers = list(evaluator.settings["content_layers"]) + list(evaluator.settings["style_layers"])
@@ -263,8 +263,8 @@ def score_run(run_dir, evaluator: Evaluator, network: Network | None = None,
     scores = blended([score_images(evaluator, network.extractor, output, content, s, tile) for s in styles], weights)
     return {
         "format": FORMAT,
-        "run_id": record.get("run_id"),
-        "status": record.get("status"),
+        "run_id": record.run_id,
+        "status": record.status,
         "evaluator": {"hash": evaluator.hash, "settings": evaluator.to_dict()["settings"]},
         "weights": network.record,
         "size": list(output.shape[-2:][::-1]),

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..contracts import run_folder
 from ..contracts.run_folder import (HISTORY, IMAGE, RECORD, SNAPSHOTS, history_columns, inputs_key, made_from,
                                     staged_run_folder)
+from ..contracts.run_record import RunRecord
 from ..files import finite_or_null, write_text
 from .checkpoint import REPLACEMENT, is_state_of, link_or_copy, resume_file, snapshot_state_file, state_folder
 from .images import save_png
@@ -34,7 +35,7 @@ def write_run(result: RunResult, outdir: str | os.PathLike) -> Path:
         save_png(result.image, staging / IMAGE)
         # through the module, so that a test can make writing history.csv fail (a full disk)
         write_text(staging / HISTORY, run_folder.history_csv(result.history, history_columns(result.params)))
-        write_text(staging / RECORD, json.dumps(finite_or_null(result.record()), indent=2) + "\n")
+        write_text(staging / RECORD, RunRecord.from_dict(finite_or_null(result.record())).to_json())
     resume_file(outdir).unlink(missing_ok=True)  # finished: nothing to resume
     shutil.rmtree(outdir / REPLACEMENT, ignore_errors=True)
     return outdir

@@ -335,11 +335,15 @@ def test_outdir_naming_a_file_is_one_clear_line(tmp_path, content_path, style_pa
 
 def test_nst_score_names_what_is_wrong_in_one_line(tmp_path, capsys):
     """An unknown evaluator name was scored silently with gatys; a run.json whose images are
-    not mappings was an AttributeError."""
+    not mappings was an AttributeError; one without a run id is not a run's record."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / "run.json").write_text(json.dumps({"params": {"size": 32}, "content": "cat.png", "style": "x.png"}))
+    record = {"run_id": "abc", "params": {"size": 32}, "content": "cat.png", "style": "x.png"}
+    (run / "run.json").write_text(json.dumps(record))
     assert cli.main(["score", str(run), "--evaluator", "paepr"]) == 2
     assert "unknown evaluator 'paepr'" in one_error_line(capsys.readouterr().err)
     assert cli.main(["score", str(run), "--evaluator", "paper"]) == 2
     assert "names no content or style image" in one_error_line(capsys.readouterr().err)
+    (run / "run.json").write_text(json.dumps({**record, "run_id": None}))
+    assert cli.main(["score", str(run), "--evaluator", "paper"]) == 2
+    assert "run.json' holds no run: its 'run_id' is null" in one_error_line(capsys.readouterr().err)

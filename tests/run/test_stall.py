@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from nst.contracts.run_record import RunRecord
 from nst.run.engine import stylize
 from nst.run.writer import write_run
 from nst.run.stall import STALL_MIN, STALL_RTOL, stalled_at
@@ -91,7 +92,7 @@ def test_a_shifted_run_is_not_judged(content_path, style_path):
 def test_the_tables_and_grids_show_a_stall():
     record = {"run_id": "abc", "status": "ok", "diverged_at": None, "stalled_at": 42, "params": {},
               "final": {}, "evaluation": {}, "timing": {}}
-    row = aggregate.run_row(record, "c", "s")
+    row = aggregate.run_row(RunRecord.from_dict(record), "c", "s")
     assert row["stalled_at"] == 42
     assert run_flag({"status": "ok", "stalled_at": 42.0}) == "STALLED AT 42"
     assert run_flag({"status": "ok", "stalled_at": float("nan")}) is None

@@ -149,7 +149,7 @@ def layer_chart_figure(manifest: Manifest, name: str, runs_dir) -> Figure:
         (content, style, _, label), record = shown[k], records[k]
         row = run_row(record, content, style)
         random = random or bool(row["random_weights"])
-        drawn = layer_panel(ax, histories[k], optimised_terms(record), colors)
+        drawn = layer_panel(ax, histories[k], optimised_terms(record.data), colors)
         status = run_flag(row)
         flag = f" [{status}]" if status else ""
         ax.set_title(f"{content} / {style}\n{label}{flag}", fontsize=8, color="red" if flag else "black")

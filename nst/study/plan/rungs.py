@@ -12,15 +12,15 @@ are nst/study/tables/halving.py's.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from pathlib import Path
 
 from ...contracts.params import RunParams
 from ...contracts.plan import Plan, Run
-from ...contracts.run_folder import RECORD
-from ...errors import PlanError
+from ...contracts.run_folder import probe_record
+from ...contracts.run_record import RunRecord
+from ...errors import InputError, PlanError
 
 HALVING_KEYS = ("schedule", "eta", "min_iterations")
 SCHEDULES = ("full", "halving")
@@ -137,12 +137,12 @@ def _as_ran(plan: Plan, key: str, runs_dir: Path) -> None:
     record = _finished_record(runs_dir / key)
     if record is None:
         return
-    source = record.get("continued_from")
+    source = record.continued_from
     source_key = f"{run.content}/{run.style}/{source}"
     if source and source_key not in plan.runs:
         source_record = _finished_record(runs_dir / source_key)
         if source_record is not None:  # planned as it ran, but no target: it is finished
-            params = RunParams.from_dict(source_record["params"])
+            params = RunParams.from_dict(source_record.params)
             plan.runs[source_key] = dataclasses.replace(run, params=params, source=None, resumes=None)
             _as_ran(plan, source_key, runs_dir)
     if source and source_key in plan.runs:
@@ -151,8 +151,9 @@ def _as_ran(plan: Plan, key: str, runs_dir: Path) -> None:
         plan.runs[key] = dataclasses.replace(run, resumes=None)
 
 
-def _finished_record(run_dir: Path) -> dict | None:
+def _finished_record(run_dir: Path) -> RunRecord | None:
+    """The record of a finished run (None if it has not finished, or its run.json is unreadable)."""
     try:
-        return json.loads((run_dir / RECORD).read_text())
-    except (OSError, ValueError):
+        return probe_record(run_dir)
+    except InputError:
         return None

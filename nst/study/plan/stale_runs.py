@@ -25,9 +25,8 @@ from pathlib import Path
 from ...contracts import layout
 from ...contracts.param_values import INITS
 from ...contracts.plan import Plan
-from ...contracts.run_folder import inputs_now, made_from
+from ...contracts.run_folder import inputs_now, made_from, probe_record
 from ...errors import InputError
-from ...files import read_json_object
 
 
 def stale_runs(plan: Plan, runs_dir: str | os.PathLike, root: str | os.PathLike = ".") -> dict[str, list[str]]:
@@ -36,13 +35,11 @@ def stale_runs(plan: Plan, runs_dir: str | os.PathLike, root: str | os.PathLike 
     config's relative paths (an init file) start."""
     stale, now = {}, {}
     for key, run in plan.runs.items():
-        record_file = Path(runs_dir) / key / layout.RECORD
-        if not record_file.is_file():
-            continue
         try:
-            recorded = made_from(read_json_object(record_file, "run record"))
+            record = probe_record(Path(runs_dir) / key)
         except InputError:
             continue  # unreadable: not a finished run's record (the job rewrites it)
+        recorded = None if record is None else made_from(record.data)
         if recorded is None:
             continue
         init = run.params.init if run.params.init in INITS else str(Path(root) / run.params.init)

@@ -22,9 +22,9 @@ from pathlib import Path
 from ...contracts import layout
 from ...contracts.params import RunParams
 from ...contracts.plan import Plan, Run
-from ...contracts.run_folder import made_from
-from ...contracts.run_folder import staged_run_folder
-from ...errors import NSTError
+from ...contracts.run_folder import made_from, probe_record, staged_run_folder
+from ...contracts.run_record import RunRecord
+from ...errors import InputError, NSTError
 from ...files import copy_file, write_text
 
 
@@ -44,43 +44,42 @@ def derive_run(leader_dir: str | os.PathLike, iterations: int, outdir: str | os.
     """Write the `iterations`-run of the leader's trajectory into `outdir`; with `made`
     (outputs.inputs_now of the images given), only if the leader was made from those images."""
     leader_dir, outdir = Path(leader_dir), Path(outdir)
-    record_path = leader_dir / layout.RECORD
-    if not record_path.is_file():
-        raise NSTError(f"{record_path} does not exist: the leader run has not finished")
-    leader = json.loads(record_path.read_text())
-    if iterations > leader["params"]["iterations"]:
-        raise NSTError(f"{leader_dir} ran {leader['params']['iterations']} iterations, fewer than {iterations}")
-    params = RunParams.from_dict({**leader["params"], "iterations": iterations, "snapshots": []})
+    leader = probe_record(leader_dir)
+    if leader is None:
+        raise NSTError(f"{leader_dir / layout.RECORD} does not exist: the leader run has not finished")
+    if iterations > leader.params["iterations"]:
+        raise NSTError(f"{leader_dir} ran {leader.params['iterations']} iterations, fewer than {iterations}")
+    params = RunParams.from_dict({**leader.params, "iterations": iterations, "snapshots": []})
     if expected_run_id and params.run_id != expected_run_id:
         raise NSTError(f"{leader_dir} with iterations={iterations} is run {params.run_id}, not "
                        f"{expected_run_id}: their settings differ in more than iterations")
-    if made is not None and made_from(leader) != made:
+    if made is not None and made_from(leader.data) != made:
         raise NSTError(f"{leader_dir} was made from other images than these (by content), or its run.json "
                        f"lists none: its trajectory is not this run's")
-    record = {**leader, "run_id": params.run_id, "params": params.to_dict(), "derived_from": leader["run_id"]}
+    changes = {"run_id": params.run_id, "params": params.to_dict(), "derived_from": leader.run_id}
 
-    diverged_before = leader["status"] == "diverged" and leader["diverged_at"] <= iterations
+    diverged_before = leader.status == "diverged" and leader.diverged_at <= iterations
     if diverged_before:  # the same divergence, the same last finite image
-        image, rows = leader_dir / layout.IMAGE, leader["diverged_at"]
+        image, rows = leader_dir / layout.IMAGE, leader.diverged_at
     else:
         snapshot = snapshot_record_path(leader_dir, iterations)
         if not snapshot.is_file():
             raise NSTError(f"{leader_dir} has no snapshot at iteration {iterations} ({snapshot} missing)")
         at_k = json.loads(snapshot.read_text())
         reason = at_k.get("diverged_reason")  # the blow-up rule, judged at k as a k-run would be
-        record.update(status="diverged" if reason else "ok", diverged_at=iterations if reason else None,
+        changes.update(status="diverged" if reason else "ok", diverged_at=iterations if reason else None,
                       diverged_reason=reason, stalled_at=at_k.get("stalled_at"), final=at_k["final"],
                       evaluation=at_k["evaluation"])
         image, rows = snapshot.with_suffix(".png"), iterations
-    record["iterations_done"] = rows
+    changes["iterations_done"] = rows
     history = _history_head(leader_dir / layout.HISTORY, rows)
     loop_seconds = float(history.splitlines()[-1].rsplit(",", 1)[1]) if rows else 0.0
-    record["timing"] = {"seconds": 0.0, "loop_seconds": loop_seconds, "shared_with": leader["run_id"]}
+    changes["timing"] = {"seconds": 0.0, "loop_seconds": loop_seconds, "shared_with": leader.run_id}
 
     with staged_run_folder(outdir) as staging:
         copy_file(image, staging / layout.IMAGE)
         write_text(staging / layout.HISTORY, history)
-        write_text(staging / layout.RECORD, json.dumps(record, indent=2) + "\n")
+        write_text(staging / layout.RECORD, leader.replace(**changes).to_json())  # the leader's, with these
     return outdir
 
 
@@ -90,11 +89,11 @@ def shares_trajectories(config: dict) -> bool:
     return bool((config.get("execution") or {}).get("share_trajectories", True))
 
 
-def _record(run_dir: Path) -> dict | None:
-    """run.json of a finished run (None if it has not finished)."""
+def _record(run_dir: Path) -> RunRecord | None:
+    """The record of a finished run (None if it has not finished, or its run.json is unreadable)."""
     try:
-        return json.loads((run_dir / layout.RECORD).read_text())
-    except (OSError, ValueError):
+        return probe_record(run_dir)
+    except InputError:
         return None
 
 
@@ -127,7 +126,7 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
                    for m in members}  # each run.json read once
         leader = max(members, key=lambda r: r.params.iterations)
         leader_record = records[leader.key]
-        recorded = None if leader_record is None else list(leader_record["params"].get("snapshots") or [])
+        recorded = None if leader_record is None else list(leader_record.params.get("snapshots") or [])
         shared = []
         for member in members:
             record = records[member.key]
@@ -143,10 +142,10 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     return plan
 
 
-def _as_finished(plan: Plan, run: Run, record: dict, family: dict[str, Run]) -> None:
+def _as_finished(plan: Plan, run: Run, record: RunRecord, family: dict[str, Run]) -> None:
     """A finished run's job as it ran: its snapshots and the run it was written from (if that
     is still planned; otherwise it has no source and would be recomputed on its own)."""
-    source = family.get(record.get("derived_from") or "")
-    snapshots = record["params"].get("snapshots") or []
+    source = family.get(record.derived_from or "")
+    snapshots = record.params.get("snapshots") or []
     plan.runs[run.key] = dataclasses.replace(run, params=run.params.replace(snapshots=snapshots),
                                              source=source.key if source else None)

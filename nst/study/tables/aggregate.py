@@ -43,6 +43,8 @@ from ...contracts.evaluators import Evaluator
 from ...contracts.manifest import Manifest, pair_key
 from ...contracts.params import FIELD_NAMES
 from ...contracts.presets import PRESETS
+from ...contracts.run_folder import probe_record
+from ...contracts.run_record import RunRecord
 from ...errors import AggregateError, InputError, MissingRunError
 from ...files import atomic_path
 from .select import matches, pair_rows, pairs_in_order, select_runs
@@ -65,15 +67,18 @@ def run_dir(runs_dir: str | os.PathLike, content: str, style: str, run_id: str) 
     return Path(layout.run_folder(content, style, run_id, runs=runs_dir))
 
 
-def read_run(runs_dir, content: str, style: str, run_id: str) -> dict:
-    path = run_dir(runs_dir, content, style, run_id) / layout.RECORD
+def read_run(runs_dir, content: str, style: str, run_id: str) -> RunRecord:
+    """The run's record; MissingRunError if it has not finished, AggregateError naming the file
+    if its run.json is not a run's record."""
+    folder = run_dir(runs_dir, content, style, run_id)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MissingRunError(f"run record {str(path)!r} is missing (run {run_id} of "
-                              f"{content} x {style} has not finished)") from None
-    except json.JSONDecodeError as err:
-        raise AggregateError(f"run record {str(path)!r} is not valid JSON: {err}") from None
+        record = probe_record(folder)
+    except InputError as err:
+        raise AggregateError(str(err)) from None
+    if record is None:
+        raise MissingRunError(f"run record {str(folder / layout.RECORD)!r} is missing (run {run_id} of "
+                              f"{content} x {style} has not finished)")
+    return record
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
@@ -127,30 +132,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def run_row(record: dict, content: str, style: str,
+def run_row(record: RunRecord, content: str, style: str,
             scores: list[tuple[Evaluator, dict]] = ()) -> dict:
-    params = record.get("params", {})
+    params = record.params
     names = list(FIELD_NAMES) + sorted(set(params) - set(FIELD_NAMES))
-    row: dict[str, Any] = {"content": content, "style": style, "run_id": record["run_id"]}
+    row: dict[str, Any] = {"content": content, "style": style, "run_id": record.run_id}
     for name in names:
         column = PARAM_PREFIX + name if name in RUN_COLUMNS else name
         row[column] = _cell(params.get(name))
-    final = record.get("final", {})
-    evaluation = record.get("evaluation", {})
-    weights = record.get("weights") or {}
+    final, evaluation = record.final, record.evaluation
     row.update({
-        "status": record.get("status"),
-        "diverged_at": record.get("diverged_at"),
-        "stalled_at": record.get("stalled_at"),
-        "iterations_done": record.get("iterations_done"),
+        "status": record.status,
+        "diverged_at": record.diverged_at,
+        "stalled_at": record.stalled_at,
+        "iterations_done": record.iterations_done,
         "final_content": final.get("content"),
         "final_style": final.get("style"),
         "final_total": final.get("total"),
         **{k: evaluation.get(k) for k in METRIC_COLUMNS[3:]},
-        "seconds": (record.get("timing") or {}).get("seconds"),
-        "device": record.get("device"),
-        "weights": params.get("weights", weights.get("source")),  # what the config named: imagenet, caffe, a path
-        "random_weights": bool(record.get("random_weights", weights.get("random", False))),
+        "seconds": record.timing.get("seconds"),
+        "device": record.device,
+        "weights": params.get("weights", record.weights.get("source")),  # what the config named: imagenet, caffe, a path
+        "random_weights": record.random_weights,
     })
     for evaluator, data in scores:
         row.update(score_cells(evaluator, data))
@@ -167,10 +170,10 @@ def runs_table(manifest: Manifest, runs_dir: str | os.PathLike) -> pd.DataFrame:
     scorers = manifest.evaluation
     for content, style, run_id in seen:
         record = read_run(runs_dir, content, style, run_id)
-        if str(record.get("run_id")) != run_id:
+        if record.run_id != run_id:
             raise AggregateError(
                 f"{run_dir(runs_dir, content, style, run_id) / layout.RECORD} holds run "
-                f"{record.get('run_id')!r}, not {run_id!r}")
+                f"{record.run_id!r}, not {run_id!r}")
         scores = [(ev, read_scores(runs_dir, content, style, run_id, ev)) for ev in scorers]
         rows.append(run_row(record, content, style, scores))
     if not rows:
