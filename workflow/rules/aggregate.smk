@@ -141,6 +141,8 @@ rule results_array:
     input:
         manifest=layout.MANIFEST,
         tables=results_array_inputs,
+        records=results_array_records,
+        images=results_array_images,
         judgements=table5_judgements,
     output:
         figure=report(

@@ -262,18 +262,40 @@ def all_run_records(wildcards=None):
     return [f for k in keys for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
 
 
+def records_of(name):
+    """An experiment's runs' run.json and score files, and its halving decisions."""
+    decisions = decision_files(name) if halving_info(name) else []
+    return [f for k in experiment_run_keys(name) for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
+
+
+def images_of(name):
+    return [run_file(PLAN.runs[k], layout.IMAGE) for k in experiment_run_keys(name)]
+
+
 def experiment_records(wildcards):
-    keys = experiment_run_keys(wildcards.experiment)
-    decisions = decision_files(wildcards.experiment) if halving_info(wildcards.experiment) else []
-    return [f for k in keys for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
+    return records_of(wildcards.experiment)
 
 
 def experiment_images(wildcards):
-    return [run_file(PLAN.runs[k], layout.IMAGE) for k in experiment_run_keys(wildcards.experiment)]
+    return images_of(wildcards.experiment)
+
+
+def results_array_experiments():
+    return [PLAN.results_array.baseline, PLAN.results_array.revised]
 
 
 def results_array_inputs(wildcards):
-    return [layout.table(PLAN.results_array.baseline), layout.table(PLAN.results_array.revised)]
+    return [layout.table(name) for name in results_array_experiments()]
+
+
+def results_array_records(wildcards):
+    """What Table 5 is made from: both experiments' run records and scores."""
+    return [f for name in results_array_experiments() for f in records_of(name)]
+
+
+def results_array_images(wildcards):
+    """What the Results Array draws: both experiments' run images."""
+    return [f for name in results_array_experiments() for f in images_of(name)]
 
 
 def results_folder(wildcards, input):
