@@ -121,6 +121,14 @@ def test_nothing_in_nst_imports_snakemake(path):
     assert "snakemake" not in imported_packages(path, anywhere=True)
 
 
+MAX_MODULE_LINES = 400  # one concern per module: past this, a module holds two
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(NST)): n for p in modules() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"split these by concern: {long}"
+
+
 @pytest.mark.parametrize("name", TORCH_FREE)
 def test_planning_and_tables_import_no_torch(name):
     """These run at planning time (inside Snakemake's parse step) or in table jobs: no torch."""
