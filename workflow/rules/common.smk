@@ -265,7 +265,9 @@ def all_run_records(wildcards=None):
 def records_of(name):
     """An experiment's runs' run.json and score files, and its halving decisions."""
     decisions = decision_files(name) if halving_info(name) else []
-    return [f for k in experiment_run_keys(name) for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])] + decisions
+    return [
+        f for k in experiment_run_keys(name) for f in [run_file(PLAN.runs[k])] + score_files(PLAN.runs[k])
+    ] + decisions
 
 
 def images_of(name):
@@ -345,6 +347,8 @@ def all_targets(wildcards=None):
 # re-scored, none re-optimised (the stylize rule never sees the evaluators).
 
 EVALUATORS = {ev.hash: ev for ev in PLAN.evaluation}  # evaluators with equal settings share files
+
+
 def score_files(run):
     return [run_file(run, layout.score_name(digest)) for digest in EVALUATORS]
 
