@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from kit import small_config
 from nst.contracts.evaluators import make_evaluator
 from nst.contracts.selection import TWO_SIDED
 from nst.contracts.presets import preset
@@ -274,3 +275,13 @@ def constructed(name: str, kind: str, keys: list[str], values: list[dict], total
                          GATYS.column("total"): total, "random_weights": False})
     experiment = Experiment(kind, tuple(keys), base, name.title(), "", None)
     return Manifest({name: experiment}, tuple(trials), None, {"content": {}, "style": {}}, (GATYS,)), pd.DataFrame(rows)
+
+
+def halving_config(**experiment) -> dict:
+    """A tuned experiment of four style weights on cat x wave, halving with eta 2 from 3 of 12 iterations."""
+    tune = {"tune": {"style_weight": [1.0, 10.0, 100.0, 1000.0]}, "schedule": "halving", "eta": 2,
+            "min_iterations": 3, "select": {"metric": "eval_total"}, **experiment}
+    config = small_config(tuned=tune)
+    config["params"]["iterations"] = 12
+    config["pairs"] = [{"content": "cat", "style": "wave"}]
+    return config
