@@ -1,5 +1,6 @@
-# Image discovery, experiment expansion (nst.study.plan.build) and target lists. Every path under
-# results/ comes from nst/contracts/layout.py.
+# Validation, the one call that plans (nst.study.plan.invocation: images, experiments, the
+# steps that read finished runs; it writes nothing), named input and param functions, and
+# target lists. Every path under results/ comes from nst/contracts/layout.py.
 import json
 import os
 import re
