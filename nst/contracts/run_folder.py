@@ -78,6 +78,16 @@ def probe_record(outdir: str | os.PathLike, what: str = "run record") -> RunReco
     return read_record(outdir, what)
 
 
+def usable_record(outdir: str | os.PathLike) -> RunRecord | None:
+    """The record of the finished run in `outdir`, None if it has none or it cannot be read: for
+    the planner's steps that read finished runs, where an unreadable run.json is left to the job
+    that rewrites it (nst run -o refuses such a folder itself, with one message)."""
+    try:
+        return probe_record(outdir)
+    except InputError:
+        return None
+
+
 # --- writing a run's files: staged, then moved in with run.json last ---------------------
 @contextmanager
 def staged_run_folder(outdir: str | os.PathLike) -> Iterator[Path]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nst.contracts.run_folder import IMAGE, RECORD, made_from, probe_record, read_record
+from nst.contracts.run_folder import IMAGE, RECORD, made_from, probe_record, read_record, usable_record
 from nst.contracts.run_record import RunRecord
 from nst.errors import InputError
 from nst.run.engine import stylize
@@ -103,3 +103,16 @@ def test_an_unfinished_folder_probes_as_none(tmp_path, written):
     (unfinished / IMAGE).write_bytes((written[0] / IMAGE).read_bytes())  # everything but run.json
     assert probe_record(unfinished) is None
     assert probe_record(written[0]).run_id == written[1].params.run_id
+
+
+def test_the_planners_reader_takes_an_unreadable_record_as_no_run(tmp_path, written):
+    """usable_record (the steps after planning): None for no run.json and for one that does not
+    parse, where probe_record raises; the record itself otherwise."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / RECORD).write_text("{oops")
+    with pytest.raises(InputError):
+        probe_record(broken)
+    assert usable_record(broken) is None
+    assert usable_record(tmp_path / "nothing") is None
+    assert usable_record(written[0]).run_id == written[1].params.run_id

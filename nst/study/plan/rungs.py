@@ -18,9 +18,8 @@ from pathlib import Path
 
 from ...contracts.params import RunParams
 from ...contracts.plan import Plan, Run
-from ...contracts.run_folder import probe_record
-from ...contracts.run_record import RunRecord
-from ...errors import InputError, PlanError
+from ...contracts.run_folder import usable_record
+from ...errors import PlanError
 
 HALVING_KEYS = ("schedule", "eta", "min_iterations")
 SCHEDULES = ("full", "halving")
@@ -134,13 +133,13 @@ def keep_finished_continuations(plan: Plan, runs_dir: str | os.PathLike) -> Plan
 
 def _as_ran(plan: Plan, key: str, runs_dir: Path) -> None:
     run = plan.runs[key]
-    record = _finished_record(runs_dir / key)
+    record = usable_record(runs_dir / key)
     if record is None:
         return
     source = record.continued_from
     source_key = f"{run.content}/{run.style}/{source}"
     if source and source_key not in plan.runs:
-        source_record = _finished_record(runs_dir / source_key)
+        source_record = usable_record(runs_dir / source_key)
         if source_record is not None:  # planned as it ran, but no target: it is finished
             params = RunParams.from_dict(source_record.params)
             plan.runs[source_key] = dataclasses.replace(run, params=params, source=None, resumes=None)
@@ -149,11 +148,3 @@ def _as_ran(plan: Plan, key: str, runs_dir: Path) -> None:
         plan.runs[key] = dataclasses.replace(run, resumes=source_key, source=None)
     elif run.resumes:
         plan.runs[key] = dataclasses.replace(run, resumes=None)
-
-
-def _finished_record(run_dir: Path) -> RunRecord | None:
-    """The record of a finished run (None if it has not finished, or its run.json is unreadable)."""
-    try:
-        return probe_record(run_dir)
-    except InputError:
-        return None

@@ -25,8 +25,7 @@ from pathlib import Path
 from ...contracts import layout
 from ...contracts.param_values import INITS
 from ...contracts.plan import Plan
-from ...contracts.run_folder import inputs_now, made_from, probe_record
-from ...errors import InputError
+from ...contracts.run_folder import inputs_now, made_from, usable_record
 
 
 def stale_runs(plan: Plan, runs_dir: str | os.PathLike, root: str | os.PathLike = ".") -> dict[str, list[str]]:
@@ -35,10 +34,7 @@ def stale_runs(plan: Plan, runs_dir: str | os.PathLike, root: str | os.PathLike 
     config's relative paths (an init file) start."""
     stale, now = {}, {}
     for key, run in plan.runs.items():
-        try:
-            record = probe_record(Path(runs_dir) / key)
-        except InputError:
-            continue  # unreadable: not a finished run's record (the job rewrites it)
+        record = usable_record(Path(runs_dir) / key)  # unreadable: the job rewrites it
         recorded = None if record is None else made_from(record.data)
         if recorded is None:
             continue

@@ -22,9 +22,9 @@ from pathlib import Path
 from ...contracts import layout
 from ...contracts.params import RunParams
 from ...contracts.plan import Plan, Run
-from ...contracts.run_folder import made_from, probe_record, staged_run_folder
+from ...contracts.run_folder import made_from, probe_record, staged_run_folder, usable_record
 from ...contracts.run_record import RunRecord
-from ...errors import InputError, NSTError
+from ...errors import NSTError
 from ...files import copy_file, write_text
 
 
@@ -89,14 +89,6 @@ def shares_trajectories(config: dict) -> bool:
     return bool((config.get("execution") or {}).get("share_trajectories", True))
 
 
-def _record(run_dir: Path) -> RunRecord | None:
-    """The record of a finished run (None if it has not finished, or its run.json is unreadable)."""
-    try:
-        return probe_record(run_dir)
-    except InputError:
-        return None
-
-
 def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
     """Runs that differ only in `iterations` become snapshots of the longest one; returns
     `plan`, changed in place. `runs_dir` holds the runs (layout.RUNS in the workflow).
@@ -122,7 +114,7 @@ def share_trajectories(plan: Plan, runs_dir: str | os.PathLike) -> Plan:
         if len(members) < 2:
             continue
         by_id = {m.run_id: m for m in members}
-        records = {m.key: _record(Path(layout.run_folder(m.content, m.style, m.run_id, runs=runs_dir)))
+        records = {m.key: usable_record(Path(layout.run_folder(m.content, m.style, m.run_id, runs=runs_dir)))
                    for m in members}  # each run.json read once
         leader = max(members, key=lambda r: r.params.iterations)
         leader_record = records[leader.key]
